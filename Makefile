@@ -1,0 +1,47 @@
+# The one command that checks everything is `make test`; .ci/run calls it.
+GO        ?= go
+FUZZTIME  ?= 3s
+BENCHTIME ?= 1s
+PKGS       = ./...
+
+.PHONY: test vet fmt-check unit fuzz interop interop-deps bench demo tidy
+
+test: vet fmt-check unit fuzz interop
+
+vet:
+	$(GO) vet $(PKGS)
+
+# gofmt -l prints the files that are not formatted; any output fails the target.
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt: not formatted:"; echo "$$out"; exit 1; fi
+
+unit:
+	$(GO) test -race -count=1 $(PKGS)
+
+# Every Fuzz function in the tree runs for FUZZTIME (go test -fuzz takes one target at a time).
+fuzz:
+	@bash .ci/fuzz.sh $(FUZZTIME)
+
+# The interop module proves that real clients (azidentity, @azure/identity) accept the emulator.
+interop: interop-deps
+	@if [ -f interop/go.mod ]; then \
+		cd interop && $(GO) vet ./... && $(GO) test -race -count=1 ./... ; \
+	fi
+	@if [ -f interop/js/package.json ]; then \
+		cd interop/js && node --test ; \
+	fi
+
+interop-deps:
+	@if [ -f interop/js/package-lock.json ] && [ ! -d interop/js/node_modules ]; then \
+		cd interop/js && npm ci --no-audit --no-fund ; \
+	fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+	@if [ -f interop/go.mod ]; then \
+		cd interop && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./... ; \
+	fi
+
+demo:
+	$(GO) run ./cmd/fakemsi demo
