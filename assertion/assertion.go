@@ -8,6 +8,23 @@
 //	src, err := assertion.FromEnvironment()
 //	if err != nil { ... }
 //	a, err := assertion.Cached(src).Assertion(ctx)
+//
+// The sources: AppService (App Service and Functions), IMDS (virtual machines,
+// scale sets, containers that reach the instance metadata service),
+// WorkloadFile (the projected token of AKS workload identity), Static and Func
+// (tests and anything else), and FromEnvironment, which picks one of the first
+// three the way the Azure SDKs detect their platform. No source caches; Cached
+// adds a lock-free cache with one shared fetch per miss.
+//
+// Assertions are secrets. No error, log message or String() of this package
+// contains a token or a managed-identity header value. Failed responses from a
+// managed-identity endpoint are reported as *ResponseError (use errors.As; the
+// message text is not a contract).
+//
+// Logging: HTTP sources take a Logger option, a listener with the signature of
+// azcore/log.SetListener, and write EventAssertion entries to it. azcore keeps
+// its own writer internal to the Azure SDK, so a listener passed to both sees
+// every SDK entry and ours.
 package assertion
 
 import (

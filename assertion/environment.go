@@ -1,0 +1,68 @@
+package assertion
+
+import (
+	"context"
+	"os"
+)
+
+// FromEnvironment picks the Source for the platform the program runs on, in
+// the order the Azure SDKs detect it:
+//
+//  1. App Service and Functions: IDENTITY_ENDPOINT and IDENTITY_HEADER, or
+//     MSI_ENDPOINT and MSI_SECRET, are set (AppService).
+//  2. AKS workload identity: AZURE_FEDERATED_TOKEN_FILE is set (WorkloadFile).
+//  3. Otherwise the instance metadata service (IMDS), at
+//     AZURE_POD_IDENTITY_AUTHORITY_HOST when that is set.
+//
+// The returned source's String names the choice and its endpoint or file. It
+// asks for the system-assigned identity: FromEnvironment does not read
+// AZURE_CLIENT_ID. azidentity's ManagedIdentityCredential does not read it
+// either (only DefaultAzureCredential does), and in the federated flow that
+// variable names the app registration whose token is wanted, not a managed
+// identity; treating it as an identity selector would ask the platform for an
+// identity that does not exist. To use a user-assigned identity, call
+// AppService or IMDS with ClientID, ObjectID or ResourceID.
+//
+// Azure Arc, Service Fabric and Cloud Shell, which the Azure SDKs also
+// detect, use other protocols and are not supported.
+func FromEnvironment() (Source, error) {
+	var (
+		src    Source
+		reason string
+		err    error
+	)
+	switch {
+	case os.Getenv("IDENTITY_ENDPOINT") != "" && os.Getenv("IDENTITY_HEADER") != "":
+		reason = "IDENTITY_ENDPOINT and IDENTITY_HEADER are set"
+		src, err = AppService(nil)
+	case os.Getenv("MSI_ENDPOINT") != "" && os.Getenv("MSI_SECRET") != "":
+		reason = "MSI_ENDPOINT and MSI_SECRET are set"
+		src, err = AppService(&AppServiceOptions{Endpoint: os.Getenv("MSI_ENDPOINT"), IdentityHeader: os.Getenv("MSI_SECRET")})
+	case os.Getenv("AZURE_FEDERATED_TOKEN_FILE") != "":
+		reason = "AZURE_FEDERATED_TOKEN_FILE is set"
+		src, err = WorkloadFile("")
+	default:
+		reason = "no App Service or workload identity variables are set"
+		src, err = IMDS(nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &environmentSource{src: src, reason: reason}, nil
+}
+
+// environmentSource remembers why FromEnvironment chose src.
+type environmentSource struct {
+	src    Source
+	reason string
+}
+
+func (e *environmentSource) Assertion(ctx context.Context) (Assertion, error) {
+	return e.src.Assertion(ctx)
+}
+
+// String names the chosen source, its endpoint or file, and why; never a
+// secret.
+func (e *environmentSource) String() string {
+	return "assertion.FromEnvironment: " + sourceName(e.src) + " (" + e.reason + ")"
+}

@@ -1,0 +1,293 @@
+package assertion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Resource values (the audience of the assertion) that Entra accepts for
+// workload identity federation, per cloud. Use the one of the cloud whose
+// Entra will receive the assertion.
+const (
+	ResourceAzurePublic       = "api://AzureADTokenExchange"
+	ResourceAzureUSGovernment = "api://AzureADTokenExchangeUSGov"
+	ResourceAzureChina        = "api://AzureADTokenExchangeChina"
+)
+
+// EventAssertion is the log event of this package's entries: retries and
+// failures of managed-identity requests, never a token or header value.
+const EventAssertion log.Event = "Assertion"
+
+// maxResponseBytes bounds every managed-identity response we read; a token
+// response is a few kilobytes.
+const maxResponseBytes = 1 << 20
+
+// defaultAttemptTimeout bounds one request made with the default HTTP client,
+// so a silent endpoint cannot hang a caller whose context has no deadline.
+const defaultAttemptTimeout = 30 * time.Second
+
+const (
+	appServiceName = "AppService"
+	imdsName       = "IMDS"
+	systemAssigned = "system-assigned"
+)
+
+// msiClient is the request/retry/parse loop shared by the HTTP sources.
+type msiClient struct {
+	name     string      // protocol, for errors and logs
+	endpoint string      // scheme://host/path, for String and errors
+	url      string      // the full request URL; holds no secret
+	header   http.Header // holds the identity header for App Service
+	secret   string      // the identity header value, scrubbed from server text
+	identity string      // "client_id=…" or systemAssigned
+
+	http        *retryablehttp.Client
+	retryStatus func(status int) bool
+	baseDelay   time.Duration
+	maxDelay    time.Duration
+	logger      func(log.Event, string)
+	now         func() time.Time
+	// wait receives each computed retry delay and returns the one to sleep.
+	// Tests replace it to record delays without waiting.
+	wait func(time.Duration) time.Duration
+}
+
+// retryKnobs are the options the HTTP sources share.
+type retryKnobs struct {
+	maxRetries int
+	maxDelay   time.Duration
+}
+
+func newMSIClient(name string, hc *http.Client, k retryKnobs, defaultRetries int, base time.Duration, retryStatus func(int) bool, logger func(log.Event, string)) *msiClient {
+	m := &msiClient{
+		name:        name,
+		retryStatus: retryStatus,
+		baseDelay:   base,
+		maxDelay:    k.maxDelay,
+		logger:      logger,
+		now:         time.Now,
+		wait:        func(d time.Duration) time.Duration { return d },
+	}
+	if m.maxDelay <= 0 {
+		m.maxDelay = 30 * time.Second
+	}
+	retries := k.maxRetries
+	switch {
+	case retries == 0:
+		retries = defaultRetries
+	case retries < 0:
+		retries = 0
+	}
+	m.http = &retryablehttp.Client{
+		HTTPClient: noRedirects(hc),
+		// A nil Logger silences go-retryablehttp, whose default logger would
+		// print request URLs to stderr; we log through m.logger instead.
+		Logger:       nil,
+		RetryMax:     retries,
+		RetryWaitMin: base,
+		RetryWaitMax: m.maxDelay,
+		CheckRetry:   m.checkRetry,
+		Backoff:      m.backoff,
+		// Hand back the last response so a failure becomes a ResponseError
+		// with the server's own error fields.
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	return m
+}
+
+// noRedirects copies the caller's client (never mutating it) and refuses
+// redirects: following one would send the identity header to whatever host
+// the redirect names. A nil client gets a transport without a proxy, because
+// managed-identity endpoints are always local to the host and must not be
+// sent through HTTP_PROXY.
+func noRedirects(c *http.Client) *http.Client {
+	var hc http.Client
+	if c != nil {
+		hc = *c
+	} else {
+		hc.Timeout = defaultAttemptTimeout
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			t = t.Clone()
+			t.Proxy = nil
+			hc.Transport = t
+		}
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &hc
+}
+
+// checkRetry decides whether to try again. The context comes first: a caller
+// who gave up gets its own error, not another attempt.
+func (m *msiClient) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return false, ctxErr
+	}
+	if err != nil {
+		// A refused connection means nothing listens there (not on Azure, or
+		// the identity is not enabled); retrying only delays the answer.
+		return !errors.Is(err, syscall.ECONNREFUSED), nil
+	}
+	return m.retryStatus(resp.StatusCode), nil
+}
+
+// backoff doubles baseDelay per attempt up to maxDelay. A Retry-After header
+// wins but is capped at maxDelay too: go-retryablehttp's default honours any
+// value, so one bad header could park a caller for hours.
+func (m *msiClient) backoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+	d := m.maxDelay
+	if attempt < 30 {
+		if e := m.baseDelay << attempt; e < d {
+			d = e
+		}
+	}
+	status := "a transport error"
+	if resp != nil {
+		status = "status " + strconv.Itoa(resp.StatusCode)
+		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), m.now()); ok {
+			d = min(ra, m.maxDelay)
+		}
+	}
+	m.log(fmt.Sprintf("%s: attempt %d got %s; retrying in %s", m.name, attempt+1, status, d))
+	return m.wait(d)
+}
+
+// retryAfter reads Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3).
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			secs = int64(24 * time.Hour / time.Second) // capped again by the caller
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+func (m *msiClient) log(msg string) {
+	if m.logger != nil {
+		m.logger(EventAssertion, msg)
+	}
+}
+
+// fetch makes the request, with retries, and turns the answer into an
+// Assertion or an error that never contains a token or the identity header.
+func (m *msiClient) fetch(ctx context.Context) (Assertion, error) {
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, m.url, nil)
+	if err != nil {
+		return Assertion{}, fmt.Errorf("assertion: %s: %w", m.name, err)
+	}
+	for k, v := range m.header {
+		req.Header[k] = v
+	}
+	resp, err := m.http.Do(req)
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		hint := ""
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			hint = " (endpoint unreachable: not running on Azure, or the managed identity is not enabled here?)"
+		}
+		m.log(fmt.Sprintf("%s: GET %s failed: %v", m.name, m.endpoint, err))
+		return Assertion{}, fmt.Errorf("assertion: %s: GET %s%s: %w", m.name, m.endpoint, hint, err)
+	}
+	defer resp.Body.Close()
+	body, err := readAtMost(resp, maxResponseBytes)
+	if err != nil {
+		return Assertion{}, fmt.Errorf("assertion: %s: reading the response of GET %s (status %d): %w", m.name, m.endpoint, resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		re := newResponseError(m.name, resp.StatusCode, body, m.identity, m.secret)
+		m.log(re.Error())
+		return Assertion{}, re
+	}
+	a, err := parseTokenResponse(body, m.now())
+	if err != nil {
+		return Assertion{}, fmt.Errorf("assertion: %s: %w", m.name, err)
+	}
+	return a, nil
+}
+
+// errTooLarge reports a response body over the limit.
+var errTooLarge = errors.New("response body exceeds 1 MiB")
+
+// readAtMost reads the body, failing rather than truncating past limit bytes.
+func readAtMost(resp *http.Response, limit int64) ([]byte, error) {
+	if resp.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+// parseEndpoint checks that an endpoint is an absolute http(s) URL and returns
+// it with its printable form (no user info, no query).
+func parseEndpoint(source, raw string) (*url.URL, string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, "", fmt.Errorf("assertion: %s: endpoint must be an absolute http(s) URL", source)
+	}
+	printable := u.Scheme + "://" + u.Host + u.EscapedPath()
+	return u, printable, nil
+}
+
+// selector returns the one identity selector set, as a query parameter name
+// and value; all empty means the system-assigned identity.
+func selector(source string, sel [3][2]string) (name, value string, err error) {
+	for _, s := range sel {
+		if s[1] == "" {
+			continue
+		}
+		if name != "" {
+			return "", "", fmt.Errorf("assertion: %s: set at most one of ClientID, ObjectID and ResourceID", source)
+		}
+		name, value = s[0], s[1]
+	}
+	return name, value, nil
+}
+
+// buildURL adds the protocol's query to endpoint, keeping any query it has.
+func buildURL(u *url.URL, apiVersion, resource, selName, selValue string) string {
+	q := u.Query()
+	q.Set("api-version", apiVersion)
+	q.Set("resource", resource)
+	if selName != "" {
+		q.Set(selName, selValue)
+	}
+	c := *u
+	c.RawQuery = q.Encode()
+	return c.String()
+}
+
+func identityLabel(name, value string) string {
+	if name == "" {
+		return systemAssigned
+	}
+	return name + "=" + value
+}
