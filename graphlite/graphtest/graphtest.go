@@ -1,0 +1,177 @@
+// Package graphtest is a fake Microsoft Graph resource server for tests: it
+// validates bearer tokens the way Graph does and serves the devices of the
+// token's tenant, with paging, $select, $filter, $count, $batch and faults.
+//
+// It follows net/http/httptest: New starts an HTTPS server on loopback (azcore's
+// BearerTokenPolicy refuses plain http), URL and Client give the address and a
+// client that trusts it, Close stops it.
+//
+//	srv, err := graphtest.New(&graphtest.Options{KeysURL: idp.URL() + "/common/discovery/v2.0/keys", HTTPClient: idp.Client()})
+//	defer srv.Close()
+//	client, err := graphlite.New(cred, &graphlite.Options{BaseURL: srv.URL() + "/v1.0", ClientOptions: azcore.ClientOptions{Transport: srv.Client()}})
+package graphtest
+
+import (
+	"encoding/pem"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Server. The zero value serves no devices and trusts no
+// keys; set KeysURL (or JWKS) so that tokens can be validated.
+type Options struct {
+	// KeysURL is the JWKS of the issuer whose tokens Graph trusts, e.g. fakeidp's
+	// /common/discovery/v2.0/keys. It is fetched on the first request and again
+	// when a token names an unknown kid (at most once per KeysRefetchInterval),
+	// so that key rotation works.
+	KeysURL string
+	// HTTPClient fetches KeysURL; nil means http.DefaultClient. Give it the
+	// client of the issuer's test server so that it trusts the issuer's CA.
+	HTTPClient *http.Client
+	// JWKS is a static key set (a JWKS document) trusted in addition to KeysURL;
+	// handy in tests that sign tokens themselves.
+	JWKS []byte
+
+	// Devices holds, per tenant ID, device objects with Graph's property names
+	// (id, deviceId, displayName, operatingSystem, accountEnabled, ...).
+	Devices map[string][]map[string]any
+	// Generated holds, per tenant ID, a number of devices that are computed on
+	// the fly from (tenant, index), never stored, so that a tenant of 100,000
+	// devices costs nothing until it is listed. They follow Devices.
+	Generated map[string]int
+
+	// Clock tells the time for token lifetimes; nil means time.Now.
+	Clock func() time.Time
+	// Addr is the listen address; default 127.0.0.1:0.
+	Addr string
+}
+
+// KeysRefetchInterval is the least time between two fetches of KeysURL caused
+// by an unknown kid: a token with a made-up kid must not turn the fake into a
+// request amplifier against the issuer.
+const KeysRefetchInterval = 5 * time.Second
+
+// maxRecordedRequests bounds Requests so that a load run does not grow memory.
+const maxRecordedRequests = 10000
+
+// Request is one request the server handled, for assertions. The
+// Authorization header is redacted.
+type Request struct {
+	Method   string
+	URL      string // absolute, exactly as received (path and raw query)
+	Path     string
+	RawQuery string
+	Header   http.Header // Authorization is replaced by "REDACTED"
+	Status   int
+	Tenant   string // the tid of a valid token, else ""
+	// NextLink is the @odata.nextLink the response carried, if any.
+	NextLink string
+	// InBatch is true for a request that arrived inside a $batch.
+	InBatch bool
+}
+
+// Server is a running fake Graph. Its methods are safe for concurrent use.
+type Server struct {
+	srv   *httptest.Server
+	clock func() time.Time
+	keys  *keySet
+	data  map[string]*tenantData
+
+	mu       sync.Mutex
+	faults   []Fault
+	requests []Request
+}
+
+// New starts a Server. opts may be nil.
+func New(opts *Options) (*Server, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	keys, err := newKeySet(o.KeysURL, o.HTTPClient, o.JWKS, o.Clock)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{clock: o.Clock, keys: keys, data: map[string]*tenantData{}}
+	for tid, devs := range o.Devices {
+		s.tenant(tid).devices = devs
+	}
+	for tid, n := range o.Generated {
+		if n < 0 {
+			return nil, errors.New("graphtest: Generated count must not be negative")
+		}
+		s.tenant(tid).generated = n
+	}
+	for _, td := range s.data {
+		td.index()
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, errors.New("graphtest: listen: " + err.Error())
+	}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.srv.Listener.Close()
+	s.srv.Listener = ln
+	s.srv.StartTLS()
+	return s, nil
+}
+
+func (s *Server) tenant(tid string) *tenantData {
+	td := s.data[strings.ToLower(tid)]
+	if td == nil {
+		td = &tenantData{tenant: strings.ToLower(tid)}
+		s.data[td.tenant] = td
+	}
+	return td
+}
+
+// URL is the server's base address, https://127.0.0.1:PORT; Graph clients use
+// URL()+"/v1.0" (or "/beta") as their base URL.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Client returns an *http.Client that trusts the server's certificate.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// CAPEM returns the server's certificate in PEM, for SSL_CERT_FILE or other
+// processes that must trust it.
+func (s *Server) CAPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
+}
+
+// Close stops the server and waits for its requests to finish.
+func (s *Server) Close() { s.srv.Close() }
+
+// Requests returns a copy of the requests handled so far (the last 10,000).
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs := s.requests
+	if len(rs) > maxRecordedRequests {
+		rs = rs[len(rs)-maxRecordedRequests:]
+	}
+	return append([]Request(nil), rs...)
+}
+
+func (s *Server) record(r Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.requests) >= 2*maxRecordedRequests {
+		// Drop the older half at once, so that recording stays O(1) amortized.
+		s.requests = append(s.requests[:0], s.requests[len(s.requests)-maxRecordedRequests:]...)
+	}
+	s.requests = append(s.requests, r)
+}

@@ -1,0 +1,174 @@
+package graphtest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// statusWriter remembers the status code for Requests.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := newRecord(s.URL(), r, false)
+	sw := &statusWriter{ResponseWriter: w}
+	s.handle(sw, r, &rec, false)
+	rec.Status = sw.status
+	s.record(rec)
+}
+
+func newRecord(base string, r *http.Request, inBatch bool) Request {
+	h := r.Header.Clone()
+	if h.Get("Authorization") != "" {
+		h.Set("Authorization", "REDACTED")
+	}
+	return Request{
+		Method: r.Method, URL: base + r.URL.RequestURI(), Path: r.URL.Path,
+		RawQuery: r.URL.RawQuery, Header: h, InBatch: inBatch,
+	}
+}
+
+// handle serves one request (also one inside a $batch).
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, rec *Request, inBatch bool) {
+	w.Header().Set("request-id", newUUID())
+	crid := r.Header.Get("client-request-id")
+	if crid == "" {
+		crid = w.Header().Get("request-id")
+	}
+	w.Header().Set("client-request-id", crid)
+	w.Header().Set("Date", s.clock().UTC().Format(http.TimeFormat))
+
+	version, rest, ok := splitVersion(r.URL.Path)
+	if !ok {
+		s.writeError(w, r, http.StatusBadRequest, "BadRequest", "Invalid version.")
+		return
+	}
+	p, err := s.authenticate(r)
+	if err != nil {
+		// Graph names itself in the challenge so that clients can find the authority.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
+		s.writeError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", err.Error())
+		return
+	}
+	rec.Tenant = p.tenant
+	if !inBatch {
+		if f, ok := s.takeFault(r.URL.Path); ok {
+			s.writeFault(w, r, f)
+			return
+		}
+	}
+	switch {
+	case rest == "/$batch" && !inBatch:
+		if r.Method != http.MethodPost {
+			s.writeError(w, r, http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+			return
+		}
+		s.batch(w, r, version)
+	case rest == "/devices" || strings.HasPrefix(rest, "/devices/"):
+		if r.Method != http.MethodGet {
+			s.writeError(w, r, http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+			return
+		}
+		if !p.hasAnyRole(deviceRoles) {
+			s.writeError(w, r, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+			return
+		}
+		td := s.data[p.tenant]
+		switch id := strings.TrimPrefix(rest, "/devices/"); {
+		case rest == "/devices":
+			s.listDevices(w, r, rec, version, td)
+		case id == "$count":
+			s.countDevices(w, r, td)
+		case id != "" && !strings.Contains(id, "/"):
+			s.getDevice(w, r, version, td, id)
+		default:
+			s.writeError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", id[strings.LastIndex(id, "/")+1:]))
+		}
+	default:
+		seg := strings.TrimPrefix(rest, "/")
+		if i := strings.Index(seg, "/"); i >= 0 {
+			seg = seg[:i]
+		}
+		s.writeError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg))
+	}
+}
+
+func splitVersion(path string) (version, rest string, ok bool) {
+	for _, v := range []string{"v1.0", "beta"} {
+		if strings.HasPrefix(path, "/"+v+"/") {
+			return v, path[len(v)+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// writeError writes Graph's error JSON, with the innerError that support asks for.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	var body struct {
+		Error struct {
+			Code       string `json:"code"`
+			Message    string `json:"message"`
+			InnerError struct {
+				Date            string `json:"date"`
+				RequestID       string `json:"request-id"`
+				ClientRequestID string `json:"client-request-id"`
+			} `json:"innerError"`
+		} `json:"error"`
+	}
+	body.Error.Code = code
+	body.Error.Message = message
+	body.Error.InnerError.Date = s.clock().UTC().Format("2006-01-02T15:04:05")
+	body.Error.InnerError.RequestID = w.Header().Get("request-id")
+	body.Error.InnerError.ClientRequestID = w.Header().Get("client-request-id")
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func writeQueryError(s *Server, w http.ResponseWriter, r *http.Request, err error) {
+	var qe *queryError
+	if errors.As(err, &qe) {
+		s.writeError(w, r, http.StatusBadRequest, qe.code, qe.message)
+		return
+	}
+	s.writeError(w, r, http.StatusBadRequest, "BadRequest", err.Error())
+}
+
+const jsonContentType = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+
+func writeJSON(w http.ResponseWriter, b *bytes.Buffer) {
+	w.Header().Set("Content-Type", jsonContentType)
+	w.WriteHeader(http.StatusOK)
+	w.Write(b.Bytes())
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
