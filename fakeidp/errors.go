@@ -1,0 +1,136 @@
+package fakeidp
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// AADSTS codes the fake answers with. The numbers are Entra's; the wording of
+// the descriptions is ours, modelled on what Entra says (see
+// https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
+const (
+	CodeInvalidTenant           = 90002   // tenant not found
+	CodeUnexpectedAssertionType = 90011   // client_assertion_type is not the JWT bearer type
+	CodeMissingParameter        = 900144  // a required form parameter is missing
+	CodePostOnly                = 900561  // the token endpoint only accepts POST
+	CodeMalformedJWT            = 50027   // the assertion is not a JWT
+	CodeUnsupportedGrant        = 70003   // grant_type other than client_credentials
+	CodeInvalidScope            = 70011   // scope names zero or several resources
+	CodeScopeNotDefault         = 1002012 // client credentials need {resource}/.default
+	CodeAppNotFound             = 700016  // app unknown in the tenant or not consented there
+	CodeAssertionTime           = 700024  // exp/nbf outside the valid window
+	CodeInvalidSignature        = 700027  // signature, kid or alg rejected
+	CodeFICIssuer               = 700211  // no federated credential with the assertion's issuer
+	CodeFICAudience             = 700212  // ... with its audience
+	CodeFICSubject              = 700213  // ... with its subject
+	CodeInvalidClientSecret     = 7000215 // a client_secret was sent; apps here have none
+	CodeMissingAssertion        = 7000216 // no client_assertion for client_credentials
+	CodeCommonEndpoint          = 9001023 // client_credentials on /common, /organizations, /consumers
+	CodeTransient               = 90033   // fault injection: a transient error
+	// CodeBodyTooLarge is not an Entra code: Entra's front end rejects huge
+	// bodies before its token service sees them. The fake answers 413 with an
+	// AADSTS-shaped body so that clients parse it like any other error.
+	CodeBodyTooLarge = 9000413
+)
+
+// entraError is an error answer of the token or discovery endpoints.
+type entraError struct {
+	status int
+	err    string // OAuth error, e.g. "invalid_client"
+	code   int
+	msg    string
+}
+
+func newEntraError(code int, format string, args ...any) *entraError {
+	e := &entraError{code: code, msg: fmt.Sprintf(format, args...), err: "invalid_request", status: http.StatusBadRequest}
+	switch code {
+	case CodeAppNotFound:
+		e.err = "unauthorized_client"
+	case CodeInvalidScope, CodeScopeNotDefault:
+		e.err = "invalid_scope"
+	case CodeUnsupportedGrant:
+		e.err = "unsupported_grant_type"
+	case CodeAssertionTime, CodeInvalidSignature, CodeFICIssuer, CodeFICAudience, CodeFICSubject,
+		CodeInvalidClientSecret, CodeMissingAssertion:
+		// Entra answers invalid_client with 401, as RFC 6749 section 5.2
+		// allows for failed client authentication.
+		e.err = "invalid_client"
+		e.status = http.StatusUnauthorized
+	case CodeBodyTooLarge:
+		e.status = http.StatusRequestEntityTooLarge
+	}
+	return e
+}
+
+// entraErrorBody is Entra's error JSON.
+type entraErrorBody struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+	ErrorCodes       []int  `json:"error_codes"`
+	Timestamp        string `json:"timestamp"`
+	TraceID          string `json:"trace_id"`
+	CorrelationID    string `json:"correlation_id"`
+	ErrorURI         string `json:"error_uri,omitempty"`
+}
+
+// body renders the error the way Entra does: the description ends with the
+// trace ID, correlation ID and timestamp, repeated as separate fields.
+// correlationID echoes the client's client-request-id when it sent one.
+func (e *entraError) body(now time.Time, correlationID, authority string) entraErrorBody {
+	ts := now.UTC().Format("2006-01-02 15:04:05Z")
+	trace := newGUID()
+	if correlationID == "" || len(correlationID) > 64 {
+		correlationID = newGUID()
+	}
+	return entraErrorBody{
+		Error:            e.err,
+		ErrorDescription: fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", e.code, e.msg, trace, correlationID, ts),
+		ErrorCodes:       []int{e.code},
+		Timestamp:        ts,
+		TraceID:          trace,
+		CorrelationID:    correlationID,
+		ErrorURI:         fmt.Sprintf("%s/error?code=%d", authority, e.code),
+	}
+}
+
+// writeJSON writes v with the status and the headers Entra and the MSI
+// endpoints send.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store, no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// newGUID returns a random version 4 UUID.
+func newGUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return formatGUID(b)
+}
+
+func formatGUID(b [16]byte) string {
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// caseHint says so when want matches got only case-insensitively: Entra
+// matches federated credentials case-sensitively since 2025 and its messages
+// point out case-only differences.
+func caseHint(got string, candidates []string) string {
+	for _, c := range candidates {
+		if c != got && strings.EqualFold(c, got) {
+			return fmt.Sprintf(" A federated identity credential has %q, which differs only in letter case; matching is case-sensitive.", c)
+		}
+	}
+	return ""
+}

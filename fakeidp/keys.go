@@ -1,0 +1,97 @@
+package fakeidp
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// signingKey is an RSA key that signs tokens, with the self-signed
+// certificate Entra publishes beside it in x5c.
+type signingKey struct {
+	kid  string
+	priv *rsa.PrivateKey
+	cert []byte // DER
+	x5t  string
+}
+
+// newSigningKey generates a 2048-bit RSA key, as Entra uses. Generation costs
+// tens of milliseconds; a New makes one per key set (the Entra keys and each
+// external issuer), which keeps the tests fast enough without a process-wide
+// key cache (and its shared state).
+func newSigningKey(cn string, now time.Time) (*signingKey, error) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("fakeidp: generating signing key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(5 * 365 * 24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		return nil, fmt.Errorf("fakeidp: self-signing key certificate: %w", err)
+	}
+	sum1 := sha1.Sum(der)
+	// The kid is derived from the public key, so it changes with rotation and
+	// never collides between two keys.
+	pub := x509.MarshalPKCS1PublicKey(&priv.PublicKey)
+	sum := sha256.Sum256(pub)
+	return &signingKey{
+		kid:  base64.RawURLEncoding.EncodeToString(sum[:15]),
+		priv: priv,
+		cert: der,
+		x5t:  base64.RawURLEncoding.EncodeToString(sum1[:]),
+	}, nil
+}
+
+// jwk is one entry of a JSON Web Key Set, with the fields Entra publishes.
+type jwk struct {
+	Kty    string   `json:"kty"`
+	Use    string   `json:"use"`
+	Kid    string   `json:"kid"`
+	X5t    string   `json:"x5t"`
+	N      string   `json:"n"`
+	E      string   `json:"e"`
+	X5c    []string `json:"x5c"`
+	Issuer string   `json:"issuer,omitempty"`
+}
+
+type jwks struct {
+	Keys []jwk `json:"keys"`
+}
+
+func (k *signingKey) jwk(issuer string) jwk {
+	return jwk{
+		Kty:    "RSA",
+		Use:    "sig",
+		Kid:    k.kid,
+		X5t:    k.x5t,
+		N:      base64.RawURLEncoding.EncodeToString(k.priv.N.Bytes()),
+		E:      base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.priv.E)).Bytes()),
+		X5c:    []string{base64.StdEncoding.EncodeToString(k.cert)},
+		Issuer: issuer,
+	}
+}
+
+// sign returns a compact RS256 JWT with the kid header.
+func (k *signingKey) sign(claims jwt.MapClaims) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	t.Header["kid"] = k.kid
+	s, err := t.SignedString(k.priv)
+	if err != nil {
+		return "", fmt.Errorf("fakeidp: signing token: %w", err)
+	}
+	return s, nil
+}

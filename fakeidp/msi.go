@@ -1,0 +1,263 @@
+package fakeidp
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Paths of the managed-identity endpoints on the MSI listener.
+const (
+	AppServicePath = "/msi/token"
+	IMDSPath       = "/metadata/identity/oauth2/token"
+)
+
+// API versions the fake's managed-identity endpoints speak.
+const (
+	AppServiceAPIVersion     = "2019-08-01"
+	AppServiceLegacyVersion  = "2017-09-01"
+	IMDSAPIVersion           = "2018-02-01"
+	appServiceLegacyDateForm = "01/02/2006 03:04:05 PM -07:00"
+)
+
+func (s *Server) msiHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		endpoint, h := "", http.HandlerFunc(s.notFound)
+		switch r.URL.Path {
+		case AppServicePath:
+			endpoint, h = "appservice", s.appService
+		case IMDSPath:
+			endpoint, h = "imds", s.imds
+		}
+		s.serve(ListenerMSI, endpoint, w, r, h)
+	})
+}
+
+// appServiceError is the App Service identity endpoint's error shape.
+func appServiceError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]any{"statusCode": status, "message": msg, "correlationId": newGUID()})
+}
+
+// appService is GET /msi/token: 2019-08-01 authenticates with the
+// X-IDENTITY-HEADER header and answers expires_on as epoch seconds;
+// 2017-09-01 uses the "secret" header and a date-form expires_on.
+func (s *Server) appService(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	info := infoFrom(r.Context())
+	info.form = redactForm(q)
+	if r.Method != http.MethodGet {
+		appServiceError(w, http.StatusMethodNotAllowed, "The managed identity endpoint only accepts GET.")
+		return
+	}
+	var header string
+	var selectors []string
+	switch v := q.Get("api-version"); v {
+	case AppServiceAPIVersion:
+		header = "X-IDENTITY-HEADER"
+		selectors = []string{"client_id", "principal_id", "object_id", "mi_res_id"}
+	case AppServiceLegacyVersion:
+		header = "secret"
+		selectors = []string{"clientid", "client_id", "principal_id", "object_id", "mi_res_id"}
+	case "":
+		appServiceError(w, http.StatusBadRequest, "The api-version query parameter is required.")
+		return
+	default:
+		appServiceError(w, http.StatusBadRequest, "Unsupported api-version '"+clip(v)+"'; use "+AppServiceAPIVersion+" or "+AppServiceLegacyVersion+".")
+		return
+	}
+	got := r.Header.Get(header)
+	if got == "" {
+		appServiceError(w, http.StatusBadRequest, "The "+header+" header is missing.")
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(s.identityHeader)) != 1 {
+		appServiceError(w, http.StatusUnauthorized, "The "+header+" header value is not valid.")
+		return
+	}
+	resource := q.Get("resource")
+	if resource == "" {
+		appServiceError(w, http.StatusBadRequest, "The resource query parameter is required.")
+		return
+	}
+	id, err := s.selectIdentity(q, selectors, info)
+	if err != nil {
+		appServiceError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	tok, exp, err := s.IssueManagedIdentityToken(*id, resource)
+	if err != nil {
+		appServiceError(w, http.StatusInternalServerError, "The token could not be issued.")
+		return
+	}
+	if header == "secret" {
+		writeJSON(w, http.StatusOK, map[string]string{
+			"access_token": tok,
+			"expires_on":   exp.UTC().Format(appServiceLegacyDateForm),
+			"resource":     resource,
+			"token_type":   "Bearer",
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{
+		"access_token": tok,
+		"expires_on":   strconv.FormatInt(exp.Unix(), 10),
+		"resource":     resource,
+		"token_type":   "Bearer",
+		"client_id":    id.ClientID,
+	})
+}
+
+// imdsError is IMDS's error shape.
+func imdsError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": msg})
+}
+
+// imds is GET /metadata/identity/oauth2/token, api-version 2018-02-01, which
+// insists on the Metadata: true header (a guard against SSRF).
+func (s *Server) imds(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	info := infoFrom(r.Context())
+	info.form = redactForm(q)
+	if r.Method != http.MethodGet {
+		imdsError(w, http.StatusMethodNotAllowed, "invalid_request", "Only GET is supported")
+		return
+	}
+	if r.Header.Get("Metadata") != "true" {
+		imdsError(w, http.StatusBadRequest, "invalid_request", "Required metadata header not specified")
+		return
+	}
+	if s.imdsWarmingUp() {
+		imdsError(w, http.StatusGone, "temporarily_unavailable", "The managed identity is not available yet; retry within 70 seconds")
+		return
+	}
+	switch v := q.Get("api-version"); v {
+	case IMDSAPIVersion:
+	case "":
+		imdsError(w, http.StatusBadRequest, "invalid_request", "Required query variable 'api-version' is missing")
+		return
+	default:
+		imdsError(w, http.StatusBadRequest, "invalid_request", "Invalid api-version '"+clip(v)+"'")
+		return
+	}
+	resource := q.Get("resource")
+	if resource == "" {
+		imdsError(w, http.StatusBadRequest, "invalid_request", "Required query variable 'resource' is missing")
+		return
+	}
+	id, err := s.selectIdentity(q, []string{"client_id", "object_id", "msi_res_id"}, info)
+	if err != nil {
+		msg := "Identity not found"
+		if errors.Is(err, errManySelectors) {
+			msg = err.Error()
+		}
+		imdsError(w, http.StatusBadRequest, "invalid_request", msg)
+		return
+	}
+	now := s.now()
+	tok, exp, err := s.IssueManagedIdentityToken(*id, resource)
+	if err != nil {
+		imdsError(w, http.StatusInternalServerError, "server_error", "The token could not be issued")
+		return
+	}
+	secs := strconv.FormatInt(int64(exp.Sub(now)/time.Second), 10)
+	writeJSON(w, http.StatusOK, map[string]string{
+		"access_token":   tok,
+		"refresh_token":  "",
+		"expires_in":     secs,
+		"expires_on":     strconv.FormatInt(exp.Unix(), 10),
+		"ext_expires_in": secs,
+		"not_before":     strconv.FormatInt(now.Unix(), 10),
+		"resource":       resource,
+		"token_type":     "Bearer",
+		"client_id":      id.ClientID,
+	})
+}
+
+var (
+	errManySelectors = errors.New("Only one of client_id, object_id/principal_id or the resource ID may be given")
+	errNoIdentity    = errors.New("No MSI found for specified ClientId/ResourceId.")
+)
+
+// selectIdentity picks the identity a request names; without a selector it is
+// the system-assigned identity, as on App Service and VMs.
+func (s *Server) selectIdentity(q map[string][]string, selectors []string, info *reqInfo) (*ManagedIdentity, error) {
+	var name, val string
+	for _, sel := range selectors {
+		if v := first(q[sel]); v != "" {
+			if name != "" {
+				return nil, errManySelectors
+			}
+			name, val = sel, v
+		}
+	}
+	for i := range s.identities {
+		m := &s.identities[i]
+		var ok bool
+		switch name {
+		case "":
+			ok = m.Kind == KindSystem
+		case "client_id", "clientid":
+			ok = strings.EqualFold(m.ClientID, val)
+		case "object_id", "principal_id":
+			ok = strings.EqualFold(m.ObjectID, val)
+		case "mi_res_id", "msi_res_id":
+			ok = strings.EqualFold(m.ResourceID, val)
+		}
+		if ok {
+			info.clientID = m.ClientID
+			return m, nil
+		}
+	}
+	return nil, errNoIdentity
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// IssueManagedIdentityToken signs the JWT the managed-identity endpoints
+// return: iss = IssuerURL(identity.HomeTenant), sub = oid = the object ID,
+// aud = resource, appid = azp = the client ID, 24 hours of validity. It is
+// signed with the Entra signing keys, so the token endpoint accepts it as an
+// assertion until RotateKeys.
+func (s *Server) IssueManagedIdentityToken(identity ManagedIdentity, resource string) (token string, expiresOn time.Time, err error) {
+	if identity.HomeTenant == "" || identity.ObjectID == "" {
+		return "", time.Time{}, errors.New("fakeidp: managed identity needs HomeTenant and ObjectID")
+	}
+	if resource == "" {
+		return "", time.Time{}, errors.New("fakeidp: managed identity token needs a resource")
+	}
+	now := s.now()
+	exp := now.Add(managedIdentityLifetime)
+	claims := jwt.MapClaims{
+		"iss":   s.IssuerURL(identity.HomeTenant),
+		"sub":   identity.ObjectID,
+		"oid":   identity.ObjectID,
+		"aud":   resource,
+		"tid":   identity.HomeTenant,
+		"appid": identity.ClientID,
+		"azp":   identity.ClientID,
+		"idtyp": "app",
+		"ver":   "2.0",
+		"iat":   now.Unix(),
+		"nbf":   now.Unix(),
+		"exp":   exp.Unix(),
+		"uti":   randomID(),
+	}
+	if identity.ResourceID != "" {
+		claims["xms_mirid"] = identity.ResourceID
+	}
+	tok, err := s.currentKey().sign(claims)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return tok, exp, nil
+}

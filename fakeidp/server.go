@@ -1,0 +1,396 @@
+package fakeidp
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure New. Nil or zero fields mean defaults.
+type Options struct {
+	Addr           string           // Entra listener (HTTPS), default "127.0.0.1:0"
+	MSIAddr        string           // managed-identity listener (plain HTTP), default "127.0.0.1:0"
+	IdentityHeader string           // App Service secret; random when empty
+	Clock          func() time.Time // default time.Now
+	// TokenLifetime of access tokens from the token endpoint. Entra picks a
+	// random lifetime between 60 and 90 minutes; the fake uses a fixed value
+	// so that tests are reproducible. Default DefaultTokenLifetime.
+	TokenLifetime time.Duration
+	// NoListener serves in process only, through Transport() and Client();
+	// URL() and MSIURL() are then URLs of reserved names (.test) that only
+	// that transport resolves.
+	NoListener bool
+	Logger     *slog.Logger // one line per request, tokens redacted; nil discards
+}
+
+// DefaultTokenLifetime is the lifetime of access tokens when
+// Options.TokenLifetime is zero: inside Entra's 60–90 minute range.
+const DefaultTokenLifetime = 75 * time.Minute
+
+// managedIdentityLifetime is how long managed-identity tokens live, as on
+// App Service and IMDS.
+const managedIdentityLifetime = 24 * time.Hour
+
+// The hosts of a NoListener server. RFC 6761 reserves .test, so they can
+// never reach a real host.
+const (
+	inProcessEntraHost = "login.fakeidp.test"
+	inProcessMSIHost   = "msi.fakeidp.test"
+)
+
+// Server is a fake Microsoft Entra authority and managed-identity endpoint.
+// All methods are safe for concurrent use.
+type Server struct {
+	sc         *Scenario
+	tenants    map[string]*Tenant
+	apps       map[string]*App
+	consents   map[[2]string]*Consent
+	identities []ManagedIdentity
+
+	url, msiURL    string
+	identityHeader string
+	lifetime       time.Duration
+	clock          func() time.Time
+	offset         atomic.Int64 // clock offset, nanoseconds
+	logger         *slog.Logger
+
+	caPEM     []byte
+	transport http.RoundTripper
+	entra     http.Handler
+	msi       http.Handler
+	servers   []*http.Server
+	done      sync.WaitGroup
+	closeOnce sync.Once
+
+	mu         sync.Mutex
+	keys       []*signingKey // Entra signing keys, current first
+	issuerKeys map[string]*signingKey
+	faults     []*activeFault
+	imdsUntil  time.Time // IMDS answers 410 before this instant
+	requests   []Request
+}
+
+// New starts a fake with the scenario (nil means DefaultScenario()). It
+// validates the scenario, generates the CA, the TLS certificate and the
+// signing keys, and starts both listeners unless opts.NoListener.
+func New(sc *Scenario, opts *Options) (*Server, error) {
+	if sc == nil {
+		sc = DefaultScenario()
+	}
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	if o.MSIAddr == "" {
+		o.MSIAddr = "127.0.0.1:0"
+	}
+	s := &Server{
+		clock:          o.Clock,
+		lifetime:       o.TokenLifetime,
+		identityHeader: o.IdentityHeader,
+		logger:         o.Logger,
+		issuerKeys:     map[string]*signingKey{},
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.lifetime <= 0 {
+		s.lifetime = DefaultTokenLifetime
+	}
+	if s.identityHeader == "" {
+		var b [24]byte
+		_, _ = rand.Read(b[:])
+		s.identityHeader = hex.EncodeToString(b[:])
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+
+	caCert, caKey, err := newCA()
+	if err != nil {
+		return nil, err
+	}
+	s.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw})
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+
+	k, err := newSigningKey("fakeidp token signing", s.now())
+	if err != nil {
+		return nil, err
+	}
+	s.keys = []*signingKey{k}
+	for _, is := range sc.Issuers {
+		k, err := newSigningKey("fakeidp issuer "+is.Name, s.now())
+		if err != nil {
+			return nil, err
+		}
+		s.issuerKeys[is.Name] = k
+	}
+
+	s.entra = s.entraHandler()
+	s.msi = s.msiHandler()
+
+	var entraLn, msiLn net.Listener
+	if o.NoListener {
+		s.url = "https://" + inProcessEntraHost
+		s.msiURL = "http://" + inProcessMSIHost
+		s.transport = &inProcessTransport{s: s}
+	} else {
+		entraLn, err = net.Listen("tcp", o.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("fakeidp: listening on %s: %w", o.Addr, err)
+		}
+		msiLn, err = net.Listen("tcp", o.MSIAddr)
+		if err != nil {
+			entraLn.Close()
+			return nil, fmt.Errorf("fakeidp: listening on %s: %w", o.MSIAddr, err)
+		}
+		s.url = "https://" + hostPort(entraLn.Addr())
+		s.msiURL = "http://" + hostPort(msiLn.Addr())
+		s.transport = &http.Transport{
+			// No Proxy: a developer's HTTPS_PROXY must not capture loopback
+			// traffic carrying tokens.
+			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     30 * time.Second,
+		}
+	}
+
+	s.setScenario(sc)
+
+	if !o.NoListener {
+		leaf, err := newLeaf(caCert, caKey, entraLn.Addr())
+		if err != nil {
+			entraLn.Close()
+			msiLn.Close()
+			return nil, err
+		}
+		quiet := log.New(io.Discard, "", 0) // TLS handshake noise from clients that hang up
+		es := &http.Server{Handler: s.entra, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quiet,
+			TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12}}
+		ms := &http.Server{Handler: s.msi, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quiet}
+		s.servers = []*http.Server{es, ms}
+		s.done.Add(2)
+		go func() { defer s.done.Done(); _ = es.ServeTLS(entraLn, "", "") }()
+		go func() { defer s.done.Done(); _ = ms.Serve(msiLn) }()
+	}
+	return s, nil
+}
+
+// setScenario installs a copy of sc with {authority} expanded and builds the
+// lookup tables.
+func (s *Server) setScenario(sc *Scenario) {
+	c := sc.clone()
+	for i := range c.Apps {
+		for j := range c.Apps[i].FederatedCredentials {
+			f := &c.Apps[i].FederatedCredentials[j]
+			f.Issuer = strings.ReplaceAll(f.Issuer, AuthorityPlaceholder, s.url)
+		}
+	}
+	s.sc = c
+	s.tenants = map[string]*Tenant{}
+	for i := range c.Tenants {
+		s.tenants[c.Tenants[i].ID] = &c.Tenants[i]
+	}
+	s.apps = map[string]*App{}
+	for i := range c.Apps {
+		s.apps[c.Apps[i].ClientID] = &c.Apps[i]
+	}
+	s.consents = map[[2]string]*Consent{}
+	for i := range c.Consents {
+		s.consents[[2]string{c.Consents[i].Tenant, c.Consents[i].ClientID}] = &c.Consents[i]
+	}
+	s.identities = c.ManagedIdentities
+}
+
+func hostPort(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	return net.JoinHostPort(ta.IP.String(), fmt.Sprint(ta.Port))
+}
+
+// newCA makes the certificate authority that signs the TLS certificate. ECDSA
+// keeps New fast; clients only need to trust CAPEM().
+func newCA() (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fakeidp: generating CA key: %w", err)
+	}
+	// Certificates use the wall clock, not Options.Clock: TLS clients check
+	// them against their own wall clock.
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: "tenantbridge fakeidp CA", Organization: []string{"tenantbridge fakeidp"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fakeidp: creating CA certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fakeidp: parsing CA certificate: %w", err)
+	}
+	return cert, key, nil
+}
+
+// newLeaf makes the server certificate for 127.0.0.1, ::1, localhost and the
+// listener's own address.
+func newLeaf(ca *x509.Certificate, caKey *ecdsa.PrivateKey, addr net.Addr) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("fakeidp: generating TLS key: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost", inProcessEntraHost},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	if ta, ok := addr.(*net.TCPAddr); ok && !ta.IP.IsLoopback() && !ta.IP.IsUnspecified() {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, ta.IP)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("fakeidp: creating TLS certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der, ca.Raw}, PrivateKey: key}, nil
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	return n
+}
+
+// URL is the authority host, "https://127.0.0.1:PORT": the Entra endpoints
+// live under it.
+func (s *Server) URL() string { return s.url }
+
+// MSIURL is the base of the plain-HTTP managed-identity listener.
+func (s *Server) MSIURL() string { return s.msiURL }
+
+// AppServiceEndpoint is what IDENTITY_ENDPOINT and MSI_ENDPOINT hold.
+func (s *Server) AppServiceEndpoint() string { return s.msiURL + "/msi/token" }
+
+// IMDSEndpoint is the IMDS base; clients append /metadata/identity/oauth2/token.
+func (s *Server) IMDSEndpoint() string { return s.msiURL }
+
+// IdentityHeader is the App Service secret (IDENTITY_HEADER, MSI_SECRET).
+func (s *Server) IdentityHeader() string { return s.identityHeader }
+
+// CAPEM is the PEM certificate of the CA that signed the TLS certificate, for
+// SSL_CERT_FILE or NODE_EXTRA_CA_CERTS.
+func (s *Server) CAPEM() []byte { return append([]byte(nil), s.caPEM...) }
+
+// Transport trusts the CA and, with NoListener, routes to the in-process
+// handlers. It ignores proxy environment variables.
+func (s *Server) Transport() http.RoundTripper { return s.transport }
+
+// Client is an *http.Client using Transport().
+func (s *Server) Client() *http.Client { return &http.Client{Transport: s.transport} }
+
+// Handler is the Entra handler (what the HTTPS listener serves).
+func (s *Server) Handler() http.Handler { return s.entra }
+
+// MSIHandler is the managed-identity handler (what the HTTP listener serves).
+func (s *Server) MSIHandler() http.Handler { return s.msi }
+
+// Scenario is the scenario with {authority} expanded. Treat it as read-only.
+func (s *Server) Scenario() *Scenario { return s.sc }
+
+// IssuerURL is "{URL()}/{tenant}/v2.0" for a tenant of the scenario and
+// "{URL()}/issuers/{name}" for an external issuer.
+func (s *Server) IssuerURL(tenantOrIssuerName string) string {
+	if _, ok := s.tenants[tenantOrIssuerName]; !ok {
+		for _, is := range s.sc.Issuers {
+			if is.Name == tenantOrIssuerName {
+				return s.url + "/issuers/" + url.PathEscape(is.Name)
+			}
+		}
+	}
+	return s.url + "/" + tenantOrIssuerName + "/v2.0"
+}
+
+// KeysURL is the JWKS of every key that signs access tokens: what a resource
+// server such as a fake Graph trusts.
+func (s *Server) KeysURL() string { return s.url + "/common/discovery/v2.0/keys" }
+
+// SetClockOffset shifts the server's clock (token times, expiry checks).
+func (s *Server) SetClockOffset(d time.Duration) { s.offset.Store(int64(d)) }
+
+func (s *Server) now() time.Time { return s.clock().Add(time.Duration(s.offset.Load())) }
+
+// RotateKeys replaces the Entra signing key. The old key leaves the JWKS at
+// once, so tokens it signed (access tokens and managed-identity assertions)
+// fail validation from then on, as after an emergency rotation.
+func (s *Server) RotateKeys() {
+	k, err := newSigningKey("fakeidp token signing", s.now())
+	if err != nil {
+		// crypto/rand does not fail on supported platforms.
+		panic(err)
+	}
+	s.mu.Lock()
+	s.keys = []*signingKey{k}
+	s.mu.Unlock()
+}
+
+func (s *Server) currentKey() *signingKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys[0]
+}
+
+// Close stops both listeners, waiting for in-flight requests.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		for _, srv := range s.servers {
+			_ = srv.Shutdown(context.Background())
+		}
+		s.done.Wait()
+		if t, ok := s.transport.(*http.Transport); ok {
+			t.CloseIdleConnections()
+		}
+	})
+}
+
+// errUnknownIssuer is returned by IssueExternalToken for a name the scenario
+// does not host.
+var errUnknownIssuer = errors.New("fakeidp: unknown external issuer")

@@ -1,0 +1,471 @@
+package fakeidp
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// maxFormBytes bounds what the token endpoint reads; real token requests are
+// a few kilobytes.
+const maxFormBytes = 1 << 20
+
+// AssertionClockSkew is the tolerance applied to an assertion's exp and nbf,
+// so that a client whose clock runs a little ahead or behind is not refused.
+// Entra tolerates about five minutes.
+const AssertionClockSkew = 5 * time.Minute
+
+// JWTBearerAssertionType is the only client_assertion_type Entra accepts.
+const JWTBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// GraphResource is the resource URI of Microsoft Graph, the audience of the
+// v1 tokens Graph receives.
+const GraphResource = "https://graph.microsoft.com"
+
+const graphAppID = "00000003-0000-0000-c000-000000000000"
+
+// tokenResponse is Entra's success body for client credentials.
+type tokenResponse struct {
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	ExtExpiresIn int64  `json:"ext_expires_in"`
+	AccessToken  string `json:"access_token"`
+}
+
+// token is POST /{tenant}/oauth2/v2.0/token.
+func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
+	now := s.now()
+	info := infoFrom(r.Context())
+	info.tenant = tenant
+	corr := r.Header.Get("client-request-id")
+	if corr == "" {
+		corr = r.URL.Query().Get("client-request-id")
+	}
+	fail := func(e *entraError) {
+		info.errorCode = e.code
+		writeJSON(w, e.status, e.body(now, corr, s.url))
+	}
+	if r.Method != http.MethodPost {
+		fail(newEntraError(CodePostOnly, "The token endpoint only accepts POST requests."))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			fail(newEntraError(CodeBodyTooLarge, "The request body exceeds %d bytes.", maxFormBytes))
+			return
+		}
+		fail(newEntraError(CodeMissingParameter, "The request body could not be read."))
+		return
+	}
+	var form url.Values
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "application/x-www-form-urlencoded" {
+		// Like Entra, keep what parses and let the parameter checks speak.
+		form, _ = url.ParseQuery(string(body))
+	}
+	info.form = redactForm(form)
+	info.clientID = clip(form.Get("client_id"))
+	resp, e := s.exchange(tenant, form, now)
+	if e != nil {
+		fail(e)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// exchange validates a client-credentials request in Entra's observable
+// order, so that each misconfiguration yields one code: tenant, request
+// parameters, app, client authentication (assertion parse, algorithm, key,
+// signature, time), federated credential (issuer, subject, audience),
+// consent in the tenant.
+func (s *Server) exchange(tenant string, form url.Values, now time.Time) (*tokenResponse, *entraError) {
+	switch strings.ToLower(tenant) {
+	case "common", "organizations", "consumers":
+		return nil, newEntraError(CodeCommonEndpoint, "The grant type is not supported over the /common, /organizations or /consumers endpoints. Use a tenant-specific endpoint.")
+	}
+	t := s.tenants[tenant]
+	if t == nil {
+		return nil, newEntraError(CodeInvalidTenant, "Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", clip(tenant))
+	}
+
+	gt := form.Get("grant_type")
+	if gt == "" {
+		return nil, missing("grant_type")
+	}
+	if gt != "client_credentials" {
+		return nil, newEntraError(CodeUnsupportedGrant, "The app requested an unsupported grant type '%s'; this authority supports client_credentials.", clip(gt))
+	}
+	clientID := form.Get("client_id")
+	if clientID == "" {
+		return nil, missing("client_id")
+	}
+	scope := form.Get("scope")
+	if scope == "" {
+		return nil, missing("scope")
+	}
+	resource, e := parseScope(scope)
+	if e != nil {
+		return nil, e
+	}
+
+	app := s.apps[clientID]
+	if app == nil || (!app.MultiTenant && tenant != app.HomeTenant) {
+		return nil, notInTenant(clientID, t)
+	}
+
+	a := form.Get("client_assertion")
+	if a == "" {
+		if form.Get("client_secret") != "" {
+			return nil, newEntraError(CodeInvalidClientSecret, "Invalid client secret provided for app '%s'. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", clip(clientID))
+		}
+		return nil, newEntraError(CodeMissingAssertion, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
+	}
+	switch form.Get("client_assertion_type") {
+	case JWTBearerAssertionType:
+	case "":
+		return nil, missing("client_assertion_type")
+	default:
+		return nil, newEntraError(CodeUnexpectedAssertionType, "Unexpected client assertion type '%s'; expected '%s'.", clip(form.Get("client_assertion_type")), JWTBearerAssertionType)
+	}
+	claims, hosted, e := s.verifyAssertion(a, now)
+	if e != nil {
+		return nil, e
+	}
+	if e := matchFIC(app, claims, hosted); e != nil {
+		return nil, e
+	}
+
+	var roles []string
+	c := s.consents[[2]string{tenant, clientID}]
+	if tenant != app.HomeTenant && c == nil {
+		return nil, notInTenant(clientID, t)
+	}
+	if c != nil {
+		seen := map[string]bool{}
+		for _, r := range c.Roles {
+			if !seen[r] && appHasRole(app, r) {
+				seen[r] = true
+				roles = append(roles, r)
+			}
+		}
+	}
+	tok, err := s.accessToken(t.ID, app, resource, roles, now)
+	if err != nil {
+		return nil, newEntraError(CodeTransient, "The token could not be signed.")
+	}
+	secs := int64(s.lifetime / time.Second)
+	return &tokenResponse{TokenType: "Bearer", ExpiresIn: secs, ExtExpiresIn: secs, AccessToken: tok}, nil
+}
+
+func missing(param string) *entraError {
+	return newEntraError(CodeMissingParameter, "The request body must contain the following parameter: '%s'.", param)
+}
+
+func notInTenant(clientID string, t *Tenant) *entraError {
+	return newEntraError(CodeAppNotFound, "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clip(clientID), t.DisplayName)
+}
+
+// clip bounds a client-supplied value before it is echoed in a message.
+func clip(v string) string {
+	const max = 256
+	if len(v) > max {
+		return v[:max] + "..."
+	}
+	return v
+}
+
+// oidcScopes are what MSAL appends to every request, app-only ones
+// included; they do not name a resource.
+var oidcScopes = map[string]bool{"openid": true, "offline_access": true, "profile": true, "email": true}
+
+// parseScope returns the one resource of a client-credentials scope.
+func parseScope(scope string) (string, *entraError) {
+	var res []string
+	for _, f := range strings.Fields(scope) {
+		if !oidcScopes[strings.ToLower(f)] {
+			res = append(res, f)
+		}
+	}
+	switch {
+	case len(res) == 0:
+		return "", newEntraError(CodeInvalidScope, "The provided value for the input parameter 'scope' is not valid. The scope '%s' names no resource.", clip(scope))
+	case len(res) > 1:
+		return "", newEntraError(CodeInvalidScope, "The provided value for the input parameter 'scope' is not valid. The scope '%s' names more than one resource; request a token for one resource at a time.", clip(scope))
+	}
+	if !strings.HasSuffix(res[0], "/.default") || res[0] == "/.default" {
+		return "", newEntraError(CodeScopeNotDefault, "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", clip(res[0]))
+	}
+	return strings.TrimSuffix(res[0], "/.default"), nil
+}
+
+// jwtHeader is the part of a JOSE header the checks read.
+type jwtHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+}
+
+// verifyAssertion parses the assertion, checks alg, key and signature
+// against its issuer's keys, then exp and nbf. hosted is false when the
+// issuer is not one the fake hosts: its keys are then unavailable and the
+// signature is judged after the federated-credential issuer check (Entra only
+// fetches keys of issuers that a credential trusts).
+func (s *Server) verifyAssertion(a string, now time.Time) (claims map[string]any, hosted bool, e *entraError) {
+	malformed := newEntraError(CodeMalformedJWT, "JWT token is invalid or malformed.")
+	parts := strings.Split(a, ".")
+	if len(parts) != 3 {
+		return nil, false, malformed
+	}
+	var hdr jwtHeader
+	if !decodeSegment(parts[0], &hdr) || !decodeSegment(parts[1], &claims) || claims == nil {
+		return nil, false, malformed
+	}
+	badSig := func(format string, args ...any) *entraError {
+		return newEntraError(CodeInvalidSignature, "Client assertion failed signature validation. "+format, args...)
+	}
+	if hdr.Alg != "RS256" {
+		return nil, false, badSig("Algorithm '%s' is not accepted; client assertions must be signed with RS256.", clip(hdr.Alg))
+	}
+	iss, _ := claims["iss"].(string)
+	keys, hosted := s.issuerPublicKeys(iss)
+	if hosted {
+		key := keys[hdr.Kid]
+		if key == nil {
+			return nil, true, badSig("The key '%s' was not found among the issuer's signing keys.", clip(hdr.Kid))
+		}
+		p := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation())
+		if _, err := p.Parse(a, func(*jwt.Token) (any, error) { return key, nil }); err != nil {
+			return nil, true, badSig("The signature does not verify with the key '%s'.", clip(hdr.Kid))
+		}
+	}
+	exp, okExp := numericDate(claims["exp"])
+	nbf, okNbf := numericDate(claims["nbf"])
+	_, hasNbf := claims["nbf"]
+	if !okExp || (hasNbf && !okNbf) {
+		return nil, hosted, newEntraError(CodeAssertionTime, "Client assertion is not within its valid time range: exp is missing or not a number.")
+	}
+	if now.After(exp.Add(AssertionClockSkew)) || (okNbf && nbf.After(now.Add(AssertionClockSkew))) {
+		from := "(no nbf)"
+		if okNbf {
+			from = nbf.UTC().Format(time.RFC3339)
+		}
+		return nil, hosted, newEntraError(CodeAssertionTime, "Client assertion is not within its valid time range. Current time: %s, assertion valid from %s, expiry time of assertion %s.",
+			now.UTC().Format(time.RFC3339), from, exp.UTC().Format(time.RFC3339))
+	}
+	return claims, hosted, nil
+}
+
+// decodeSegment decodes one base64url JWT segment into v; false on any error.
+func decodeSegment(seg string, v any) bool {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return false
+	}
+	return json.Unmarshal(b, v) == nil
+}
+
+func numericDate(v any) (time.Time, bool) {
+	f, ok := v.(float64)
+	if !ok || f != f || f < 0 || f > 1e11 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(f), 0), true
+}
+
+// issuerPublicKeys returns the keys of an issuer the fake hosts by kid: the
+// Entra signing keys for "{URL()}/{tenant}/v2.0" (managed-identity tokens)
+// and an external issuer's key for "{URL()}/issuers/{name}".
+func (s *Server) issuerPublicKeys(iss string) (map[string]*rsa.PublicKey, bool) {
+	rest, ok := strings.CutPrefix(iss, s.url+"/")
+	if !ok {
+		return nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if name, ok := strings.CutPrefix(rest, "issuers/"); ok {
+		k := s.issuerKeys[name]
+		if k == nil {
+			return nil, false
+		}
+		return map[string]*rsa.PublicKey{k.kid: &k.priv.PublicKey}, true
+	}
+	tenant, ok := strings.CutSuffix(rest, "/v2.0")
+	if _, known := s.tenants[tenant]; !ok || !known {
+		return nil, false
+	}
+	m := make(map[string]*rsa.PublicKey, len(s.keys))
+	for _, k := range s.keys {
+		m[k.kid] = &k.priv.PublicKey
+	}
+	return m, true
+}
+
+// matchFIC finds a federated credential matching the assertion exactly and
+// case-sensitively: issuer (700211), then subject (700213), then audience
+// (700212).
+func matchFIC(app *App, claims map[string]any, hosted bool) *entraError {
+	iss, _ := claims["iss"].(string)
+	sub, _ := claims["sub"].(string)
+	auds := audiences(claims["aud"])
+	const check = " Check the federated identity credential's Issuer, Subject and Audience against the presented assertion."
+
+	var all, byIss []FederatedCredential
+	all = app.FederatedCredentials
+	var names []string
+	for _, f := range all {
+		names = append(names, f.Issuer)
+		if f.Issuer == iss {
+			byIss = append(byIss, f)
+		}
+	}
+	if len(byIss) == 0 {
+		return newEntraError(CodeFICIssuer, "No matching federated identity record found for presented assertion issuer '%s'.%s%s", clip(iss), check, caseHint(iss, names))
+	}
+	if !hosted {
+		return newEntraError(CodeInvalidSignature, "Client assertion failed signature validation. The signing keys of issuer '%s' could not be retrieved (the fake only hosts its own issuers).", clip(iss))
+	}
+	names = names[:0]
+	var bySub []FederatedCredential
+	for _, f := range byIss {
+		names = append(names, f.Subject)
+		if f.Subject == sub {
+			bySub = append(bySub, f)
+		}
+	}
+	if len(bySub) == 0 {
+		return newEntraError(CodeFICSubject, "No matching federated identity record found for presented assertion subject '%s'.%s%s", clip(sub), check, caseHint(sub, names))
+	}
+	names = names[:0]
+	for _, f := range bySub {
+		for _, want := range f.Audiences {
+			names = append(names, want)
+			for _, got := range auds {
+				if got == want {
+					return nil
+				}
+			}
+		}
+	}
+	hint := ""
+	for _, got := range auds {
+		if hint = caseHint(got, names); hint != "" {
+			break
+		}
+	}
+	return newEntraError(CodeFICAudience, "No matching federated identity record found for presented assertion audience '%s'.%s%s", clip(strings.Join(auds, " ")), check, hint)
+}
+
+// audiences reads aud, a string or an array of strings.
+func audiences(v any) []string {
+	switch a := v.(type) {
+	case string:
+		return []string{a}
+	case []any:
+		var out []string
+		for _, x := range a {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// ServicePrincipalObjectID is the object ID of an app's service principal in
+// a tenant: the oid and sub of the app's tokens there. It is derived from the
+// tenant and the client ID, so it is stable across runs and differs per
+// tenant, as in Entra.
+func ServicePrincipalObjectID(tenantID, clientID string) string {
+	sum := sha256.Sum256([]byte("fakeidp service principal\x00" + tenantID + "\x00" + clientID))
+	var b [16]byte
+	copy(b[:], sum[:])
+	b[6] = b[6]&0x0f | 0x80 // version 8: custom
+	b[8] = b[8]&0x3f | 0x80
+	return formatGUID(b)
+}
+
+// isGraph reports whether resource names Microsoft Graph.
+func isGraph(resource string) bool {
+	r := strings.TrimSuffix(resource, "/")
+	return strings.EqualFold(r, GraphResource) || strings.EqualFold(r, graphAppID)
+}
+
+// accessToken signs an app-only access token. Graph receives v1 tokens
+// (iss https://sts.windows.net/{tid}/, appid, ver 1.0); other resources get
+// v2 tokens (iss {URL()}/{tid}/v2.0, azp, ver 2.0).
+func (s *Server) accessToken(tenant string, app *App, resource string, roles []string, now time.Time) (string, error) {
+	sp := ServicePrincipalObjectID(tenant, app.ClientID)
+	claims := jwt.MapClaims{
+		"tid":   tenant,
+		"oid":   sp,
+		"sub":   sp,
+		"idtyp": "app",
+		"iat":   now.Unix(),
+		"nbf":   now.Unix(),
+		"exp":   now.Add(s.lifetime).Unix(),
+		"uti":   randomID(),
+	}
+	if isGraph(resource) {
+		claims["aud"] = GraphResource
+		claims["iss"] = "https://sts.windows.net/" + tenant + "/"
+		claims["idp"] = "https://sts.windows.net/" + app.HomeTenant + "/"
+		claims["appid"] = app.ClientID
+		claims["appidacr"] = "2"
+		claims["app_displayname"] = app.DisplayName
+		claims["ver"] = "1.0"
+	} else {
+		claims["aud"] = resource
+		claims["iss"] = s.url + "/" + tenant + "/v2.0"
+		claims["azp"] = app.ClientID
+		claims["azpacr"] = "2"
+		claims["ver"] = "2.0"
+	}
+	if len(roles) > 0 {
+		claims["roles"] = roles
+	}
+	return s.currentKey().sign(claims)
+}
+
+// randomID is a 16-byte random base64url string (uti, jti).
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// IssueExternalToken returns a JWT from the hosted external issuer (by name),
+// as a Kubernetes projected service-account token or a GitHub Actions OIDC
+// token would be; ttl <= 0 means one hour.
+func (s *Server) IssueExternalToken(issuer, subject, audience string, ttl time.Duration) (string, error) {
+	s.mu.Lock()
+	k := s.issuerKeys[issuer]
+	s.mu.Unlock()
+	if k == nil {
+		return "", errUnknownIssuer
+	}
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	now := s.now()
+	return k.sign(jwt.MapClaims{
+		"iss": s.IssuerURL(issuer),
+		"sub": subject,
+		"aud": audience,
+		"iat": now.Unix(),
+		"nbf": now.Unix(),
+		"exp": now.Add(ttl).Unix(),
+		"jti": randomID(),
+	})
+}
