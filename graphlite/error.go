@@ -1,0 +1,169 @@
+package graphlite
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Error is a failure response from Graph. Use errors.As to get it; the
+// message text is not a contract. It never contains a token.
+type Error struct {
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// Code and Message are Graph's error.code and error.message, e.g.
+	// Authorization_RequestDenied.
+	Code    string
+	Message string
+	// RequestID, ClientRequestID and Date identify the request for Graph
+	// support; they come from error.innerError, else from the headers.
+	RequestID       string
+	ClientRequestID string
+	Date            string
+	// InnerError is error.innerError as sent (it holds more than the fields above).
+	InnerError json.RawMessage
+	// Method and Path are the failed request's (the path only: no query).
+	Method string
+	Path   string
+	// TenantID and Roles are read from the (unverified) claims of the access
+	// token that Graph rejected, to explain a 401 or 403; the token itself is
+	// not kept.
+	TenantID string
+	Roles    []string
+	// Hint says what to do, when the failure has a usual cause.
+	Hint string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "graphlite: %s %s: %d", e.Method, e.Path, e.StatusCode)
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	if e.Hint != "" {
+		b.WriteString(" (" + e.Hint + ")")
+	}
+	if e.RequestID != "" {
+		b.WriteString(" request-id=" + e.RequestID)
+	}
+	if e.ClientRequestID != "" {
+		b.WriteString(" client-request-id=" + e.ClientRequestID)
+	}
+	return b.String()
+}
+
+// newError reads Graph's error JSON (bounded, unknown fields ignored) from resp.
+func newError(resp *http.Response, method string) *Error {
+	e := &Error{StatusCode: resp.StatusCode, Method: method}
+	if resp.Request != nil {
+		e.Path = resp.Request.URL.Path
+		e.TenantID, e.Roles = tokenClaims(resp.Request.Header.Get("Authorization"))
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	var doc struct {
+		Error struct {
+			Code       string          `json:"code"`
+			Message    string          `json:"message"`
+			InnerError json.RawMessage `json:"innerError"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &doc) == nil {
+		e.Code, e.Message, e.InnerError = doc.Error.Code, doc.Error.Message, doc.Error.InnerError
+		var inner struct {
+			Date            string `json:"date"`
+			RequestID       string `json:"request-id"`
+			ClientRequestID string `json:"client-request-id"`
+		}
+		if json.Unmarshal(doc.Error.InnerError, &inner) == nil {
+			e.Date, e.RequestID, e.ClientRequestID = inner.Date, inner.RequestID, inner.ClientRequestID
+		}
+	}
+	if e.RequestID == "" {
+		e.RequestID = resp.Header.Get("request-id")
+	}
+	if e.ClientRequestID == "" {
+		e.ClientRequestID = resp.Header.Get(headerClientRequestID)
+		if e.ClientRequestID == "" && resp.Request != nil {
+			e.ClientRequestID = resp.Request.Header.Get(headerClientRequestID)
+		}
+	}
+	if e.Date == "" {
+		e.Date = resp.Header.Get("Date")
+	}
+	e.Hint = hint(e)
+	return e
+}
+
+// hint explains the usual causes of 401 and 403.
+func hint(e *Error) string {
+	tenant := e.TenantID
+	if tenant == "" {
+		tenant = "the target tenant"
+	}
+	roles := "none"
+	if len(e.Roles) > 0 {
+		roles = strings.Join(e.Roles, ", ")
+	}
+	switch {
+	case e.StatusCode == http.StatusForbidden && e.Code == "Authorization_RequestDenied":
+		return fmt.Sprintf("the app needs %s (application) with admin consent in tenant %s; the token's roles: %s",
+			permissionFor(e.Path), tenant, roles)
+	case e.StatusCode == http.StatusUnauthorized && e.Code == "InvalidAuthenticationToken":
+		return fmt.Sprintf("Graph rejected the access token for tenant %s: check that it is for Graph (scope https://graph.microsoft.com/.default), unexpired, and issued by that tenant", tenant)
+	case e.StatusCode == http.StatusTooManyRequests:
+		return "throttled; retries were exhausted"
+	}
+	return ""
+}
+
+// permissionFor names the least application permission that reads path
+// (from the permissions tables of learn.microsoft.com/graph/api/...).
+func permissionFor(path string) string {
+	p := strings.ToLower(path)
+	switch {
+	case strings.Contains(p, "/devices"):
+		return "Device.Read.All"
+	case strings.Contains(p, "/users"):
+		return "User.Read.All"
+	case strings.Contains(p, "/groups"):
+		return "GroupMember.Read.All"
+	case strings.Contains(p, "/applications"), strings.Contains(p, "/serviceprincipals"):
+		return "Application.Read.All"
+	}
+	return "the permission this API documents"
+}
+
+// tokenClaims reads tid and roles from a bearer token's payload without
+// verifying it; they only explain an error. Nothing else of the token is kept.
+func tokenClaims(authz string) (string, []string) {
+	tok, ok := strings.CutPrefix(authz, "Bearer ")
+	if !ok {
+		return "", nil
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", nil
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return "", nil
+	}
+	var c struct {
+		TID   string   `json:"tid"`
+		Roles []string `json:"roles"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return "", nil
+	}
+	// Keep them only if they look like what they should be.
+	if strings.ContainsAny(c.TID, " \n\"") || len(c.TID) > 64 {
+		c.TID = ""
+	}
+	return c.TID, c.Roles
+}

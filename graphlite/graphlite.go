@@ -1,0 +1,288 @@
+// Package graphlite is a small Microsoft Graph client for the calls that
+// workloads make with an app-only token: Get, paging with List, $batch, and
+// Devices. It runs on an azcore pipeline with BearerTokenPolicy, so any
+// azcore.TokenCredential (federated.Credential, an azidentity credential)
+// authorizes it, and CAE claims challenges are handled the Azure SDK way.
+//
+//	client, err := graphlite.New(cred, nil)
+//	for d, err := range client.Devices(ctx, &graphlite.DevicesOptions{Select: []string{"id", "displayName"}}) {
+//		...
+//	}
+package graphlite
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+)
+
+const (
+	moduleName    = "graphlite"
+	moduleVersion = "v0.1.0"
+
+	// DefaultBaseURL is Graph's v1.0 endpoint in the public cloud.
+	DefaultBaseURL = "https://graph.microsoft.com/v1.0"
+	// DefaultMaxPageBytes bounds one response body (one page of a list).
+	DefaultMaxPageBytes = 32 << 20
+)
+
+// Base URLs of Graph in the national clouds
+// (learn.microsoft.com/graph/deployments); append "/v1.0" or "/beta".
+const (
+	PublicCloud           = "https://graph.microsoft.com"
+	USGovernmentCloud     = "https://graph.microsoft.us"
+	USGovernmentDoDCloud  = "https://dod-graph.microsoft.us"
+	ChinaCloud            = "https://microsoftgraph.chinacloudapi.cn"
+	defaultScope          = PublicCloud + "/.default"
+	maxErrorBodyBytes     = 1 << 20
+	headerClientRequestID = "client-request-id"
+)
+
+// Options configure a Client. nil and zero fields mean defaults.
+type Options struct {
+	// ClientOptions are azcore's: Transport, Retry (for transport errors and
+	// 408/500/502/504; 429 and 503 are Throttle's), Logging, PerCallPolicies...
+	azcore.ClientOptions
+
+	// BaseURL is the Graph endpoint including the version, e.g.
+	// https://graph.microsoft.com/v1.0 (the default), .../beta, or a national
+	// cloud's (USGovernmentCloud+"/v1.0"). It must be https. The token scope is
+	// the national cloud's "{host}/.default"; other hosts (a test server) use
+	// the public cloud's scope unless Scope is set.
+	BaseURL string
+	// Scope overrides the token scope derived from BaseURL.
+	Scope string
+
+	// Throttle configures the retries of 429 and 503.
+	Throttle ThrottleOptions
+
+	// MaxPageBytes bounds one response body; default DefaultMaxPageBytes.
+	MaxPageBytes int64
+}
+
+// Client calls Graph. It is safe for concurrent use.
+type Client struct {
+	pl       runtime.Pipeline
+	base     *url.URL
+	baseStr  string
+	maxBytes int64
+}
+
+// New returns a Client that authorizes its requests with tokens from cred.
+// opts may be nil.
+func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
+	if cred == nil {
+		return nil, errors.New("graphlite: New needs a credential")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.BaseURL == "" {
+		o.BaseURL = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
+	if err != nil || base.Scheme != "https" || base.Host == "" || base.RawQuery != "" {
+		// BearerTokenPolicy would refuse http anyway; say so up front.
+		return nil, fmt.Errorf("graphlite: BaseURL %q must be an https URL without a query", o.BaseURL)
+	}
+	if o.Scope == "" {
+		o.Scope = scopeFor(base.Host)
+	}
+	if o.MaxPageBytes <= 0 {
+		o.MaxPageBytes = DefaultMaxPageBytes
+	}
+	cp := o.ClientOptions
+	cp.Retry.StatusCodes = withoutThrottleCodes(cp.Retry.StatusCodes)
+	pl := runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{
+		AllowedHeaders: []string{headerClientRequestID, "request-id", "ConsistencyLevel", "Retry-After"},
+		PerCall: []policy.Policy{
+			requestIDPolicy{},
+			consistencyPolicy{},
+			newThrottlePolicy(o.Throttle),
+		},
+		PerRetry: []policy.Policy{runtime.NewBearerTokenPolicy(cred, []string{o.Scope}, nil)},
+	}, &cp)
+	return &Client{pl: pl, base: base, baseStr: base.String(), maxBytes: o.MaxPageBytes}, nil
+}
+
+// scopeFor maps a Graph host to its token scope.
+func scopeFor(host string) string {
+	for _, cloud := range []string{PublicCloud, USGovernmentCloud, USGovernmentDoDCloud, ChinaCloud} {
+		if strings.EqualFold("https://"+host, cloud) {
+			return cloud + "/.default"
+		}
+	}
+	return defaultScope
+}
+
+// withoutThrottleCodes keeps azcore's retry policy away from 429 and 503,
+// which the throttle policy retries with a capped Retry-After (azcore gives up
+// instead when Retry-After exceeds its cap).
+func withoutThrottleCodes(codes []int) []int {
+	if codes == nil {
+		return []int{http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout}
+	}
+	out := []int{}
+	for _, c := range codes {
+		if c != http.StatusTooManyRequests && c != http.StatusServiceUnavailable {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// resolve turns a path relative to the base URL ("/devices", "devices/ID")
+// and a query into a URL. An absolute URL (a nextLink) is used verbatim, but
+// only on the base URL's host: the request carries a token for it.
+func (c *Client) resolve(path string, query url.Values) (string, error) {
+	if strings.HasPrefix(path, "https://") || strings.HasPrefix(path, "http://") {
+		u, err := url.Parse(path)
+		if err != nil {
+			return "", fmt.Errorf("graphlite: bad URL: %w", err)
+		}
+		if u.Scheme != c.base.Scheme || !strings.EqualFold(u.Host, c.base.Host) {
+			return "", fmt.Errorf("graphlite: refusing to send a Graph token to %s://%s (the client's host is %s)", u.Scheme, u.Host, c.base.Host)
+		}
+		if len(query) > 0 {
+			return "", errors.New("graphlite: a query cannot be added to an absolute URL")
+		}
+		return path, nil
+	}
+	u := c.baseStr + "/" + strings.TrimLeft(path, "/")
+	if q := encodeQuery(query); q != "" {
+		if strings.Contains(u, "?") {
+			u += "&" + q
+		} else {
+			u += "?" + q
+		}
+	}
+	return u, nil
+}
+
+// encodeQuery is url.Values.Encode but keeps the "$" of OData options
+// readable, as Graph's documentation writes them.
+func encodeQuery(q url.Values) string {
+	return strings.ReplaceAll(q.Encode(), "%24", "$")
+}
+
+// send runs one request through the pipeline. On success the caller reads and
+// closes the body; an HTTP error status becomes *Error.
+func (c *Client) send(ctx context.Context, method, rawURL string, body []byte) (*http.Response, error) {
+	req, err := runtime.NewRequest(ctx, method, rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("graphlite: %s: %w", method, err)
+	}
+	// Bodies are streamed and bounded by the caller, not buffered by azcore.
+	runtime.SkipBodyDownload(req)
+	req.Raw().Header.Set("Accept", "application/json")
+	if body != nil {
+		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json"); err != nil {
+			return nil, fmt.Errorf("graphlite: %s: %w", method, err)
+		}
+	}
+	resp, err := c.pl.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("graphlite: %s %s: %w", method, req.Raw().URL.Path, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		return nil, newError(resp, method)
+	}
+	return resp, nil
+}
+
+// Get sends GET {BaseURL}/{path}?{query} and decodes the JSON response into
+// out (a pointer), reading at most MaxPageBytes. A text/plain answer (such as
+// /devices/$count) decodes into *string or *int. out may be nil.
+func (c *Client) Get(ctx context.Context, path string, query url.Values, out any) error {
+	u, err := c.resolve(path, query)
+	if err != nil {
+		return err
+	}
+	resp, err := c.send(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body := &limitedReader{r: resp.Body, left: c.maxBytes}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		b, err := io.ReadAll(body)
+		if err != nil {
+			return fmt.Errorf("graphlite: GET %s: %w", resp.Request.URL.Path, err)
+		}
+		switch out := out.(type) {
+		case *string:
+			*out = string(b)
+			return nil
+		case *int:
+			n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				return fmt.Errorf("graphlite: GET %s: not a number: %w", resp.Request.URL.Path, err)
+			}
+			*out = n
+			return nil
+		}
+	}
+	if out == nil {
+		_, err = io.Copy(io.Discard, body)
+	} else {
+		err = json.NewDecoder(body).Decode(out)
+	}
+	if err != nil {
+		return fmt.Errorf("graphlite: GET %s: decode response: %w", resp.Request.URL.Path, err)
+	}
+	return nil
+}
+
+// ErrResponseTooLarge is returned (wrapped) when a response exceeds MaxPageBytes.
+var ErrResponseTooLarge = errors.New("graphlite: response larger than MaxPageBytes")
+
+// limitedReader fails, rather than truncating silently like io.LimitReader,
+// when the body is longer than the limit.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		if n > 0 {
+			return 0, ErrResponseTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

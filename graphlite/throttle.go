@@ -1,0 +1,106 @@
+package graphlite
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// ThrottleOptions configure the retries of 429 Too Many Requests and 503
+// Service Unavailable, the two statuses Graph throttles with
+// (learn.microsoft.com/graph/throttling). Zero fields mean defaults.
+type ThrottleOptions struct {
+	// MaxRetries is the number of retries after the first try; default 4,
+	// negative means none.
+	MaxRetries int
+	// BaseDelay is the first wait when Graph sends no Retry-After; each retry
+	// doubles it. Default 1s.
+	BaseDelay time.Duration
+	// MaxDelay caps every wait, Retry-After included. Default 60s.
+	MaxDelay time.Duration
+	// Wait waits d or until ctx is done (returning ctx.Err()); nil means a
+	// timer. Tests inject one that records d and returns at once.
+	Wait func(ctx context.Context, d time.Duration) error
+	// Now tells the time for Retry-After dates; nil means time.Now.
+	Now func() time.Time
+}
+
+type throttlePolicy struct{ o ThrottleOptions }
+
+func newThrottlePolicy(o ThrottleOptions) *throttlePolicy {
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 4
+	} else if o.MaxRetries < 0 {
+		o.MaxRetries = 0
+	}
+	if o.BaseDelay <= 0 {
+		o.BaseDelay = time.Second
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = 60 * time.Second
+	}
+	if o.Wait == nil {
+		o.Wait = sleepCtx
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &throttlePolicy{o: o}
+}
+
+func (p *throttlePolicy) Do(req *policy.Request) (*http.Response, error) {
+	ctx := req.Raw().Context()
+	for try := 0; ; try++ {
+		if err := req.RewindBody(); err != nil {
+			return nil, err
+		}
+		resp, err := req.Clone(ctx).Next()
+		if err != nil || try >= p.o.MaxRetries ||
+			(resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+			return resp, err
+		}
+		d := p.delay(resp, try)
+		// Drain a little so that the connection can be reused, then wait.
+		drain(resp)
+		if err := p.o.Wait(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// delay is Retry-After (seconds or an HTTP date) when Graph sends it, else
+// BaseDelay·2^try; both capped at MaxDelay so that a server cannot park us.
+func (p *throttlePolicy) delay(resp *http.Response, try int) time.Duration {
+	d := time.Duration(-1)
+	if ra := strings.TrimSpace(resp.Header.Get("Retry-After")); ra != "" {
+		if secs, err := strconv.ParseInt(ra, 10, 64); err == nil && secs >= 0 {
+			d = time.Duration(min(secs, int64(p.o.MaxDelay/time.Second)+1)) * time.Second
+		} else if t, err := http.ParseTime(ra); err == nil {
+			d = max(t.Sub(p.o.Now()), 0)
+		}
+	}
+	if d < 0 {
+		d = p.o.BaseDelay
+		for range try {
+			if d >= p.o.MaxDelay {
+				break
+			}
+			d *= 2
+		}
+	}
+	return min(d, p.o.MaxDelay)
+}
+
+func drain(resp *http.Response) {
+	buf := make([]byte, 4096)
+	for range 16 {
+		if _, err := resp.Body.Read(buf); err != nil {
+			break
+		}
+	}
+	resp.Body.Close()
+}
