@@ -91,7 +91,8 @@ func (s *Server) batchOne(outer *http.Request, version string, br batchRequest) 
 			resp.Headers[h] = v
 		}
 	}
-	if body := rr.Body.Bytes(); json.Valid(body) && len(body) > 0 {
+	// JSON bodies are embedded as they are; others (text/plain) as a string.
+	if body := rr.Body.Bytes(); strings.HasPrefix(rr.Header().Get("Content-Type"), "application/json") && json.Valid(body) {
 		resp.Body = body
 	} else {
 		resp.Body, _ = json.Marshal(string(body))
