@@ -1,0 +1,122 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+)
+
+const execAbout = `
+Start the emulator, run CMD with the environment block added to this
+process's environment, and stop the emulator when CMD exits. fakemsi exits
+with CMD's exit status (128+N when CMD was killed by signal N, 127 when CMD
+cannot be found, 126 when it cannot be run). SIGINT, SIGTERM, SIGHUP and
+SIGQUIT are forwarded to CMD.
+
+This is how a test suite in any language runs against the emulator:
+
+    fakemsi exec -- go test ./...
+    fakemsi exec -- npm test
+    fakemsi exec --mode workload -- pytest
+
+Request logs go to stderr (only warnings by default, to keep test output
+readable; --log-level info shows every request, --log-file keeps them apart).`
+
+// forwardedSignals are passed on to the child. SIGINT from a terminal reaches
+// the child directly too (same process group); forwarding it again is what
+// a supervisor without a terminal (CI, a container runtime) needs.
+var forwardedSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
+func runExec(a *app, args []string) error {
+	fs := newFlagSet("exec")
+	var sf serverFlags
+	sf.register(fs, "warn")
+	if err := parseFlags(a, fs, "[flags] -- CMD [ARGS...]", execAbout, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("%v: want 'fakemsi exec [flags] -- CMD [ARGS...]'", errNoCommand)
+	}
+	s, err := sf.resolve(fs)
+	if err != nil {
+		return err
+	}
+	logger, redactor, closeLog, err := sf.log.newLogger(a.stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	s.logger, s.redactor = logger, redactor
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
+
+	e, err := startEmulator(s)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	warnIfExposed(logger, s.addr)
+
+	cmd := exec.Command(fs.Arg(0), fs.Args()[1:]...)
+	cmd.Env = e.env.environ(os.Environ())
+	cmd.Stdin = os.Stdin
+	cmd.Stdout = a.stdout
+	cmd.Stderr = a.stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(a.stderr, "fakemsi exec: %s: %v\n", fs.Arg(0), unwrapExecError(err))
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, iofs.ErrNotExist) {
+			return exitCode(127)
+		}
+		return exitCode(126)
+	}
+
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var werr error
+loop:
+	for {
+		select {
+		case sig := <-sigs:
+			// The child decides what a signal means; we follow its exit.
+			_ = cmd.Process.Signal(sig)
+		case werr = <-waited:
+			break loop
+		}
+	}
+	e.Close()
+	if ps := cmd.ProcessState; ps == nil {
+		// Wait failed without the child's status (an I/O copy error).
+		return fmt.Errorf("waiting for %s: %w", fs.Arg(0), werr)
+	}
+	return exitCode(childStatus(cmd.ProcessState))
+}
+
+// childStatus maps the child's end to a shell-style exit status.
+func childStatus(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	if code := ps.ExitCode(); code >= 0 {
+		return code
+	}
+	return exitFailure
+}
+
+// unwrapExecError drops os/exec's repetition of the command name.
+func unwrapExecError(err error) error {
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return ee.Err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

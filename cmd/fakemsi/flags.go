@@ -1,0 +1,100 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/tenantbridge/tenantbridge/fakeidp"
+)
+
+// serverFlags are the flags shared by serve and exec: what to emulate, where
+// to listen, how to log. Each command registers them on its own FlagSet.
+type serverFlags struct {
+	config    string
+	mode      string
+	addr      string
+	entraPort int
+	msiPort   int
+	graphPort int
+	caFile    string
+	faults    stringList
+	log       logFlags
+}
+
+func (f *serverFlags) register(fs *flag.FlagSet, defaultLogLevel string) {
+	fs.StringVar(&f.config, "config", "", "config `FILE`: a scenario JSON with optional faults and options sections (default: the built-in scenario)")
+	fs.StringVar(&f.mode, "mode", "", "managed-identity flavour of the environment: appservice, imds or workload (default appservice, or the config's options.mode)")
+	fs.StringVar(&f.addr, "addr", "", "loopback `address` the listeners bind (default 127.0.0.1)")
+	fs.IntVar(&f.entraPort, "entra-port", 0, "`port` of the Entra HTTPS listener (default: a free port)")
+	fs.IntVar(&f.msiPort, "msi-port", 0, "`port` of the managed-identity HTTP listener (default: a free port)")
+	fs.IntVar(&f.graphPort, "graph-port", 0, "`port` of the Graph HTTPS listener (default: a free port)")
+	fs.StringVar(&f.caFile, "ca-file", "", "write the CA bundle to `PATH` (default: a file in a temporary directory, removed on exit)")
+	fs.Var(&f.faults, "fault", "inject a fault, e.g. 'token:429:retry-after=2:count=3' (repeatable; see docs/fakemsi.md)")
+	fs.StringVar(&f.log.format, "log-format", "text", "request log format: text or json")
+	fs.StringVar(&f.log.level, "log-level", defaultLogLevel, "request log level: debug, info, warn or error")
+	fs.StringVar(&f.log.file, "log-file", "", "append the request log to `PATH` instead of stderr")
+}
+
+// resolve loads the config and merges it with the flags; a flag given on the
+// command line wins over the config's options.
+func (f *serverFlags) resolve(fs *flag.FlagSet) (settings, error) {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+
+	if f.mode != "" && !validMode(f.mode) {
+		return settings{}, usagef("--mode: %q is not one of %s", f.mode, strings.Join(modes, ", "))
+	}
+	for name, p := range map[string]int{"entra-port": f.entraPort, "msi-port": f.msiPort, "graph-port": f.graphPort} {
+		if p < 0 || p > 65535 {
+			return settings{}, usagef("--%s: %d is not a TCP port", name, p)
+		}
+	}
+	var faults []fakeidp.Fault
+	for _, spec := range f.faults {
+		fl, err := fakeidp.ParseFault(spec)
+		if err != nil {
+			return settings{}, usagef("--fault: %s", trimPrefix(err.Error()))
+		}
+		faults = append(faults, fl)
+	}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return settings{}, err
+	}
+	o := cfg.Options
+	s := settings{
+		cfg:    cfg,
+		mode:   firstNonEmpty(f.mode, o.Mode, modeAppService),
+		addr:   firstNonEmpty(f.addr, o.Addr, "127.0.0.1"),
+		ports:  ports{entra: o.EntraPort, msi: o.MSIPort, graph: o.GraphPort},
+		caFile: f.caFile,
+		// Config faults first: they describe the scenario; flags add to them.
+		faults: append(append([]fakeidp.Fault(nil), cfg.Faults...), faults...),
+	}
+	if set["entra-port"] {
+		s.ports.entra = f.entraPort
+	}
+	if set["msi-port"] {
+		s.ports.msi = f.msiPort
+	}
+	if set["graph-port"] {
+		s.ports.graph = f.graphPort
+	}
+	return s, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// describe is the one-line summary serve and exec print on stderr.
+func (e *emulator) describe(mode string) string {
+	return fmt.Sprintf("fakemsi: %s mode; Entra %s, managed identity %s, Graph %s",
+		mode, e.idp.URL(), e.idp.MSIURL(), e.graph.URL())
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const serveAbout = `
+Start the emulator: the managed-identity listener (plain HTTP, as on App
+Service and IMDS), the Entra listener and the Graph listener (HTTPS, with
+their CAs written to one PEM bundle). Print the environment block as export
+lines on stdout, so that
+
+    eval "$(fakemsi serve &)"   # or: fakemsi serve --env-file fake.env &
+
+configures a shell, and run until SIGINT or SIGTERM. Then stop accepting
+requests, let the ones in flight finish, free the ports and remove the
+temporary files. A second signal exits at once.
+
+Request logs (one line per request, secrets redacted) go to stderr.`
+
+func runServe(a *app, args []string) error {
+	fs := newFlagSet("serve")
+	var sf serverFlags
+	sf.register(fs, "info")
+	envFile := fs.String("env-file", "", "also write the environment block as KEY=VALUE lines to `PATH` (atomically: once it exists it is complete)")
+	if err := parseFlags(a, fs, "[flags]", serveAbout, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (did you mean 'fakemsi exec -- %s'?)", fs.Arg(0), fs.Arg(0))
+	}
+	s, err := sf.resolve(fs)
+	if err != nil {
+		return err
+	}
+	logger, redactor, closeLog, err := sf.log.newLogger(a.stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	s.logger, s.redactor = logger, redactor
+
+	// Subscribe before starting, so that a signal sent as soon as the block is
+	// printed is not lost (and does not kill us with the default action).
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	e, err := startEmulator(s)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	warnIfExposed(logger, s.addr)
+
+	if *envFile != "" {
+		if err := e.env.writeEnvFile(*envFile); err != nil {
+			return fmt.Errorf("--env-file: %w", err)
+		}
+	}
+	if err := e.env.writeExports(a.stdout); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stderr, e.describe(s.mode)+"; stop with Ctrl-C")
+
+	sig := <-sigs
+	logger.Info("shutting down", slog.String("signal", sig.String()))
+	done := make(chan struct{})
+	go func() {
+		e.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case sig := <-sigs:
+		// Someone insists: drop in-flight requests, but still remove the
+		// temporary files, which hold the CA and maybe a token.
+		os.RemoveAll(e.dir)
+		return fmt.Errorf("second %s during shutdown; exiting without waiting for in-flight requests", sig)
+	}
+}
+
+// warnIfExposed logs a warning when the listeners are reachable from other
+// machines: the emulator hands a token to anyone who asks.
+func warnIfExposed(logger *slog.Logger, addr string) {
+	ip := net.ParseIP(addr)
+	if ip != nil && ip.IsLoopback() || addr == "localhost" {
+		return
+	}
+	logger.Warn("listening on a non-loopback address: anyone who can reach it gets tokens", slog.String("addr", addr))
+}
+
+var errNoCommand = errors.New("no command to run")
