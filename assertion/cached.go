@@ -75,6 +75,10 @@ type cache struct {
 
 	mu     sync.Mutex // guards flight; never held during a fetch
 	flight *cacheFlight
+
+	// onWait, when set (by tests), is called as a caller starts waiting for
+	// another caller's fetch.
+	onWait func()
 }
 
 type cacheEntry struct {
@@ -148,6 +152,9 @@ func (c *cache) miss(ctx context.Context) (Assertion, error) {
 			return f.a, f.err
 		}
 		c.mu.Unlock()
+		if c.onWait != nil {
+			c.onWait()
+		}
 		select {
 		case <-f.done:
 		case <-ctx.Done():

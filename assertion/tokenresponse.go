@@ -39,6 +39,14 @@ func parseTokenResponse(body []byte, now time.Time) (Assertion, error) {
 		return Assertion{}, errors.New("token response has no access_token")
 	}
 	a := Assertion{Token: r.AccessToken}
+	for _, f := range [...]struct {
+		name string
+		raw  json.RawMessage
+	}{{"expires_on", r.ExpiresOn}, {"expires_in", r.ExpiresIn}} {
+		if _, ok := jsonScalar(f.raw); !ok && !emptyJSON(f.raw) {
+			return Assertion{}, fmt.Errorf("token response has a %s that is neither a string nor a number", f.name)
+		}
+	}
 	if v, ok := jsonScalar(r.ExpiresOn); ok {
 		t, err := parseExpiresOn(v)
 		if err != nil {
@@ -95,6 +103,16 @@ func jsonScalar(raw json.RawMessage) (string, bool) {
 		return string(raw), true
 	}
 	return "", false
+}
+
+// emptyJSON reports an absent field, null, or a blank string.
+func emptyJSON(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return true
+	}
+	var s string
+	return raw[0] == '"' && json.Unmarshal(raw, &s) == nil && strings.TrimSpace(s) == ""
 }
 
 // Date layouts seen in expires_on: App Service 2017-09-01 and older IMDS

@@ -1,0 +1,396 @@
+package assertion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingSource hands out "tok-N" assertions valid for life, counting calls.
+// While block is non-nil, each call signals entered and waits for release.
+type countingSource struct {
+	clock   *fakeClock
+	life    time.Duration
+	calls   atomic.Int32
+	fail    atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *countingSource) Assertion(ctx context.Context) (Assertion, error) {
+	n := s.calls.Add(1)
+	if s.entered != nil {
+		s.entered <- struct{}{}
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return Assertion{}, ctx.Err()
+		}
+	}
+	if s.fail.Load() {
+		return Assertion{}, errors.New("source failed")
+	}
+	return Assertion{Token: fmt.Sprintf("tok-%d", n), ExpiresOn: s.clock.Now().Add(s.life)}, nil
+}
+
+func newTestCache(src Source, clock *fakeClock) *cache {
+	return CachedWithOptions(src, &CacheOptions{Clock: clock.Now, RefreshBefore: 5 * time.Minute}).(*cache)
+}
+
+func mustGet(t *testing.T, s Source) string {
+	t.Helper()
+	a, err := s.Assertion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Token
+}
+
+func TestCachedSharesOneFetch(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	c := newTestCache(src, clock)
+	const waiters = 50
+	var joined sync.WaitGroup
+	joined.Add(waiters)
+	c.onWait = joined.Done
+
+	results := make(chan string, waiters+1)
+	fetch := func() {
+		a, err := c.Assertion(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		results <- a.Token
+	}
+	go fetch()
+	<-src.entered // the first caller is inside the source
+	for range waiters {
+		go fetch()
+	}
+	joined.Wait() // every other caller waits for that fetch
+	close(src.release)
+	for range waiters + 1 {
+		if got := <-results; got != "tok-1" {
+			t.Errorf("a caller got %q, want tok-1", got)
+		}
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Errorf("source called %d times, want 1", n)
+	}
+	if got := mustGet(t, c); got != "tok-1" || src.calls.Load() != 1 {
+		t.Error("a warm call fetched again")
+	}
+}
+
+func TestCachedErrorGoesToWaitersAndIsNotKept(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	src.fail.Store(true)
+	c := newTestCache(src, clock)
+	const waiters = 5
+	var joined sync.WaitGroup
+	joined.Add(waiters)
+	c.onWait = joined.Done
+	errs := make(chan error, waiters+1)
+	fetch := func() {
+		_, err := c.Assertion(context.Background())
+		errs <- err
+	}
+	go fetch()
+	<-src.entered
+	for range waiters {
+		go fetch()
+	}
+	joined.Wait()
+	close(src.release)
+	for range waiters + 1 {
+		if err := <-errs; err == nil || err.Error() != "source failed" {
+			t.Errorf("a caller got error %v, want the source's error", err)
+		}
+	}
+	src.fail.Store(false)
+	src.entered = nil
+	if got := mustGet(t, c); got != "tok-2" {
+		t.Errorf("after a failure got %q, want a fresh fetch tok-2", got)
+	}
+}
+
+func TestCachedRefreshSchedule(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour}
+	c := newTestCache(src, clock)
+	steps := []struct {
+		advance time.Duration
+		fail    bool // the source fails from this step on
+		want    string
+	}{
+		{0, false, "tok-1"},
+		{54 * time.Minute, false, "tok-1"},               // before RefreshBefore: warm
+		{time.Minute + time.Second, false, "tok-2"},      // within 5 minutes of expiry: refreshed ahead
+		{59*time.Minute + 29*time.Second, true, "tok-2"}, // 31 s before expiry, refresh fails: still served
+		{time.Second, true, "error"},                     // within expiryMargin: never served
+		{0, false, "tok-5"},                              // next call fetches again
+	}
+	for i, s := range steps {
+		clock.Advance(s.advance)
+		src.fail.Store(s.fail)
+		a, err := c.Assertion(context.Background())
+		got := a.Token
+		if err != nil {
+			got = "error"
+		}
+		if got != s.want {
+			t.Fatalf("step %d: got %q, want %q", i, got, s.want)
+		}
+	}
+}
+
+func TestCachedRefreshAheadKeepsServingTheValidAssertion(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour}
+	logs := &logRecorder{}
+	c := CachedWithOptions(src, &CacheOptions{Clock: clock.Now, Logger: logs.log}).(*cache)
+	if got := mustGet(t, c); got != "tok-1" {
+		t.Fatal(got)
+	}
+	clock.Advance(56 * time.Minute)
+	src.entered, src.release = make(chan struct{}, 1), make(chan struct{})
+	refreshed := make(chan string)
+	go func() { refreshed <- mustGet(t, c) }()
+	<-src.entered // one caller is refreshing
+	for range 3 {
+		if got := mustGet(t, c); got != "tok-1" {
+			t.Fatalf("during the refresh got %q, want the still-valid tok-1", got)
+		}
+	}
+	close(src.release)
+	if got := <-refreshed; got != "tok-2" {
+		t.Errorf("the refreshing caller got %q, want tok-2", got)
+	}
+	src.entered = nil
+
+	// A failed refresh keeps the valid assertion and is logged, not kept.
+	clock.Advance(56 * time.Minute)
+	src.fail.Store(true)
+	if got := mustGet(t, c); got != "tok-2" {
+		t.Errorf("after a failed refresh got %q, want tok-2", got)
+	}
+	if !strings.Contains(logs.all(), "refresh before expiry failed") {
+		t.Error("the failed refresh was not logged")
+	}
+	src.fail.Store(false)
+	if got := mustGet(t, c); got != "tok-4" {
+		t.Errorf("got %q, want tok-4 (the failure was not kept)", got)
+	}
+}
+
+func TestCachedExpiryFromJWT(t *testing.T) {
+	clock := newFakeClock()
+	tok := makeJWT(t, testNow.Add(10*time.Minute))
+	var calls atomic.Int32
+	src := Func(func(context.Context) (Assertion, error) {
+		calls.Add(1)
+		return Assertion{Token: tok}, nil // no ExpiresOn: the exp claim decides
+	})
+	c := newTestCache(src, clock)
+	mustGet(t, c)
+	clock.Advance(4*time.Minute + 59*time.Second) // refresh starts at half the 10-minute life
+	mustGet(t, c)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("source called %d times before the refresh point, want 1", n)
+	}
+	clock.Advance(2 * time.Second)
+	mustGet(t, c)
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("source called %d times after the refresh point, want 2", n)
+	}
+}
+
+func TestCachedUnknownLifetime(t *testing.T) {
+	clock := newFakeClock()
+	var calls atomic.Int32
+	src := Func(func(context.Context) (Assertion, error) {
+		calls.Add(1)
+		return Assertion{Token: "opaque"}, nil
+	})
+	c := newTestCache(src, clock)
+	mustGet(t, c)
+	clock.Advance(29 * time.Second)
+	mustGet(t, c)
+	if calls.Load() != 1 {
+		t.Fatal("an opaque token was not reused")
+	}
+	clock.Advance(unknownLifetime)
+	mustGet(t, c)
+	if calls.Load() != 2 {
+		t.Fatal("an opaque token was reused past the default lifetime")
+	}
+}
+
+func TestCachedDoesNotKeepExpiredAssertions(t *testing.T) {
+	clock := newFakeClock()
+	var calls atomic.Int32
+	src := Func(func(context.Context) (Assertion, error) {
+		calls.Add(1)
+		return Assertion{Token: "old", ExpiresOn: testNow.Add(-time.Second)}, nil
+	})
+	c := newTestCache(src, clock)
+	mustGet(t, c)
+	mustGet(t, c)
+	if calls.Load() != 2 {
+		t.Fatalf("source called %d times, want 2 (an expired assertion is not kept)", calls.Load())
+	}
+}
+
+func TestCachedWaiterSurvivesTheFetchersCancellation(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour, entered: make(chan struct{}, 2), release: make(chan struct{})}
+	c := newTestCache(src, clock)
+	waiting := make(chan struct{}, 1)
+	c.onWait = func() { waiting <- struct{}{} }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	leaderErr := make(chan error)
+	go func() {
+		_, err := c.Assertion(ctx)
+		leaderErr <- err
+	}()
+	<-src.entered
+	waiterTok := make(chan string)
+	go func() { waiterTok <- mustGet(t, c) }()
+	<-waiting
+	cancel()
+	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("the cancelled caller got %v, want context.Canceled", err)
+	}
+	<-src.entered // the waiter fetches for itself
+	close(src.release)
+	if got := <-waiterTok; got != "tok-2" {
+		t.Errorf("the waiter got %q, want tok-2", got)
+	}
+}
+
+func TestCachedWaiterCancellation(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	c := newTestCache(src, clock)
+	waiting := make(chan struct{}, 1)
+	c.onWait = func() { waiting <- struct{}{} }
+	leader := make(chan string)
+	go func() { leader <- mustGet(t, c) }()
+	<-src.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	waiterErr := make(chan error)
+	go func() {
+		_, err := c.Assertion(ctx)
+		waiterErr <- err
+	}()
+	<-waiting
+	cancel()
+	if err := <-waiterErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("the waiter got %v, want context.Canceled", err)
+	}
+	close(src.release)
+	if got := <-leader; got != "tok-1" {
+		t.Errorf("the fetching caller got %q, want tok-1", got)
+	}
+}
+
+func TestCachedSourcePanics(t *testing.T) {
+	clock := newFakeClock()
+	entered, release := make(chan struct{}), make(chan struct{})
+	src := Func(func(context.Context) (Assertion, error) {
+		close(entered)
+		<-release
+		panic("boom")
+	})
+	c := newTestCache(src, clock)
+	waiting := make(chan struct{}, 1)
+	c.onWait = func() { waiting <- struct{}{} }
+	go func() {
+		defer func() { recover() }()
+		c.Assertion(context.Background())
+	}()
+	<-entered
+	waiterErr := make(chan error)
+	go func() {
+		_, err := c.Assertion(context.Background())
+		waiterErr <- err
+	}()
+	<-waiting
+	close(release)
+	if err := <-waiterErr; !errors.Is(err, errSourcePanicked) {
+		t.Errorf("the waiter got %v, want errSourcePanicked", err)
+	}
+}
+
+func TestCachedString(t *testing.T) {
+	cases := []struct {
+		src  Source
+		want string
+	}{
+		{Static(testToken), "assertion.Cached(assertion.Static)"},
+		{Func(nil), "assertion.Cached(assertion.Func)"},
+		{secretHolder{tok: testToken}, "assertion.Cached(assertion.secretHolder)"},
+	}
+	for _, tc := range cases {
+		got := Cached(tc.src).(fmt.Stringer).String()
+		if got != tc.want {
+			t.Errorf("String() = %q, want %q", got, tc.want)
+		}
+		checkNoSecret(t, "String()", got)
+	}
+}
+
+// secretHolder is a Source that is not a fmt.Stringer and holds a token.
+type secretHolder struct{ tok string }
+
+func (s secretHolder) Assertion(context.Context) (Assertion, error) {
+	return Assertion{Token: s.tok}, nil
+}
+
+func TestCachedWarmPathDoesNotAllocate(t *testing.T) {
+	c := Cached(Static(makeJWT(t, time.Now().Add(time.Hour))))
+	ctx := context.Background()
+	mustGet(t, c)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := c.Assertion(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("warm Assertion allocates %v times per call, want 0", allocs)
+	}
+}
+
+func BenchmarkCachedWarm(b *testing.B) {
+	c := Cached(Static(makeJWT(b, time.Now().Add(time.Hour))))
+	ctx := context.Background()
+	if _, err := c.Assertion(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Assertion(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := c.Assertion(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
