@@ -132,3 +132,6 @@ func (s *appServiceSource) Assertion(ctx context.Context) (Assertion, error) {
 func (s *appServiceSource) String() string {
 	return "assertion.AppService(" + s.endpoint + ", " + s.identity + ")"
 }
+
+// GoString keeps %#v from printing the header.
+func (s *appServiceSource) GoString() string { return s.String() }

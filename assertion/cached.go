@@ -234,3 +234,6 @@ func sourceName(s Source) string {
 	}
 	return fmt.Sprintf("%T", s)
 }
+
+// GoString keeps %#v from printing the cached assertion.
+func (c *cache) GoString() string { return c.String() }

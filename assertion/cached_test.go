@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -393,4 +395,31 @@ func BenchmarkCachedWarm(b *testing.B) {
 			}
 		})
 	})
+}
+
+func TestSourcesNeverPrintSecrets(t *testing.T) {
+	clearIdentityEnv(t)
+	fake := newFakeEndpoint(t, func(w http.ResponseWriter, r *http.Request, n int) { tokenJSON(w, "1795773600") })
+	app, err := AppService(&AppServiceOptions{Endpoint: fake.URL, IdentityHeader: testHeader, HTTPClient: fake.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cachedApp := Cached(app)
+	mustGet(t, cachedApp) // the cache now holds the token
+	path := filepath.Join(t.TempDir(), "token")
+	writeToken(t, path, makeJWT(t, time.Now().Add(time.Hour)), time.Now())
+	wf, err := WorkloadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wfTok := mustGet(t, wf)
+	for _, src := range []Source{Static(testToken), app, cachedApp, wf} {
+		for _, verb := range []string{"%v", "%+v", "%s", "%#v"} {
+			out := fmt.Sprintf(verb, src)
+			checkNoSecret(t, fmt.Sprintf("fmt %s of %T", verb, src), out)
+			if strings.Contains(out, wfTok) {
+				t.Errorf("fmt %s of %T prints the file's token", verb, src)
+			}
+		}
+	}
 }

@@ -66,3 +66,6 @@ func (e *environmentSource) Assertion(ctx context.Context) (Assertion, error) {
 func (e *environmentSource) String() string {
 	return "assertion.FromEnvironment: " + sourceName(e.src) + " (" + e.reason + ")"
 }
+
+// GoString matches String.
+func (e *environmentSource) GoString() string { return e.String() }

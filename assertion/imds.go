@@ -110,3 +110,6 @@ func (s *imdsSource) Assertion(ctx context.Context) (Assertion, error) {
 func (s *imdsSource) String() string {
 	return "assertion.IMDS(" + s.endpoint + ", " + s.identity + ")"
 }
+
+// GoString matches String.
+func (s *imdsSource) GoString() string { return s.String() }

@@ -29,3 +29,6 @@ func (f Func) Assertion(ctx context.Context) (Assertion, error) { return f(ctx) 
 
 // String names the source; a function has nothing else worth printing.
 func (Func) String() string { return "assertion.Func" }
+
+// GoString keeps %#v from printing the token.
+func (s staticSource) GoString() string { return s.String() }

@@ -111,3 +111,6 @@ func (w *workloadFile) read() (Assertion, error) {
 
 // String names the file, never its content.
 func (w *workloadFile) String() string { return "assertion.WorkloadFile(" + w.path + ")" }
+
+// GoString keeps %#v from printing the token read last.
+func (w *workloadFile) GoString() string { return w.String() }
