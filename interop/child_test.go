@@ -15,38 +15,43 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/tenantbridge/tenantbridge/assertion"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
+	"github.com/tenantbridge/tenantbridge/federated"
 )
 
-// childDefaultTransport is the child mode that runs an unmodified azidentity
-// program: no custom transport, no cloud configuration, everything from the
-// environment block that cmd/fakemsi documents.
-const childDefaultTransport = "default-transport"
+// Child modes: each is a program a user would write, run by a test as this
+// binary re-executed (TestMain dispatches on childEnv). They take everything
+// from the environment block that cmd/fakemsi documents and use Go's default
+// transport, whose roots come from SSL_CERT_FILE.
+const (
+	// childDefaultTransport: azidentity's ManagedIdentityCredential (App
+	// Service) feeding ClientAssertionCredential.
+	childDefaultTransport = "default-transport"
+	// childWorkload: azidentity's WorkloadIdentityCredential
+	// (AZURE_FEDERATED_TOKEN_FILE).
+	childWorkload = "workload"
+	// childFederated: tenantbridge's assertion.FromEnvironment (App Service,
+	// the workload file or IMDS) feeding federated.NewCredential, with
+	// AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_ADDITIONALLY_ALLOWED_TENANTS.
+	childFederated = "federated-env"
+)
 
-// runChild runs the child program named mode and returns its exit code.
+// runChild runs the child program named mode and returns its exit code. It
+// prints the claims it checked, never a token.
 func runChild(mode string) int {
-	switch mode {
-	case childDefaultTransport:
-		summary, err := unmodifiedClient(context.Background())
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "child:", err)
-			return 1
-		}
-		fmt.Println("child: ok", summary)
-		return 0
-	default:
-		fmt.Fprintf(os.Stderr, "child: unknown mode %q\n", mode)
-		return 2
+	summary, err := childGetToken(context.Background(), mode)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "child %s: %v\n", mode, err)
+		return 1
 	}
+	fmt.Println("child: ok", summary)
+	return 0
 }
 
-// unmodifiedClient is what a Function App author writes with azidentity:
-// ManagedIdentityCredential (App Service detected from IDENTITY_ENDPOINT and
-// IDENTITY_HEADER) feeding ClientAssertionCredential, whose authority host
-// comes from AZURE_AUTHORITY_HOST and whose TLS roots are the process's
-// (SSL_CERT_FILE). The target is the first tenant of FAKEMSI_TENANTS. It
-// returns the claims it checked, never the token.
-func unmodifiedClient(ctx context.Context) (string, error) {
+// childGetToken gets a Graph token in the first tenant of FAKEMSI_TENANTS
+// (the consented one) with the credential mode names, and checks its claims.
+func childGetToken(ctx context.Context, mode string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	tenant, _, _ := strings.Cut(os.Getenv("FAKEMSI_TENANTS"), ",")
@@ -54,23 +59,43 @@ func unmodifiedClient(ctx context.Context) (string, error) {
 	if tenant == "" || clientID == "" || os.Getenv("AZURE_AUTHORITY_HOST") == "" {
 		return "", fmt.Errorf("FAKEMSI_TENANTS, AZURE_CLIENT_ID and AZURE_AUTHORITY_HOST must be set")
 	}
-	mi, err := azidentity.NewManagedIdentityCredential(nil)
+	// One attempt: the control case (CA not trusted) would otherwise spend
+	// seconds in azcore's backoff. Retries do not change trust.
+	noRetry := azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}}
+	var (
+		cred azcore.TokenCredential
+		err  error
+	)
+	switch mode {
+	case childDefaultTransport:
+		var mi *azidentity.ManagedIdentityCredential
+		mi, err = azidentity.NewManagedIdentityCredential(nil)
+		if err != nil {
+			return "", err
+		}
+		cred, err = azidentity.NewClientAssertionCredential(tenant, clientID, func(ctx context.Context) (string, error) {
+			tok, err := mi.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{exchangeScope}})
+			return tok.Token, err
+		}, &azidentity.ClientAssertionCredentialOptions{ClientOptions: noRetry, DisableInstanceDiscovery: true})
+	case childWorkload:
+		cred, err = azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
+			ClientOptions:              noRetry,
+			AdditionallyAllowedTenants: []string{"*"},
+			DisableInstanceDiscovery:   true,
+		})
+	case childFederated:
+		var src assertion.Source
+		if src, err = assertion.FromEnvironment(); err != nil {
+			return "", err
+		}
+		cred, err = federated.NewCredential(os.Getenv("AZURE_TENANT_ID"), clientID, src, &federated.Options{ClientOptions: noRetry})
+	default:
+		return "", fmt.Errorf("unknown child mode %q", mode)
+	}
 	if err != nil {
 		return "", err
 	}
-	cred, err := azidentity.NewClientAssertionCredential(tenant, clientID, func(ctx context.Context) (string, error) {
-		tok, err := mi.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{exchangeScope}})
-		return tok.Token, err
-	}, &azidentity.ClientAssertionCredentialOptions{
-		DisableInstanceDiscovery: true,
-		// One attempt: the control case (CA not trusted) would otherwise
-		// spend seconds in azcore's backoff. Retries do not change trust.
-		ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}},
-	})
-	if err != nil {
-		return "", err
-	}
-	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
+	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: tenant})
 	if err != nil {
 		return "", err
 	}
@@ -78,8 +103,8 @@ func unmodifiedClient(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if c.Tenant != tenant || c.Audience != graphAudience || !slices.Contains(c.Roles, deviceReadAllRole) {
-		return "", fmt.Errorf("unexpected claims: tid=%s aud=%s roles=%v", c.Tenant, c.Audience, c.Roles)
+	if c.Tenant != tenant || c.Audience != graphAudience || c.AppID != clientID || !slices.Contains(c.Roles, deviceReadAllRole) {
+		return "", fmt.Errorf("unexpected claims: tid=%s aud=%s appid=%s roles=%v", c.Tenant, c.Audience, c.AppID, c.Roles)
 	}
 	return fmt.Sprintf("tid=%s aud=%s roles=%s", c.Tenant, c.Audience, strings.Join(c.Roles, ",")), nil
 }

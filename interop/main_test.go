@@ -44,8 +44,7 @@ func runTests(m *testing.M) int {
 	// The ambient environment must not steer azidentity elsewhere: only the
 	// variables this binary sets below describe the platform.
 	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AZURE_") || strings.HasPrefix(k, "MSI_") || strings.HasPrefix(k, "IDENTITY_") || k == "IMDS_ENDPOINT" || k == "FAKEMSI_TENANTS" {
+		if k, _, _ := strings.Cut(kv, "="); isPlatformVar(k) && !strings.HasPrefix(k, "SSL_CERT_") {
 			os.Unsetenv(k)
 		}
 	}

@@ -4,10 +4,14 @@
 // one JSON line: the claims of the Graph token it got, or the error. It never
 // prints a token.
 //
-//   node child.mjs TENANT [MANAGED_IDENTITY_CLIENT_ID]
+//   node child.mjs [TENANT [MANAGED_IDENTITY_CLIENT_ID]]
+//
+// TENANT defaults to the first of FAKEMSI_TENANTS (the consented tenant under
+// `fakemsi exec`).
 import { ClientAssertionCredential, ManagedIdentityCredential } from '@azure/identity';
 
-const [tenant, miClientId] = process.argv.slice(2);
+const [tenantArg, miClientId] = process.argv.slice(2);
+const tenant = tenantArg || (process.env.FAKEMSI_TENANTS || '').split(',')[0];
 
 function payloadOf(token) {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));

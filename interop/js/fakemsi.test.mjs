@@ -1,0 +1,39 @@
+// The emulator as a program: `fakemsi exec -- node child.mjs` runs an
+// unmodified @azure/identity program with nothing but fakemsi's environment
+// block (IDENTITY_ENDPOINT, AZURE_AUTHORITY_HOST, NODE_EXTRA_CA_CERTS, ...).
+// FAKEMSI_BIN names a prebuilt cmd/fakemsi; otherwise `go run` builds it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const consentedTenant = '22222222-2222-2222-2222-222222222222';
+const platformVar = /^(AZURE_|MSI_|IDENTITY_|IMDS_ENDPOINT$|FAKEMSI_|SSL_CERT_|NODE_EXTRA_CA_CERTS$)/;
+
+function fakemsiExec(args) {
+  const [cmd, pre] = process.env.FAKEMSI_BIN
+    ? [process.env.FAKEMSI_BIN, []]
+    : ['go', ['run', 'github.com/tenantbridge/tenantbridge/cmd/fakemsi']];
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !platformVar.test(k)));
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...pre, 'exec', '--', ...args], { cwd: here, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+test('fakemsi exec -- node child.mjs gets a Graph token with @azure/identity', { timeout: 120_000 }, async () => {
+  const { code, out, err } = await fakemsiExec([process.execPath, join(here, 'child.mjs')]);
+  assert.equal(code, 0, `fakemsi exec exited with ${code}:\n${err}`);
+  const r = JSON.parse(out.trim().split('\n').pop());
+  assert.equal(r.ok, true, `child failed: ${r.message}`);
+  assert.equal(r.claims.tid, consentedTenant);
+  assert.equal(r.claims.aud, 'https://graph.microsoft.com');
+  assert.deepEqual(r.claims.roles, ['Device.Read.All']);
+});
