@@ -124,8 +124,10 @@ func hintFor(source string, status int, desc, identity string) string {
 			return "no system-assigned identity is enabled on this resource: enable it, or select a user-assigned identity that is assigned to the resource"
 		}
 		return "the identity " + identity + " is not assigned to this resource, or the selector names another identity"
-	case status == http.StatusNotFound && source == imdsName, status == http.StatusGone:
-		return "the metadata service is starting or updating (it says within 70 s); retries were exhausted"
+	case status == http.StatusNotFound && source == imdsName:
+		return "the metadata service has no token for this identity yet (a newly assigned identity takes time to propagate) or is updating; retries were exhausted"
+	case status == http.StatusGone:
+		return "the metadata service is updating (it says within 70 s); retries were exhausted"
 	case status == http.StatusTooManyRequests:
 		return "the endpoint is throttling requests: cache assertions (assertion.Cached) rather than fetching one per call"
 	case status >= 500:
