@@ -143,7 +143,10 @@ func (m *msiClient) checkRetry(ctx context.Context, resp *http.Response, err err
 
 // backoff doubles baseDelay per attempt up to maxDelay. A Retry-After header
 // wins but is capped at maxDelay too: go-retryablehttp's default honours any
-// value, so one bad header could park a caller for hours.
+// value, so one bad header could park a caller for hours. Backoff gets no
+// context; checkRetry has already refused to continue for an ended one, and
+// go-retryablehttp's wait selects on the request's context, so a caller who
+// gives up mid-wait returns at once.
 func (m *msiClient) backoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
 	d := m.maxDelay
 	if attempt < 30 {
