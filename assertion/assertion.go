@@ -29,6 +29,7 @@ package assertion
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -41,6 +42,21 @@ type Assertion struct {
 	// case Cached reads the JWT's exp claim.
 	ExpiresOn time.Time
 }
+
+// String describes the assertion without its token, so that printing an
+// Assertion with fmt (%v, %+v, %s) never reveals the secret.
+func (a Assertion) String() string {
+	if a.Token == "" {
+		return "assertion.Assertion{empty}"
+	}
+	if a.ExpiresOn.IsZero() {
+		return "assertion.Assertion{Token: [redacted], ExpiresOn: unknown}"
+	}
+	return fmt.Sprintf("assertion.Assertion{Token: [redacted], ExpiresOn: %s}", a.ExpiresOn.UTC().Format(time.RFC3339))
+}
+
+// GoString is String for %#v.
+func (a Assertion) GoString() string { return a.String() }
 
 // Source yields assertions.
 //
