@@ -27,21 +27,22 @@ import (
 // (fakeidp), fake Graph (graphtest) trusting fakeidp's keys, the real
 // federated credential and graphlite, and the handler under test.
 type env struct {
-	idp   *fakeidp.Server
-	graph *graphtest.Server
-	srv   *httptest.Server
+	idp     *fakeidp.Server
+	graph   *graphtest.Server
+	handler http.Handler
+	srv     *httptest.Server
 
 	mu      sync.Mutex
 	secrets []string // every assertion the credential obtained, and the identity header
 }
 
-func newEnv(t *testing.T, allowed []string, mods ...func(*deps)) *env {
+func newEnv(t testing.TB, allowed []string, mods ...func(*deps)) *env {
 	t.Helper()
 	return newEnvWith(t, nil, allowed, mods...)
 }
 
 // newEnvWith is newEnv on a scenario of its own (nil: the default one).
-func newEnvWith(t *testing.T, sc *fakeidp.Scenario, allowed []string, mods ...func(*deps)) *env {
+func newEnvWith(t testing.TB, sc *fakeidp.Scenario, allowed []string, mods ...func(*deps)) *env {
 	t.Helper()
 	idp, err := fakeidp.New(sc, nil)
 	if err != nil {
@@ -109,6 +110,7 @@ func newEnvWith(t *testing.T, sc *fakeidp.Scenario, allowed []string, mods ...fu
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.handler = h
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e
