@@ -133,24 +133,6 @@ func (b envBlock) has(name string) bool {
 	return false
 }
 
-// parseEnvFile reads KEY=VALUE lines (the format envFileContent writes),
-// skipping blank lines and # comments.
-func parseEnvFile(data []byte) (map[string]string, error) {
-	m := map[string]string{}
-	for i, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("line %d: want KEY=VALUE", i+1)
-		}
-		m[k] = v
-	}
-	return m, nil
-}
-
 // writeFileAtomic writes data to a temporary file in path's directory and
 // renames it over path.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {

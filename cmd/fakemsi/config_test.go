@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/fakeidp"
+)
+
+// defaultConfigWith returns the default config JSON with key set to raw.
+func defaultConfigWith(t *testing.T, key, raw string) []byte {
+	t.Helper()
+	b, err := defaultConfigJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m[key] = json.RawMessage(raw)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func withOptions(t *testing.T, raw string) []byte { return defaultConfigWith(t, "options", raw) }
+func withFaults(t *testing.T, raw string) []byte  { return defaultConfigWith(t, "faults", raw) }
+
+func writeConfig(t *testing.T, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestParseConfig(t *testing.T) {
+	def, err := defaultConfigJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenario, err := json.Marshal(fakeidp.DefaultScenario())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		data     []byte
+		problems []string // nil: valid
+		check    func(t *testing.T, c *config)
+	}{
+		{name: "default config", data: def, check: func(t *testing.T, c *config) {
+			if diff := cmp.Diff(fakeidp.DefaultScenario(), c.Scenario); diff != "" {
+				t.Errorf("scenario (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(configOptions{Mode: modeAppService, Addr: "127.0.0.1"}, c.Options); diff != "" {
+				t.Errorf("options (-want +got):\n%s", diff)
+			}
+		}},
+		{name: "plain fakeidp scenario", data: scenario},
+		{name: "options and faults", data: defaultConfigWith(t, "options",
+			`{"mode":"workload","tokenLifetime":"10m","workloadTokenLifetime":"2m","msiPort":8080,"app":"aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa"}`),
+			check: func(t *testing.T, c *config) {
+				want := configOptions{Mode: modeWorkload, TokenLifetime: duration(10 * time.Minute), WorkloadTokenLifetime: duration(2 * time.Minute), MSIPort: 8080, App: fakeidp.DefaultAppClientID}
+				if diff := cmp.Diff(want, c.Options); diff != "" {
+					t.Errorf("options (-want +got):\n%s", diff)
+				}
+			}},
+		{name: "faults", data: withFaults(t, `["token:429:retry-after=2:count=3", "imds:410:count=2"]`), check: func(t *testing.T, c *config) {
+			want := []fakeidp.Fault{
+				{Endpoint: "token", Status: 429, RetryAfter: 2 * time.Second, Count: 3},
+				{Endpoint: "imds", Status: 410, Count: 2},
+			}
+			if diff := cmp.Diff(want, c.Faults); diff != "" {
+				t.Errorf("faults (-want +got):\n%s", diff)
+			}
+		}},
+		{name: "syntax error", data: []byte("{\n  \"tenants\": [\n    {\"id\": \"x\",}\n  ]\n}"),
+			problems: []string{"line 3, column 17: invalid character '}' looking for beginning of object key string"}},
+		{name: "empty", data: nil, problems: []string{"empty file; want a JSON object"}},
+		{name: "array", data: []byte(`[]`), problems: []string{"the config is a JSON array; want an object"}},
+		{name: "null", data: []byte(`null`), problems: []string{"the config is null; want a JSON object"}},
+		{name: "trailing", data: []byte(`{} {}`), problems: []string{"trailing data after the JSON object"}},
+		{name: "unknown option", data: withOptions(t, `{"port": 1}`),
+			problems: []string{`options.port: unknown option (known: addr, app, entraPort, graphPort, mode, msiPort, tokenLifetime, workloadTokenLifetime)`}},
+		{name: "bad mode and port", data: withOptions(t, `{"mode": "vm", "graphPort": -1}`),
+			problems: []string{`options.graphPort: -1 is not a TCP port`, `options.mode: "vm" is not one of appservice, imds, workload`}},
+		{name: "bad duration", data: withOptions(t, `{"tokenLifetime": "soon"}`),
+			problems: []string{`options.tokenLifetime: "soon" is not a duration such as "75m"`}},
+		{name: "negative duration", data: withOptions(t, `{"workloadTokenLifetime": "-1m"}`),
+			problems: []string{`options.workloadTokenLifetime: "-1m" must be positive`}},
+		{name: "option of the wrong type", data: withOptions(t, `{"msiPort": "80"}`),
+			problems: []string{`options.msiPort: cannot use JSON string as int`}},
+		{name: "unknown app", data: withOptions(t, `{"app": "nope"}`),
+			problems: []string{`options.app: "nope" is not the clientId of one of the apps`}},
+		{name: "faults not a list", data: withFaults(t, `"token:429"`),
+			problems: []string{`faults: want a list of fault strings such as "token:429:retry-after=2:count=3"`}},
+		{name: "bad fault", data: withFaults(t, `["token:429", "token:teapot"]`),
+			problems: []string{`faults[1]: fault "token:teapot": "teapot": strconv.Atoi: parsing "teapot": invalid syntax`}},
+		{name: "scenario problems keep their paths", data: []byte(`{"tenants":[{"id":""}],"apps":[{"clientId":"a","homeTenant":"t"}]}`),
+			problems: []string{"tenants[0].id: empty", `apps[0].homeTenant: unknown tenant "t"`}},
+		{name: "scenario type error", data: []byte(`{"apps":[{"multiTenant":"yes"}]}`),
+			problems: []string{"apps[0].multiTenant: cannot use JSON string as bool"}},
+		{name: "no app", data: []byte(`{"tenants":[{"id":"t"}]}`),
+			problems: []string{"apps: empty; fakemsi needs an app registration for AZURE_CLIENT_ID"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseConfig(tt.data)
+			if tt.problems == nil {
+				if err != nil {
+					t.Fatalf("parseConfig: %v", err)
+				}
+				if tt.check != nil {
+					tt.check(t, c)
+				}
+				return
+			}
+			ce, ok := err.(*configError)
+			if !ok {
+				t.Fatalf("error %v (%T), want *configError", err, err)
+			}
+			if diff := cmp.Diff(tt.problems, ce.Problems); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestResolveFlagsOverrideConfig(t *testing.T) {
+	cfg := writeConfig(t, withOptions(t, `{"mode":"imds","addr":"127.0.0.2","msiPort":1234,"graphPort":2345}`))
+	fs := newFlagSet("serve")
+	var sf serverFlags
+	sf.register(fs, "info")
+	if err := fs.Parse([]string{"--config", cfg, "--mode", "workload", "--msi-port", "0", "--fault", "msi:reset"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sf.resolve(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := struct {
+		Mode, Addr string
+		Ports      ports
+		Faults     []fakeidp.Fault
+	}{s.mode, s.addr, s.ports, s.faults}
+	want := got
+	want.Mode, want.Addr = modeWorkload, "127.0.0.2"
+	want.Ports = ports{msi: 0, graph: 2345}
+	want.Faults = []fakeidp.Fault{{Endpoint: "msi", Reset: true}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(ports{})); diff != "" {
+		t.Errorf("settings (-want +got):\n%s", diff)
+	}
+}

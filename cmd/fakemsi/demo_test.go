@@ -1,0 +1,61 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tenantbridge/tenantbridge/fakeidp"
+)
+
+// TestDemo runs the README's first command and checks that it tells the
+// story: the three steps, the devices of the consented tenant, the
+// AADSTS700016 explanation with the admin-consent URL, and never a token.
+func TestDemo(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := runFakemsi(t, nil, "demo", "--mode", mode)
+			if r.code != 0 {
+				t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			for _, want := range []string{
+				"Step 1.", "Step 2.", "Step 3.",
+				"sub ", "aud ", "tid ", "exp ", "roles Device.Read.All",
+				"FAB-DESK-001", "FAB-DESK-002", "fab-iphone-07", "FAB-KIOSK-01", "4 devices",
+				"AADSTS700016",
+				"/" + fakeidp.DefaultUnconsentedTenantID + "/adminconsent?client_id=" + fakeidp.DefaultAppClientID,
+				"round trip",
+				"OK: every tenant behaved as the scenario says.",
+			} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("demo output lacks %q", want)
+				}
+			}
+			if strings.Contains(r.stdout, "NW-LT-100") {
+				t.Error("demo lists devices of the tenant that did not consent")
+			}
+			if strings.Contains(r.stdout+r.stderr, "eyJ") {
+				t.Error("demo output contains a JWT")
+			}
+			if t.Failed() {
+				t.Logf("stdout:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
+// TestDemoFailsWhenTheFlowBreaks checks the exit status: a managed identity
+// that refuses every request breaks step 1, and the demo must say so.
+func TestDemoFailsWhenTheFlowBreaks(t *testing.T) {
+	cfg := writeConfig(t, withFaults(t, `["appservice:403"]`))
+	r := runFakemsi(t, nil, "demo", "--config", cfg)
+	if r.code != exitFailure {
+		t.Fatalf("exit code %d, want 1\nstdout:\n%s", r.code, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "FAILED") {
+		t.Errorf("demo output does not say FAILED:\n%s", r.stdout)
+	}
+	if strings.Contains(r.stdout+r.stderr, "eyJ") {
+		t.Error("demo output contains a JWT")
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func childEnv(role, mode, exit string) []string {
+	return []string{childRoleEnv + "=" + role, childModeEnv + "=" + mode, childExitEnv + "=" + exit}
+}
+
+// TestExecModes runs a Go child under exec in each mode: it finds its
+// variables, gets an assertion the platform's way, a token in the consented
+// tenant, the devices from Graph and AADSTS700016 in the other tenant, and
+// exits 7, which exec must pass on.
+func TestExecModes(t *testing.T) {
+	self := testBinary(t)
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := runFakemsi(t, childEnv(roleCheck, mode, "7"), "exec", "--mode", mode, "--", self)
+			if r.code != 7 {
+				t.Fatalf("exit code %d, want 7 (the child's)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stdout, "child: environment works") {
+				t.Errorf("stdout lacks the child's output:\n%s", r.stdout)
+			}
+			if strings.Contains(r.stdout+r.stderr, "eyJ") {
+				t.Error("output contains a JWT")
+			}
+		})
+	}
+}
+
+// TestExecModeFromConfig checks that options.mode of a config is used.
+func TestExecModeFromConfig(t *testing.T) {
+	cfg := writeConfig(t, withOptions(t, `{"mode": "imds"}`))
+	r := runFakemsi(t, childEnv(roleCheck, modeIMDS, "0"), "exec", "--config", cfg, "--", testBinary(t))
+	if r.code != 0 {
+		t.Fatalf("exit code %d\nstderr:\n%s", r.code, r.stderr)
+	}
+}
+
+func TestExecExitCodes(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     []string
+		want    int
+		wantErr string // substring of stderr
+	}{
+		{"zero", []string{"--", "sh", "-c", "exit 0"}, nil, 0, ""},
+		{"child code", []string{"--", "sh", "-c", `test -n "$IDENTITY_HEADER" && exit 42`}, nil, 42, ""},
+		{"killed by signal", []string{"--", testBinary(t)}, childEnv(roleKillSelf, "", ""), 128 + int(syscall.SIGKILL), ""},
+		{"not found", []string{"--", "no-such-command-fakemsi"}, nil, 127, "no-such-command-fakemsi"},
+		{"no command", nil, nil, exitUsage, "no command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := runFakemsi(t, tt.env, append([]string{"exec"}, tt.args...)...)
+			if r.code != tt.want {
+				t.Fatalf("exit code %d, want %d\nstderr:\n%s", r.code, tt.want, r.stderr)
+			}
+			if tt.wantErr != "" {
+				if !strings.Contains(r.stderr, tt.wantErr) {
+					t.Errorf("stderr %q lacks %q", r.stderr, tt.wantErr)
+				}
+				if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
+					t.Errorf("stderr has %d lines, want one:\n%s", n+1, r.stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestExecForwardsSignals sends SIGTERM to fakemsi; the child must receive it
+// and its exit code (3) must come back.
+func TestExecForwardsSignals(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			r := startFakemsi(t, childEnv(roleWaitSignal, "", ""), "exec", "--", testBinary(t))
+			r.waitLine("child ready")
+			r.signal(sig)
+			got := r.waitLine("child got")
+			if code := r.wait(); code != 3 {
+				t.Fatalf("exit code %d, want 3; stdout %q\nstderr:\n%s", code, got, r.stderr.String())
+			}
+		})
+	}
+}

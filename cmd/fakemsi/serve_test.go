@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/fakeidp"
+	"github.com/tenantbridge/tenantbridge/federated"
+	"github.com/tenantbridge/tenantbridge/graphlite"
+)
+
+// TestServe runs `serve --env-file` and uses the environment from the file
+// the way a separate program would: only the values in the file, with the CA
+// from SSL_CERT_FILE. Then SIGTERM must end it with status 0, free its ports
+// and remove its temporary files.
+func TestServe(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "fake.env")
+	r := startFakemsi(t, nil, "serve", "--env-file", envFile, "--log-format", "json")
+	exports := r.waitLine("export FAKEMSI_GRAPH_URL=")
+
+	data, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := parseEnvFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exports) != len(env) {
+		t.Errorf("stdout has %d export lines, the env file %d variables", len(exports), len(env))
+	}
+	for _, l := range exports {
+		name, val, _ := strings.Cut(strings.TrimPrefix(l, "export "), "=")
+		if want := shellQuote(env[name]); val != want {
+			t.Errorf("export line for %s differs from the env file", name)
+		}
+	}
+	if fi, err := os.Stat(envFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("env file mode %v, %v; want 0600: it holds the identity header", fi.Mode().Perm(), err)
+	}
+
+	// The CA bundle must let a client reach both HTTPS listeners.
+	if err := checkPEMFile(env["SSL_CERT_FILE"], 2); err != nil {
+		t.Fatal(err)
+	}
+	pemData, _ := os.ReadFile(env["SSL_CERT_FILE"])
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemData)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer hc.CloseIdleConnections()
+
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	// The managed identity, as App Service code reaches it.
+	src, err := assertion.AppService(&assertion.AppServiceOptions{Endpoint: env["IDENTITY_ENDPOINT"], IdentityHeader: env["IDENTITY_HEADER"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := src.Assertion(ctx)
+	if err != nil {
+		t.Fatalf("assertion from IDENTITY_ENDPOINT: %v", err)
+	}
+	claims, err := jwtClaims(a.Token)
+	if err != nil || claims["sub"] != fakeidp.DefaultSystemIdentityObjectID {
+		t.Errorf("assertion sub = %v (%v), want the system-assigned identity", claims["sub"], err)
+	}
+	// Entra, through AZURE_AUTHORITY_HOST.
+	cred, err := federated.NewCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], src, &federated.Options{
+		ClientOptions:              azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: env["AZURE_AUTHORITY_HOST"]}, Transport: hc},
+		AdditionallyAllowedTenants: []string{env["AZURE_ADDITIONALLY_ALLOWED_TENANTS"]},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	consented := strings.Split(env["FAKEMSI_TENANTS"], ",")[0]
+	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: consented})
+	if err != nil {
+		t.Fatalf("token in %s: %v", consented, err)
+	}
+	if c, _ := jwtClaims(tok.Token); c["tid"] != consented {
+		t.Errorf("token tid = %v, want %s", c["tid"], consented)
+	}
+	// Graph, through FAKEMSI_GRAPH_URL.
+	gc, err := graphlite.New(cred.ForTenant(consented), &graphlite.Options{BaseURL: env["FAKEMSI_GRAPH_URL"], ClientOptions: azcore.ClientOptions{Transport: hc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for d, err := range gc.Devices(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, d.DisplayName)
+	}
+	if len(names) != 4 || names[0] != "FAB-DESK-001" {
+		t.Errorf("devices of the consented tenant: %q", names)
+	}
+	hc.CloseIdleConnections()
+
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(); code != 0 {
+		t.Fatalf("exit code after SIGTERM %d, want 0\nstderr:\n%s", code, r.stderr.String())
+	}
+	for _, name := range []string{"IDENTITY_ENDPOINT", "AZURE_AUTHORITY_HOST", "FAKEMSI_GRAPH_URL"} {
+		u, err := url.Parse(env[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", u.Host)
+		if err != nil {
+			t.Errorf("port of %s not freed: %v", name, err)
+			continue
+		}
+		ln.Close()
+	}
+	if _, err := os.Stat(env["SSL_CERT_FILE"]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("CA bundle still exists after shutdown: %v", err)
+	}
+
+	logs := r.stderr.String()
+	if !strings.Contains(logs, `"listener":"msi"`) || !strings.Contains(logs, `"listener":"entra"`) {
+		t.Errorf("request log lacks msi or entra lines:\n%s", logs)
+	}
+	if strings.Contains(logs, "eyJ") {
+		t.Error("the log contains a JWT")
+	}
+	if strings.Contains(logs, env["IDENTITY_HEADER"]) {
+		t.Error("the log contains the identity header")
+	}
+}
+
+// TestServePortInUse checks that a taken port is one clear line and exit 1.
+func TestServePortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	for _, flag := range []string{"--msi-port", "--graph-port"} {
+		t.Run(flag, func(t *testing.T) {
+			r := runFakemsi(t, nil, "serve", flag, itoa(port))
+			if r.code != exitFailure {
+				t.Fatalf("exit code %d, want %d\nstderr:\n%s", r.code, exitFailure, r.stderr)
+			}
+			line := strings.TrimSpace(r.stderr)
+			if strings.Contains(line, "\n") || !strings.Contains(line, "address already in use") || !strings.Contains(line, itoa(port)) {
+				t.Errorf("stderr is not one line naming the port and the reason:\n%s", r.stderr)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout = %q, want nothing", r.stdout)
+			}
+		})
+	}
+}
+
+// TestServeWorkloadFile checks the token file of workload mode: it exists,
+// holds a JWT from the external issuer with the subject the app trusts, is
+// private, and is removed on shutdown.
+func TestServeWorkloadFile(t *testing.T) {
+	r := startFakemsi(t, nil, "serve", "--mode", "workload")
+	lines := r.waitLine("export FAKEMSI_GRAPH_URL=")
+	var path string
+	for _, l := range lines {
+		if v, ok := strings.CutPrefix(l, "export AZURE_FEDERATED_TOKEN_FILE="); ok {
+			path = strings.Trim(v, "'")
+		}
+		if strings.HasPrefix(l, "export IDENTITY_") || strings.HasPrefix(l, "export MSI_") {
+			t.Errorf("workload mode exports %s", l)
+		}
+	}
+	if path == "" {
+		t.Fatalf("no AZURE_FEDERATED_TOKEN_FILE in %q", lines)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v, mode %v", err, fi.Mode().Perm())
+	}
+	tok, _ := os.ReadFile(path)
+	c, err := jwtClaims(string(tok))
+	if err != nil || c["sub"] != fakeidp.DefaultWorkloadSubject || c["aud"] != fakeidp.TokenExchangeAudience ||
+		!strings.HasSuffix(c["iss"].(string), "/issuers/"+fakeidp.DefaultWorkloadIssuer) {
+		t.Errorf("token file claims iss=%v sub=%v aud=%v (%v)", c["iss"], c["sub"], c["aud"], err)
+	}
+	r.signal(syscall.SIGINT)
+	if code := r.wait(); code != 0 {
+		t.Fatalf("exit code %d\nstderr:\n%s", code, r.stderr.String())
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("token file still exists after shutdown: %v", err)
+	}
+}
