@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +12,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/tenantbridge/tenantbridge/assertion"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
+	"github.com/tenantbridge/tenantbridge/federated"
 )
 
 // constructors build a fresh credential for tenant (and any allowed tenants).
@@ -27,8 +30,30 @@ var constructors = []struct {
 
 // BenchmarkFirstToken is a cold start: fresh credentials, first Graph token.
 // req/op counts the round trips (managed identity, discovery, token).
+//
+// MSAL Go keeps managed-identity tokens in a process-wide cache, so fresh
+// azidentity credentials still reuse the assertion fetched by an earlier
+// iteration: its msi-req/op is ~0, which a real cold start (a new process)
+// would not get. tenantbridge/shared-assertion gives tenantbridge the same
+// advantage (one assertion.Cached source shared by the fresh credentials), to
+// compare like with like.
 func BenchmarkFirstToken(b *testing.B) {
-	for _, c := range constructors {
+	shared, err := assertion.AppService(&assertion.AppServiceOptions{Endpoint: srv.AppServiceEndpoint(), IdentityHeader: srv.IdentityHeader()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	shared = assertion.Cached(shared)
+	cases := append(constructors[:len(constructors):len(constructors)], struct {
+		name string
+		new  func(tb testing.TB, tenant string, allowed ...string) azcore.TokenCredential
+	}{"tenantbridge/shared-assertion", func(tb testing.TB, tenant string, allowed ...string) azcore.TokenCredential {
+		cred, err := federated.NewCredential(tenant, fakeidp.DefaultAppClientID, shared, &federated.Options{ClientOptions: entraOptions(srv)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return cred
+	}})
+	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := b.Context()
 			b.ReportAllocs()
@@ -105,14 +130,20 @@ func BenchmarkColdStampede(b *testing.B) {
 }
 
 // BenchmarkRefreshUnderLoad measures GetToken latency while a token is
-// refreshed ahead of expiry under constant load. It uses its own server whose
-// tokens live 2 s (federated refreshes short tokens at half-life, so the
-// refresh-ahead window opens after 1 s of real time: federated has no public
-// clock to inject) and whose token endpoint answers after 50 ms, so a caller
-// that waited for the refresh would show a latency of at least 50 ms. One op
-// is one refresh: about 1 s.
+// refreshed ahead of expiry under constant load (GOMAXPROCS goroutines calling
+// in a loop). It uses its own server whose tokens live 2 s (federated refreshes
+// short tokens at half-life, so the refresh-ahead window opens after 1 s of
+// real time: federated has no public clock to inject) and whose token endpoint
+// answers after refreshLatency, so a caller that waited for the refresh would
+// take at least that long. One op is one refresh, about 1.5 s.
+//
+// Metrics: max-ns is the longest call that started inside the refresh window
+// (from RefreshOn until a caller saw the new token); baseline-max-ns the
+// longest call before it, under the same load (scheduling noise on a shared
+// machine); refresh-ns how long the window lasted; token-req/op the token
+// requests made during the window (goal: exactly 1).
 func BenchmarkRefreshUnderLoad(b *testing.B) {
-	const refreshLatency = 50 * time.Millisecond
+	const refreshLatency = 500 * time.Millisecond
 	s, err := fakeidp.New(nil, &fakeidp.Options{TokenLifetime: 2 * time.Second})
 	if err != nil {
 		b.Fatal(err)
@@ -121,7 +152,7 @@ func BenchmarkRefreshUnderLoad(b *testing.B) {
 	b.Run("tenantbridge", func(b *testing.B) {
 		ctx := b.Context()
 		b.ReportAllocs()
-		var worst time.Duration
+		var total loadResult
 		var refreshes int
 		for b.Loop() {
 			cred := newTenantbridge(b, s, fakeidp.DefaultConsentedTenantID)
@@ -131,52 +162,62 @@ func BenchmarkRefreshUnderLoad(b *testing.B) {
 			}
 			s.ResetRequests()
 			s.AddFault(fakeidp.Fault{Endpoint: "token", Latency: refreshLatency})
-			max, err := loadUntilRefreshed(ctx, cred, first.ExpiresOn, 4)
+			r, err := loadUntilRefreshed(ctx, cred, first, runtime.GOMAXPROCS(0))
 			s.ClearFaults()
 			if err != nil {
 				b.Fatal(err)
 			}
-			worst = maxDuration(worst, max)
+			total.windowMax = max(total.windowMax, r.windowMax)
+			total.baselineMax = max(total.baselineMax, r.baselineMax)
+			total.window = max(total.window, r.window)
 			refreshes += countRequests(s).tokens
 		}
-		b.ReportMetric(float64(worst.Nanoseconds()), "max-ns")
+		b.ReportMetric(float64(total.windowMax.Nanoseconds()), "max-ns")
+		b.ReportMetric(float64(total.baselineMax.Nanoseconds()), "baseline-max-ns")
+		b.ReportMetric(float64(total.window.Nanoseconds()), "refresh-ns")
 		b.ReportMetric(float64(refreshes)/float64(b.N), "token-req/op")
 	})
 }
 
-func maxDuration(a, b time.Duration) time.Duration {
-	if a > b {
-		return a
-	}
-	return b
+// loadResult is what loadUntilRefreshed observed.
+type loadResult struct {
+	windowMax   time.Duration // longest call started at or after RefreshOn
+	baselineMax time.Duration // longest call started before RefreshOn
+	window      time.Duration // RefreshOn until the new token was first seen
 }
 
 // loadUntilRefreshed calls GetToken from workers goroutines in a loop until a
-// token newer than the one expiring at old is served, and returns the longest
-// single call. It gives up after 10 s.
-func loadUntilRefreshed(ctx context.Context, cred azcore.TokenCredential, old time.Time, workers int) (time.Duration, error) {
+// token newer than old is served. It gives up after 10 s.
+func loadUntilRefreshed(ctx context.Context, cred azcore.TokenCredential, old azcore.AccessToken, workers int) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
-		worst time.Duration
+		res   loadResult
 		first error
 	)
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var local time.Duration
+			var local loadResult
 			defer func() {
 				mu.Lock()
-				worst = maxDuration(worst, local)
+				res.windowMax = max(res.windowMax, local.windowMax)
+				res.baselineMax = max(res.baselineMax, local.baselineMax)
+				res.window = max(res.window, local.window)
 				mu.Unlock()
 			}()
 			for ctx.Err() == nil {
 				start := time.Now()
 				tok, err := cred.GetToken(ctx, graphRequest)
-				local = maxDuration(local, time.Since(start))
+				d := time.Since(start)
+				if start.Before(old.RefreshOn) {
+					local.baselineMax = max(local.baselineMax, d)
+				} else {
+					local.windowMax = max(local.windowMax, d)
+				}
 				if err != nil {
 					mu.Lock()
 					if first == nil && ctx.Err() == nil {
@@ -186,7 +227,8 @@ func loadUntilRefreshed(ctx context.Context, cred azcore.TokenCredential, old ti
 					cancel()
 					return
 				}
-				if tok.ExpiresOn.After(old) {
+				if tok.ExpiresOn.After(old.ExpiresOn) {
+					local.window = time.Since(old.RefreshOn)
 					cancel()
 					return
 				}
@@ -195,12 +237,12 @@ func loadUntilRefreshed(ctx context.Context, cred azcore.TokenCredential, old ti
 	}
 	wg.Wait()
 	if first != nil {
-		return worst, first
+		return res, first
 	}
-	if ctx.Err() == context.DeadlineExceeded {
-		return worst, fmt.Errorf("no refreshed token within 10 s")
+	if res.window == 0 {
+		return res, fmt.Errorf("no refreshed token within 10 s")
 	}
-	return worst, nil
+	return res, nil
 }
 
 // stampede releases n goroutines at once on cred and waits for all of them.
