@@ -236,7 +236,7 @@ func ParseScenario(data []byte) (*Scenario, error) {
 	if err := dec.Decode(&sc); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return nil, fmt.Errorf("fakeidp: scenario: %s: cannot use JSON %s as %s", jsonPath(te.Field), te.Value, te.Type)
+			return nil, fmt.Errorf("fakeidp: scenario: %s: cannot use JSON %s as %s", pathAt(data, te.Offset), te.Value, te.Type)
 		}
 		return nil, fmt.Errorf("fakeidp: scenario: %w", err)
 	}
@@ -249,21 +249,67 @@ func ParseScenario(data []byte) (*Scenario, error) {
 	return &sc, nil
 }
 
-// jsonPath turns encoding/json's "apps.0.clientId" into "apps[0].clientId".
-func jsonPath(field string) string {
-	parts := strings.Split(field, ".")
-	var b strings.Builder
-	for i, p := range parts {
-		if p != "" && strings.Trim(p, "0123456789") == "" {
-			b.WriteString("[" + p + "]")
+// pathAt names the JSON value that ends at offset off, e.g.
+// "tenants[1].id": encoding/json's UnmarshalTypeError.Field has no array
+// indices, and a path without them does not find the bad entry.
+func pathAt(data []byte, off int64) string {
+	type frame struct {
+		array bool
+		idx   int
+		key   string
+	}
+	var st []frame
+	render := func() string {
+		var b strings.Builder
+		for i, f := range st {
+			switch {
+			case f.array:
+				fmt.Fprintf(&b, "[%d]", f.idx)
+			case i > 0:
+				b.WriteString("." + f.key)
+			default:
+				b.WriteString(f.key)
+			}
+		}
+		return b.String()
+	}
+	inObject := func() bool { return len(st) > 0 && !st[len(st)-1].array }
+	dec := json.NewDecoder(bytes.NewReader(data))
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return render()
+		}
+		if expectKey {
+			if k, ok := tok.(string); ok {
+				st[len(st)-1].key = k
+				expectKey = false
+				continue
+			}
+			st = st[:len(st)-1] // '}'
+			expectKey = inObject()
 			continue
 		}
-		if i > 0 {
-			b.WriteByte('.')
+		d, isDelim := tok.(json.Delim)
+		if isDelim && d == ']' {
+			st = st[:len(st)-1]
+			expectKey = inObject()
+			continue
 		}
-		b.WriteString(p)
+		if len(st) > 0 && st[len(st)-1].array {
+			st[len(st)-1].idx++
+		}
+		if dec.InputOffset() >= off {
+			return render()
+		}
+		if isDelim {
+			st = append(st, frame{array: d == '[', idx: -1})
+			expectKey = d == '{'
+			continue
+		}
+		expectKey = inObject()
 	}
-	return b.String()
 }
 
 // ValidationError is what Validate returns: every problem found, each naming

@@ -1,0 +1,42 @@
+// Package fakeidp is an offline, faithful emulator of Microsoft Entra's token
+// service and of the Azure managed-identity endpoints, so that workload
+// identity federation can be tested end to end on a laptop or in CI. It checks
+// what Entra checks (federated identity credentials, consent, assertion
+// signature and lifetime) and answers with Entra's AADSTS errors.
+//
+// The common call:
+//
+//	srv, err := fakeidp.New(nil, nil) // nil: DefaultScenario()
+//	if err != nil { ... }
+//	defer srv.Close()
+//	// IDENTITY_ENDPOINT=srv.AppServiceEndpoint(), IDENTITY_HEADER=srv.IdentityHeader(),
+//	// AZURE_AUTHORITY_HOST=srv.URL(), and trust srv.CAPEM() (or use srv.Client()).
+//
+// The server has two listeners. The Entra one (HTTPS, a CA generated at New,
+// since MSAL and azcore refuse plain-HTTP authorities) serves
+//
+//	GET  /{tenant}/v2.0/.well-known/openid-configuration
+//	GET  /{tenant}/discovery/v2.0/keys, /common/discovery/v2.0/keys
+//	GET  /common/discovery/instance
+//	POST /{tenant}/oauth2/v2.0/token      (client_credentials with a client assertion)
+//	GET  /issuers/{name}/.well-known/openid-configuration, /issuers/{name}/keys
+//
+// and the managed-identity one (plain HTTP, like the real endpoints) serves
+// App Service's GET /msi/token (api-version 2019-08-01 and 2017-09-01) and
+// IMDS's GET /metadata/identity/oauth2/token (api-version 2018-02-01). With
+// Options.NoListener both are served in process through Transport().
+//
+// The token endpoint validates in Entra's observable order, so each
+// misconfiguration yields one code: tenant (90002; /common and friends
+// 9001023), request parameters (900144, 70003, 70011, 1002012), app known in
+// the tenant (700016), client authentication (7000216, 7000215, 90011, 50027,
+// 700027 for a bad signature, unknown kid or an alg other than RS256, 700024
+// for exp/nbf outside the window with AssertionClockSkew of tolerance),
+// federated credential match, exact and case-sensitive (700211 issuer, 700213
+// subject, 700212 audience), then consent in the tenant (700016). Errors with
+// error "invalid_client" answer 401, the others 400.
+//
+// Secrets never leave the server in a readable form: Requests() and the log
+// lines redact assertions, client secrets and tokens, and no error message
+// echoes a token.
+package fakeidp

@@ -1,0 +1,76 @@
+package fakeidp_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+
+	"github.com/tenantbridge/tenantbridge/fakeidp"
+)
+
+// A managed-identity token traded for Graph tokens in each tenant of the
+// default scenario: the tenant that did not consent answers AADSTS700016.
+func ExampleNew() {
+	srv, err := fakeidp.New(nil, nil) // nil: DefaultScenario()
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+
+	assertion, _, err := srv.IssueManagedIdentityToken(srv.Scenario().ManagedIdentities[0], fakeidp.TokenExchangeAudience)
+	if err != nil {
+		panic(err)
+	}
+	for _, tenant := range srv.Scenario().Tenants {
+		resp, err := srv.Client().PostForm(srv.URL()+"/"+tenant.ID+"/oauth2/v2.0/token", url.Values{
+			"grant_type":            {"client_credentials"},
+			"client_id":             {fakeidp.DefaultAppClientID},
+			"client_assertion_type": {fakeidp.JWTBearerAssertionType},
+			"client_assertion":      {assertion},
+			"scope":                 {"https://graph.microsoft.com/.default"},
+		})
+		if err != nil {
+			panic(err)
+		}
+		var body struct {
+			ErrorCodes []int `json:"error_codes"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		fmt.Println(tenant.DisplayName, resp.StatusCode, body.ErrorCodes)
+	}
+	// Output:
+	// Contoso (home) 200 []
+	// Fabrikam (consented) 200 []
+	// Northwind (not consented) 400 [700016]
+}
+
+func ExampleDefaultScenario() {
+	sc := fakeidp.DefaultScenario()
+	for _, m := range sc.ManagedIdentities {
+		fmt.Println(m.Kind, m.ObjectID)
+	}
+	fmt.Println(sc.Apps[0].FederatedCredentials[0].Issuer)
+	// Output:
+	// system bbbbbbbb-0000-0000-0000-000000000001
+	// user cccccccc-0000-0000-0000-000000000001
+	// {authority}/11111111-1111-1111-1111-111111111111/v2.0
+}
+
+func ExampleParseFault() {
+	f, err := fakeidp.ParseFault("token:429:retry-after=2:count=3")
+	fmt.Println(f.Endpoint, f.Status, f.RetryAfter, f.Count, err)
+	_, err = fakeidp.ParseFault("tokn:429")
+	fmt.Println(err)
+	// Output:
+	// token 429 2s 3 <nil>
+	// fakeidp: fault "tokn:429": unknown endpoint "tokn"
+}
+
+func ExampleParseScenario() {
+	_, err := fakeidp.ParseScenario([]byte(`{"tenants":[{"id":"t1"}],"apps":[{"clientId":"a","homeTenant":"t1",
+		"federatedCredentials":[{"name":"f","issuer":"","subject":"s","audiences":["api://AzureADTokenExchange"]}]}]}`))
+	fmt.Println(err)
+	// Output:
+	// fakeidp: scenario: apps[0].federatedCredentials[0].issuer: empty
+}
