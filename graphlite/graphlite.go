@@ -217,7 +217,7 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values, out any
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp.Body)
 	body := &limitedReader{r: resp.Body, left: c.maxBytes}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 		b, err := io.ReadAll(body)
@@ -273,6 +273,14 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	return n, err
+}
+
+// closeBody reads what is left of a body (up to 64 KiB, so that the
+// connection can be reused: a JSON decoder stops at the closing brace) and
+// closes it.
+func closeBody(body io.ReadCloser) {
+	io.CopyN(io.Discard, body, 64<<10)
+	body.Close()
 }
 
 // sleepCtx waits d or until ctx is done.

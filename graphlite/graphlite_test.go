@@ -248,6 +248,11 @@ func TestThrottling(t *testing.T) {
 			wantWaits: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second},
 		},
 		{
+			name:      "Retry-After as an HTTP date",
+			faults:    []graphtest.Fault{{Status: 503, RetryAfter: "Fri, 27 Nov 2026 12:00:10 GMT"}},
+			wantWaits: []time.Duration{10 * time.Second},
+		},
+		{
 			name:      "retries run out",
 			faults:    []graphtest.Fault{{Status: 429, RetryAfter: "1", Count: 10}},
 			wantWaits: []time.Duration{time.Second, time.Second, time.Second, time.Second},
@@ -263,6 +268,7 @@ func TestThrottling(t *testing.T) {
 			w := &waits{}
 			c := newClient(t, srv, newCredential(tenantA, "Device.Read.All"), w, func(o *graphlite.Options) {
 				o.Throttle.MaxDelay = 30 * time.Second
+				o.Throttle.Now = func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
 			})
 			var d graphlite.Device
 			err := c.Get(context.Background(), "/devices/d-1", nil, &d)

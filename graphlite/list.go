@@ -62,7 +62,7 @@ func getPage[T any](ctx context.Context, c *Client, u string, page []T) ([]T, st
 	if err != nil {
 		return page, "", err
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp.Body)
 	page, next, err := decodePage(json.NewDecoder(&limitedReader{r: resp.Body, left: c.maxBytes}), page)
 	if err != nil {
 		return page, "", fmt.Errorf("graphlite: GET %s: decode page: %w", resp.Request.URL.Path, err)
@@ -87,12 +87,13 @@ func decodePage[T any](dec *json.Decoder, page []T) ([]T, string, error) {
 			if err := expectDelim(dec, '['); err != nil {
 				return page, "", err
 			}
+			var zero T
 			for dec.More() {
-				var v T
-				if err := dec.Decode(&v); err != nil {
-					return page, "", err
+				// Decode in place: a local T would escape to the heap per element.
+				page = append(page, zero)
+				if err := dec.Decode(&page[len(page)-1]); err != nil {
+					return page[:len(page)-1], "", err
 				}
-				page = append(page, v)
 			}
 			if err := expectDelim(dec, ']'); err != nil {
 				return page, "", err

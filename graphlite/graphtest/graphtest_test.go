@@ -468,3 +468,26 @@ func TestServerBasics(t *testing.T) {
 		t.Error("New accepted a malformed JWKS")
 	}
 }
+
+func TestStaticJWKSAndEscaping(t *testing.T) {
+	// A static key set instead of KeysURL, and names that need JSON escaping.
+	k := testKeys()[1]
+	jwks := fmt.Sprintf(`{"keys":[{"kty":"RSA","kid":"static","n":%q,"e":"AQAB"}]}`, base64.RawURLEncoding.EncodeToString(k.N.Bytes()))
+	name := "Café \"quoted\" <&> \\ \u2028 tab\t"
+	srv, err := graphtest.New(&graphtest.Options{
+		JWKS:    []byte(jwks),
+		Devices: map[string][]map[string]any{tenantA: {{"id": "d-1", "displayName": name}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	e := &env{srv: srv}
+	r := e.do(t, "GET", "/v1.0/devices/d-1?$select=displayName", sign(t, "static", k, claims(tenantA, time.Now(), "Device.Read.All")), nil, "")
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if got := r.json(t)["displayName"]; got != name {
+		t.Errorf("displayName = %q, want %q", got, name)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Paging limits of Graph's directory collections.
@@ -106,9 +107,10 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, rec *Reques
 		}
 		page = append(page, d)
 	}
-	var b bytes.Buffer
+	b := pageBuffers.Get().(*bytes.Buffer)
+	defer func() { b.Reset(); pageBuffers.Put(b) }()
 	b.WriteString(`{"@odata.context":`)
-	writeString(&b, s.URL()+"/"+version+"/$metadata#devices"+selectSuffix(q.sel))
+	writeString(b, s.URL()+"/"+version+"/$metadata#devices"+selectSuffix(q.sel))
 	if q.count {
 		total := 0
 		for i := 0; i < n; i++ {
@@ -116,22 +118,22 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, rec *Reques
 				total++
 			}
 		}
-		fmt.Fprintf(&b, `,"@odata.count":%d`, total)
+		fmt.Fprintf(b, `,"@odata.count":%d`, total)
 	}
 	if next >= 0 {
 		rec.NextLink = s.URL() + r.URL.Path + "?" + withSkipToken(r.URL.RawQuery, encodeSkipToken(next, td))
 		b.WriteString(`,"@odata.nextLink":`)
-		writeString(&b, rec.NextLink)
+		writeString(b, rec.NextLink)
 	}
 	b.WriteString(`,"value":[`)
 	for i, d := range page {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		writeRecord(&b, d, q.sel)
+		writeRecord(b, d, q.sel)
 	}
 	b.WriteString("]}")
-	writeJSON(w, &b)
+	writeJSON(w, b)
 }
 
 func (s *Server) countDevices(w http.ResponseWriter, r *http.Request, td *tenantData) {
@@ -220,10 +222,27 @@ func writeRecord(b *bytes.Buffer, d record, sel []string) {
 	b.WriteByte('}')
 }
 
+// writeString writes s as a JSON string; plain ASCII (the common case) is
+// copied as is, anything else goes through encoding/json for exact escaping
+// (without HTML escaping: Graph writes the & of a nextLink as is).
 func writeString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s)
-	b.Write(enc)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			enc := json.NewEncoder(b)
+			enc.SetEscapeHTML(false)
+			enc.Encode(s)
+			b.Truncate(b.Len() - 1) // the newline Encode adds
+			return
+		}
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
 }
+
+// pageBuffers recycles the response buffers of list pages (up to about 1 MB
+// for 999 devices), so that a load run does not regrow one per page.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // A skip token is opaque to clients; inside it holds the position to resume
 // at and a check of the tenant, so that a token of one tenant fails in another.
