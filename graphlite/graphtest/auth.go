@@ -1,6 +1,7 @@
 package graphtest
 
 import (
+	"context"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
@@ -28,8 +29,11 @@ var deviceRoles = []string{"Device.Read.All", "Device.ReadWrite.All", "Directory
 // clockSkew is the leeway on exp and nbf.
 const clockSkew = time.Minute
 
-// maxJWKSBytes bounds the key set document.
-const maxJWKSBytes = 1 << 20
+// maxJWKSBytes and keysFetchTimeout bound the key set fetch.
+const (
+	maxJWKSBytes     = 1 << 20
+	keysFetchTimeout = 10 * time.Second
+)
 
 // principal is what a valid token tells the server.
 type principal struct {
@@ -150,7 +154,7 @@ func (ks *keySet) keyFunc(t *jwt.Token) (any, error) {
 	if ks.url != "" && (!ks.everFetch || ks.clock().Sub(ks.lastFetch) >= KeysRefetchInterval) {
 		ks.lastFetch = ks.clock()
 		ks.everFetch = true
-		keys, err := ks.fetch(t)
+		keys, err := ks.fetch()
 		if err != nil {
 			return nil, err
 		}
@@ -169,8 +173,15 @@ func (ks *keySet) lookup(kid string) *rsa.PublicKey {
 	return ks.fetched[kid]
 }
 
-func (ks *keySet) fetch(_ *jwt.Token) (map[string]*rsa.PublicKey, error) {
-	resp, err := ks.client.Get(ks.url)
+func (ks *keySet) fetch() (map[string]*rsa.PublicKey, error) {
+	// Bounded in time as in size: a stuck issuer must not hold every request.
+	ctx, cancel := context.WithTimeout(context.Background(), keysFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetch keys: %w", err)
+	}
+	resp, err := ks.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch keys: %w", err)
 	}

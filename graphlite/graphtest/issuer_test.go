@@ -79,12 +79,15 @@ func claims(tid string, now time.Time, roles ...string) jwt.MapClaims {
 	}
 }
 
+// sign makes an RS256 token; t may be nil (in examples), then it panics.
 func sign(t *testing.T, kid string, key *rsa.PrivateKey, c jwt.MapClaims) string {
-	t.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
 	tok.Header["kid"] = kid
 	s, err := tok.SignedString(key)
 	if err != nil {
+		if t == nil {
+			panic(err)
+		}
 		t.Fatal(err)
 	}
 	return s
