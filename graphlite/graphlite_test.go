@@ -9,11 +9,14 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azlog "github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tenantbridge/tenantbridge/graphlite"
@@ -563,5 +566,58 @@ func TestFanOut(t *testing.T) {
 		if !errors.Is(r.Err, context.Canceled) || ran {
 			t.Errorf("cancelled FanOut: %+v, ran %v", r, ran)
 		}
+	}
+}
+
+// failingCredential cannot get a token.
+type failingCredential struct{ calls atomic.Int32 }
+
+func (f *failingCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	f.calls.Add(1)
+	return azcore.AccessToken{}, errNoToken
+}
+
+var errNoToken = errors.New("federated: AADSTS700016: application not found in the directory")
+
+func TestCredentialFailure(t *testing.T) {
+	srv := startGraph(t, graphtest.Options{})
+	cred := &failingCredential{}
+	c := newClient(t, srv, cred, nil, nil)
+	err := c.Get(context.Background(), "/devices", nil, nil)
+	if !errors.Is(err, errNoToken) || !strings.HasPrefix(err.Error(), "graphlite: GET /v1.0/devices: ") {
+		t.Errorf("Get = %v, want the credential's error wrapped", err)
+	}
+	if n := cred.calls.Load(); n != 1 {
+		t.Errorf("credential called %d times, want 1 (its failure is not retried)", n)
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests reached Graph without a token", n)
+	}
+}
+
+func TestLogsCarryNoToken(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	azlog.SetListener(func(ev azlog.Event, msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, msg)
+	})
+	defer azlog.SetListener(nil)
+
+	srv := startGraph(t, graphtest.Options{Devices: map[string][]map[string]any{tenantA: scenarioDevices()}})
+	srv.AddFault(graphtest.Fault{Status: 429, RetryAfter: "1"})
+	credA, credB := newCredential(tenantA, "Device.Read.All"), newCredential(tenantB)
+	newClient(t, srv, credA, &waits{}, nil).Get(context.Background(), "/devices", nil, nil)
+	newClient(t, srv, credB, nil, nil).Get(context.Background(), "/devices", nil, nil)
+
+	mu.Lock()
+	defer mu.Unlock()
+	all := strings.Join(lines, "\n")
+	if !strings.Contains(all, "Client-Request-Id") {
+		t.Errorf("the logs do not show client-request-id; got %d lines", len(lines))
+	}
+	if containsAny(all, append(credA.tokens(), credB.tokens()...)) {
+		t.Error("a log line contains an access token")
 	}
 }
