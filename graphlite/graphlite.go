@@ -42,10 +42,13 @@ const (
 // Base URLs of Graph in the national clouds
 // (learn.microsoft.com/graph/deployments); append "/v1.0" or "/beta".
 const (
-	PublicCloud           = "https://graph.microsoft.com"
-	USGovernmentCloud     = "https://graph.microsoft.us"
-	USGovernmentDoDCloud  = "https://dod-graph.microsoft.us"
-	ChinaCloud            = "https://microsoftgraph.chinacloudapi.cn"
+	PublicCloud          = "https://graph.microsoft.com"
+	USGovernmentCloud    = "https://graph.microsoft.us"
+	USGovernmentDoDCloud = "https://dod-graph.microsoft.us"
+	ChinaCloud           = "https://microsoftgraph.chinacloudapi.cn"
+)
+
+const (
 	defaultScope          = PublicCloud + "/.default"
 	maxErrorBodyBytes     = 1 << 20
 	headerClientRequestID = "client-request-id"
