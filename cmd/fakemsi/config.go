@@ -120,20 +120,22 @@ func parseConfig(data []byte) (*config, error) {
 		return nil, &configError{Problems: []string{"the config is null; want a JSON object"}}
 	}
 	cfg := &config{}
-	var problems []string
+	var own []string // problems of the faults and options sections
 	if raw, ok := top["faults"]; ok {
 		delete(top, "faults")
-		problems = append(problems, cfg.parseFaults(raw)...)
+		own = append(own, cfg.parseFaults(raw)...)
 	}
 	if raw, ok := top["options"]; ok {
 		delete(top, "options")
-		problems = append(problems, cfg.parseOptions(raw)...)
+		own = append(own, cfg.parseOptions(raw)...)
 	}
 	// The rest is the scenario; fakeidp checks it and names field paths.
 	rest, err := json.Marshal(top)
 	if err != nil {
 		return nil, &configError{Problems: []string{err.Error()}}
 	}
+	// Scenario problems first: that is the order of a config file.
+	var problems []string
 	sc, err := fakeidp.ParseScenario(rest)
 	if err != nil {
 		problems = append(problems, scenarioProblems(err)...)
@@ -141,6 +143,7 @@ func parseConfig(data []byte) (*config, error) {
 		cfg.Scenario = sc
 		problems = append(problems, cfg.checkReferences()...)
 	}
+	problems = append(problems, own...)
 	if len(problems) > 0 {
 		return nil, &configError{Problems: problems}
 	}

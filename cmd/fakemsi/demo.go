@@ -103,7 +103,7 @@ func (d *demo) run(ctx context.Context) (bool, error) {
 	w.Flush()
 
 	// Step 1.
-	d.printf("\nStep 1. Get an assertion (a JWT for %s) from the workload's managed identity\n", fakeidp.TokenExchangeAudience)
+	d.printf("\nStep 1. Get an assertion (a JWT for %s) from the workload's identity\n", fakeidp.TokenExchangeAudience)
 	src, how, err := d.detectSource()
 	if err != nil {
 		return false, fmt.Errorf("step 1: %w", err)

@@ -92,15 +92,17 @@ func startEmulator(s settings) (_ *emulator, err error) {
 	if s.redactor != nil {
 		s.redactor.addSecret(header)
 	}
+	entraAddr, msiAddr := hostPort(s.addr, s.ports.entra), hostPort(s.addr, s.ports.msi)
 	e.idp, err = fakeidp.New(sc, &fakeidp.Options{
-		Addr:           hostPort(s.addr, s.ports.entra),
-		MSIAddr:        hostPort(s.addr, s.ports.msi),
+		Addr:           entraAddr,
+		MSIAddr:        msiAddr,
 		IdentityHeader: header,
 		TokenLifetime:  time.Duration(s.cfg.Options.TokenLifetime),
 		Logger:         s.logger,
 	})
 	if err != nil {
-		return nil, listenError("Entra or managed-identity listener", err)
+		return nil, listenError("Entra or managed-identity listener",
+			map[string]string{entraAddr: "Entra listener", msiAddr: "managed-identity listener"}, err)
 	}
 	for _, f := range s.faults {
 		e.idp.AddFault(f)
@@ -119,7 +121,7 @@ func startEmulator(s settings) (_ *emulator, err error) {
 		Addr:       hostPort(s.addr, s.ports.graph),
 	})
 	if err != nil {
-		return nil, listenError("Graph listener", err)
+		return nil, listenError("Graph listener", nil, err)
 	}
 
 	caFile := s.caFile
@@ -312,12 +314,21 @@ func hostPort(host string, port int) string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
-// listenError keeps a listen failure to the words a user acts on ("address
-// already in use") and names the listener.
-func listenError(which string, err error) error {
+// listenError keeps a listen failure to the words a user acts on ("cannot
+// listen on ADDR: bind: address already in use") and names the listener.
+// names maps listen addresses to listener names, for a server with two.
+func listenError(which string, names map[string]string, err error) error {
 	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == "listen" {
+	if errors.As(err, &oe) && oe.Op == "listen" && oe.Addr != nil {
+		if n, ok := names[oe.Addr.String()]; ok {
+			which = n
+		}
 		return fmt.Errorf("%s: cannot listen on %s: %v", which, oe.Addr, oe.Err)
+	}
+	// graphtest flattens the error to text: "graphtest: listen: listen tcp ADDR: reason".
+	msg := err.Error()
+	if i := strings.Index(msg, "listen tcp "); i >= 0 {
+		return fmt.Errorf("%s: cannot listen on %s", which, msg[i+len("listen tcp "):])
 	}
 	return fmt.Errorf("%s: %w", which, err)
 }

@@ -14,13 +14,12 @@ const serveAbout = `
 Start the emulator: the managed-identity listener (plain HTTP, as on App
 Service and IMDS), the Entra listener and the Graph listener (HTTPS, with
 their CAs written to one PEM bundle). Print the environment block as export
-lines on stdout, so that
-
-    eval "$(fakemsi serve &)"   # or: fakemsi serve --env-file fake.env &
-
-configures a shell, and run until SIGINT or SIGTERM. Then stop accepting
+lines on stdout and run until SIGINT or SIGTERM; then stop accepting
 requests, let the ones in flight finish, free the ports and remove the
 temporary files. A second signal exits at once.
+
+    fakemsi serve --env-file fake.env &
+    set -a; . ./fake.env; set +a      # once fake.env exists (it is written atomically)
 
 Request logs (one line per request, secrets redacted) go to stderr.`
 

@@ -151,14 +151,14 @@ func TestServePortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	for _, flag := range []string{"--msi-port", "--graph-port"} {
+	for flag, listener := range map[string]string{"--entra-port": "Entra listener", "--msi-port": "managed-identity listener", "--graph-port": "Graph listener"} {
 		t.Run(flag, func(t *testing.T) {
 			r := runFakemsi(t, nil, "serve", flag, itoa(port))
 			if r.code != exitFailure {
 				t.Fatalf("exit code %d, want %d\nstderr:\n%s", r.code, exitFailure, r.stderr)
 			}
 			line := strings.TrimSpace(r.stderr)
-			if strings.Contains(line, "\n") || !strings.Contains(line, "address already in use") || !strings.Contains(line, itoa(port)) {
+			if strings.Contains(line, "\n") || !strings.Contains(line, "address already in use") || !strings.Contains(line, itoa(port)) || !strings.Contains(line, listener) {
 				t.Errorf("stderr is not one line naming the port and the reason:\n%s", r.stderr)
 			}
 			if r.stdout != "" {
