@@ -133,7 +133,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tenant := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("tenant")))
 	status, body := h.serve(r.Context(), tenant)
 	writeJSON(w, status, body)
-	h.log.Info("devices", "tenant", clip(tenant), "status", status, "duration", time.Since(start).Round(time.Millisecond))
+	h.log.Info("devices", "tenant", clip(tenant), "status", status, "duration_ms", time.Since(start).Milliseconds())
 }
 
 func (h *handler) serve(ctx context.Context, tenant string) (int, any) {
