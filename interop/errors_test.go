@@ -84,84 +84,91 @@ func strangerRSAKey(t *testing.T) any {
 
 func noKey(*testing.T) any { return jwt.UnsafeAllowNoneSignatureType }
 
+// misconfiguration is a mistake a user can make, and the AADSTS code Entra
+// answers it with.
+type misconfiguration struct {
+	name      string
+	tenant    string
+	clientID  string
+	assertion assertionFunc
+	scopes    []string
+	code      int
+}
+
+// misconfigurations is every mistake the interop tests put to each client.
+var misconfigurations = []misconfiguration{
+	{
+		name:   "tenant did not consent",
+		tenant: fakeidp.DefaultUnconsentedTenantID, clientID: fakeidp.DefaultAppClientID,
+		assertion: fromManagedIdentity, code: 700016,
+	},
+	{
+		name:   "unknown tenant",
+		tenant: unknownTenantID, clientID: fakeidp.DefaultAppClientID,
+		assertion: fromManagedIdentity, code: 90002,
+	},
+	{
+		name:   "unknown app",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: "ffffffff-0000-0000-0000-000000000001",
+		assertion: fromManagedIdentity, code: 700016,
+	},
+	{
+		name:   "federated credential trusts another identity",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: wrongSubjectAppID,
+		assertion: fromManagedIdentity, code: 700213,
+	},
+	{
+		name:   "federated credential subject differs only in case",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: caseSubjectAppID,
+		assertion: fromManagedIdentity, code: 700213,
+	},
+	{
+		name:   "workload subject mismatch",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
+		assertion: external(fakeidp.DefaultWorkloadIssuer, "system:serviceaccount:default:other", fakeidp.TokenExchangeAudience),
+		code:      700213,
+	},
+	{
+		name:   "issuer no federated credential trusts",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
+		assertion: external(strangerIssuer, fakeidp.DefaultWorkloadSubject, fakeidp.TokenExchangeAudience),
+		code:      700211,
+	},
+	{
+		name:   "wrong audience",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
+		assertion: external(fakeidp.DefaultWorkloadIssuer, fakeidp.DefaultWorkloadSubject, "api://AzureADTokenExchangeX"),
+		code:      700212,
+	},
+	{
+		name:   "expired assertion",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
+		assertion: expired, code: 700024,
+	},
+	{
+		name:   "signed by a key the issuer never published",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
+		assertion: resigned(jwt.SigningMethodRS256, strangerRSAKey), code: 700027,
+	},
+	{
+		name:   "unsigned assertion (alg none)",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
+		assertion: resigned(jwt.SigningMethodNone, noKey), code: 700027,
+	},
+	{
+		name:   "two resources in one request",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
+		assertion: fromManagedIdentity,
+		scopes:    []string{graphScope, "https://management.azure.com/.default"},
+		code:      70011,
+	},
+}
+
 // TestMisconfigurationsSurfaceInAzidentity checks that each mistake a user can
 // make reaches azidentity's caller with Entra's AADSTS code, which is what
 // the troubleshooting docs are indexed by.
 func TestMisconfigurationsSurfaceInAzidentity(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		tenant    string
-		clientID  string
-		assertion assertionFunc
-		scopes    []string
-		code      int
-	}{
-		{
-			name:   "tenant did not consent",
-			tenant: fakeidp.DefaultUnconsentedTenantID, clientID: fakeidp.DefaultAppClientID,
-			assertion: fromManagedIdentity, code: 700016,
-		},
-		{
-			name:   "unknown tenant",
-			tenant: unknownTenantID, clientID: fakeidp.DefaultAppClientID,
-			assertion: fromManagedIdentity, code: 90002,
-		},
-		{
-			name:   "unknown app",
-			tenant: fakeidp.DefaultConsentedTenantID, clientID: "ffffffff-0000-0000-0000-000000000001",
-			assertion: fromManagedIdentity, code: 700016,
-		},
-		{
-			name:   "federated credential trusts another identity",
-			tenant: fakeidp.DefaultConsentedTenantID, clientID: wrongSubjectAppID,
-			assertion: fromManagedIdentity, code: 700213,
-		},
-		{
-			name:   "federated credential subject differs only in case",
-			tenant: fakeidp.DefaultConsentedTenantID, clientID: caseSubjectAppID,
-			assertion: fromManagedIdentity, code: 700213,
-		},
-		{
-			name:   "workload subject mismatch",
-			tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
-			assertion: external(fakeidp.DefaultWorkloadIssuer, "system:serviceaccount:default:other", fakeidp.TokenExchangeAudience),
-			code:      700213,
-		},
-		{
-			name:   "issuer no federated credential trusts",
-			tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
-			assertion: external(strangerIssuer, fakeidp.DefaultWorkloadSubject, fakeidp.TokenExchangeAudience),
-			code:      700211,
-		},
-		{
-			name:   "wrong audience",
-			tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
-			assertion: external(fakeidp.DefaultWorkloadIssuer, fakeidp.DefaultWorkloadSubject, "api://AzureADTokenExchangeX"),
-			code:      700212,
-		},
-		{
-			name:   "expired assertion",
-			tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
-			assertion: expired, code: 700024,
-		},
-		{
-			name:   "signed by a key the issuer never published",
-			tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
-			assertion: resigned(jwt.SigningMethodRS256, strangerRSAKey), code: 700027,
-		},
-		{
-			name:   "unsigned assertion (alg none)",
-			tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
-			assertion: resigned(jwt.SigningMethodNone, noKey), code: 700027,
-		},
-		{
-			name:   "two resources in one request",
-			tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
-			assertion: fromManagedIdentity,
-			scopes:    []string{graphScope, "https://management.azure.com/.default"},
-			code:      70011,
-		},
-	} {
+	for _, tc := range misconfigurations {
 		t.Run(tc.name, func(t *testing.T) {
 			getAssertion := tc.assertion(t)
 			var presented string
