@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -33,7 +35,15 @@ type env struct {
 	srv     *httptest.Server
 
 	mu      sync.Mutex
-	secrets []string // every assertion the credential obtained, and the identity header
+	secrets []string     // every assertion the credential obtained, and the identity header
+	log     bytes.Buffer // the handler's log, guarded by mu
+}
+
+// Write lets env be the handler's log output.
+func (e *env) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.log.Write(p)
 }
 
 func newEnv(t testing.TB, allowed []string, mods ...func(*deps)) *env {
@@ -102,6 +112,7 @@ func newEnvWith(t testing.TB, sc *fakeidp.Scenario, allowed []string, mods ...fu
 			BaseURL:       graph.URL() + "/v1.0",
 			ClientOptions: azcore.ClientOptions{Transport: graph.Client()},
 		},
+		Log: slog.New(slog.NewJSONHandler(e, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, m := range mods {
 		m(&d)
@@ -145,6 +156,12 @@ func (e *env) get(t *testing.T, path string) (int, map[string]any) {
 		if strings.Contains(string(body), s) {
 			t.Error("the response body contains an assertion or the identity header")
 		}
+		if strings.Contains(e.log.String(), s) {
+			t.Error("the handler's log contains an assertion or the identity header")
+		}
+	}
+	if strings.Contains(e.log.String(), "eyJ") {
+		t.Error("the handler's log contains a JWT")
 	}
 	e.mu.Unlock()
 	var v map[string]any
