@@ -77,6 +77,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 	}
 	info.form = redactForm(form)
 	info.clientID = clip(form.Get("client_id"))
+	if corr == "" {
+		corr = form.Get("client-request-id") // @azure/identity also sends it in the form
+	}
 	resp, e := s.exchange(tenant, form, now)
 	if e != nil {
 		fail(e)

@@ -476,3 +476,16 @@ func TestIssueExternalTokenUnknownIssuer(t *testing.T) {
 		t.Errorf("claims iss %v lifetime %v", c["iss"], c["exp"].(float64)-c["iat"].(float64))
 	}
 }
+
+func TestCorrelationIDEchoed(t *testing.T) {
+	s := sharedServer(t)
+	f := assertionForm(DefaultAppClientID, "x")
+	f.Set("client-request-id", "3f0eca69-dc16-46c0-9667-af1aed1d1242")
+	a := postToken(t, s, DefaultUnconsentedTenantID, f)
+	if a.Body["correlation_id"] != "3f0eca69-dc16-46c0-9667-af1aed1d1242" {
+		t.Errorf("correlation_id = %v, want the client-request-id", a.Body["correlation_id"])
+	}
+	if a.Body["trace_id"] == a.Body["correlation_id"] {
+		t.Error("trace_id equals correlation_id")
+	}
+}
