@@ -74,3 +74,44 @@ func ExampleParseScenario() {
 	// Output:
 	// fakeidp: scenario: apps[0].federatedCredentials[0].issuer: empty
 }
+
+// Scripted faults: the next two token requests get 429 with Retry-After,
+// and Requests() shows what the client went through.
+func ExampleServer_AddFault() {
+	srv, err := fakeidp.New(nil, &fakeidp.Options{NoListener: true})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	f, _ := fakeidp.ParseFault("token:429:retry-after=2:count=2")
+	srv.AddFault(f)
+
+	assertion, err := srv.IssueExternalToken(fakeidp.DefaultWorkloadIssuer, fakeidp.DefaultWorkloadSubject, fakeidp.TokenExchangeAudience, 0)
+	if err != nil {
+		panic(err)
+	}
+	for i := 0; i < 3; i++ {
+		resp, err := srv.Client().PostForm(srv.URL()+"/"+fakeidp.DefaultConsentedTenantID+"/oauth2/v2.0/token", url.Values{
+			"grant_type":            {"client_credentials"},
+			"client_id":             {fakeidp.DefaultAppClientID},
+			"client_assertion_type": {fakeidp.JWTBearerAssertionType},
+			"client_assertion":      {assertion},
+			"scope":                 {"https://graph.microsoft.com/.default"},
+		})
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+		fmt.Printf("%d retry-after=%q\n", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	for _, r := range srv.Requests() {
+		fmt.Printf("%d AADSTS%d assertion=%q\n", r.Status, r.ErrorCode, r.Form.Get("client_assertion"))
+	}
+	// Output:
+	// 429 retry-after="2"
+	// 429 retry-after="2"
+	// 200 retry-after=""
+	// 429 AADSTS90033 assertion=""
+	// 429 AADSTS90033 assertion=""
+	// 200 AADSTS0 assertion="[redacted]"
+}
