@@ -7,8 +7,9 @@
 //   node child.mjs [TENANT [MANAGED_IDENTITY_CLIENT_ID]]
 //
 // TENANT defaults to the first of FAKEMSI_TENANTS (the consented tenant under
-// `fakemsi exec`).
-import { ClientAssertionCredential, ManagedIdentityCredential } from '@azure/identity';
+// `fakemsi exec`). With CHILD_CREDENTIAL=workload it uses
+// WorkloadIdentityCredential (AZURE_FEDERATED_TOKEN_FILE) instead.
+import { ClientAssertionCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from '@azure/identity';
 
 const [tenantArg, miClientId] = process.argv.slice(2);
 const tenant = tenantArg || (process.env.FAKEMSI_TENANTS || '').split(',')[0];
@@ -27,7 +28,23 @@ function assertionClaimsOf(token) {
   return { iss, aud, tid, sub };
 }
 
+async function workloadToken() {
+  const cred = new WorkloadIdentityCredential({
+    tenantId: tenant,
+    clientId: process.env.AZURE_CLIENT_ID,
+    tokenFilePath: process.env.AZURE_FEDERATED_TOKEN_FILE,
+    authorityHost: process.env.AZURE_AUTHORITY_HOST,
+    disableInstanceDiscovery: true,
+  });
+  const t = await cred.getToken('https://graph.microsoft.com/.default');
+  return { ok: true, claims: claimsOf(t.token) };
+}
+
 try {
+  if (process.env.CHILD_CREDENTIAL === 'workload') {
+    console.log(JSON.stringify(await workloadToken()));
+    process.exit(0);
+  }
   const mi = miClientId ? new ManagedIdentityCredential({ clientId: miClientId }) : new ManagedIdentityCredential();
   let assertion = null;
   const getAssertion = async () => {

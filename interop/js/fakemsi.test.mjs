@@ -12,13 +12,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const consentedTenant = '22222222-2222-2222-2222-222222222222';
 const platformVar = /^(AZURE_|MSI_|IDENTITY_|IMDS_ENDPOINT$|FAKEMSI_|SSL_CERT_|NODE_EXTRA_CA_CERTS$)/;
 
-function fakemsiExec(args) {
+function fakemsiExec(args, extraEnv = {}) {
   const [cmd, pre] = process.env.FAKEMSI_BIN
     ? [process.env.FAKEMSI_BIN, []]
     : ['go', ['run', 'github.com/tenantbridge/tenantbridge/cmd/fakemsi']];
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !platformVar.test(k)));
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !platformVar.test(k))), ...extraEnv };
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...pre, 'exec', '--', ...args], { cwd: here, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, [...pre, 'exec', ...args], { cwd: here, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -28,12 +28,14 @@ function fakemsiExec(args) {
   });
 }
 
-test('fakemsi exec -- node child.mjs gets a Graph token with @azure/identity', { timeout: 120_000 }, async () => {
-  const { code, out, err } = await fakemsiExec([process.execPath, join(here, 'child.mjs')]);
-  assert.equal(code, 0, `fakemsi exec exited with ${code}:\n${err}`);
-  const r = JSON.parse(out.trim().split('\n').pop());
-  assert.equal(r.ok, true, `child failed: ${r.message}`);
-  assert.equal(r.claims.tid, consentedTenant);
-  assert.equal(r.claims.aud, 'https://graph.microsoft.com');
-  assert.deepEqual(r.claims.roles, ['Device.Read.All']);
-});
+for (const [mode, credential] of [['appservice', 'ManagedIdentityCredential + ClientAssertionCredential'], ['workload', 'WorkloadIdentityCredential']]) {
+  test(`fakemsi exec --mode ${mode} -- node child.mjs: ${credential} gets a Graph token`, { timeout: 120_000 }, async () => {
+    const { code, out, err } = await fakemsiExec(['--mode', mode, '--', process.execPath, join(here, 'child.mjs')], { CHILD_CREDENTIAL: mode });
+    assert.equal(code, 0, `fakemsi exec exited with ${code}:\n${err}`);
+    const r = JSON.parse(out.trim().split('\n').pop());
+    assert.equal(r.ok, true, `child failed: ${r.message}`);
+    assert.equal(r.claims.tid, consentedTenant);
+    assert.equal(r.claims.aud, 'https://graph.microsoft.com');
+    assert.deepEqual(r.claims.roles, ['Device.Read.All']);
+  });
+}
