@@ -33,7 +33,11 @@ func (s *Server) entraHandler() http.Handler {
 		case len(seg) == 4 && seg[1] == "oauth2" && seg[2] == "v2.0" && seg[3] == "token":
 			endpoint, h = "token", func(w http.ResponseWriter, r *http.Request) { s.token(w, r, seg[0]) }
 		}
-		s.serve(ListenerEntra, endpoint, w, r, h)
+		tenant := ""
+		if endpoint == "token" || (endpoint == "openid" || endpoint == "keys") && seg[0] != "issuers" {
+			tenant = seg[0]
+		}
+		s.serve(ListenerEntra, endpoint, tenant, w, r, h)
 	})
 }
 

@@ -165,9 +165,10 @@ func (s *Server) takeFault(endpoint string) (Fault, bool) {
 }
 
 // serve wraps every handler: request log, faults, bounded body.
-func (s *Server) serve(listener, endpoint string, w http.ResponseWriter, r *http.Request, h http.HandlerFunc) {
+// tenant is the path's tenant segment, recorded even when a fault answers.
+func (s *Server) serve(listener, endpoint, tenant string, w http.ResponseWriter, r *http.Request, h http.HandlerFunc) {
 	start := s.now()
-	info := &reqInfo{}
+	info := &reqInfo{tenant: tenant}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() { s.record(start, listener, r, sw.status, info) }()

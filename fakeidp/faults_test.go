@@ -102,7 +102,7 @@ func TestFaultStatusCountExhausts(t *testing.T) {
 			t.Errorf("statuses (-want +got):\n%s", diff)
 		}
 		reqs := s.Requests()
-		if reqs[0].ErrorCode != CodeTransient || reqs[0].Status != 429 {
+		if reqs[0].ErrorCode != CodeTransient || reqs[0].Status != 429 || reqs[0].Tenant != DefaultConsentedTenantID {
 			t.Errorf("recorded %+v", reqs[0])
 		}
 	})

@@ -34,7 +34,7 @@ func (s *Server) msiHandler() http.Handler {
 		case IMDSPath:
 			endpoint, h = "imds", s.imds
 		}
-		s.serve(ListenerMSI, endpoint, w, r, h)
+		s.serve(ListenerMSI, endpoint, "", w, r, h)
 	})
 }
 
