@@ -39,7 +39,7 @@ func runExec(a *app, args []string) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return usagef("%v: want 'fakemsi exec [flags] -- CMD [ARGS...]'", errNoCommand)
+		return usagef("no command to run: want 'fakemsi exec [flags] -- CMD [ARGS...]'")
 	}
 	s, err := sf.resolve(fs)
 	if err != nil {

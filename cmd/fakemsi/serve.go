@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -55,7 +54,13 @@ func runServe(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	// Until the shutdown below takes over, every return stops the emulator.
+	shuttingDown := false
+	defer func() {
+		if !shuttingDown {
+			e.Close()
+		}
+	}()
 	warnIfExposed(logger, s.addr)
 
 	if *envFile != "" {
@@ -70,6 +75,7 @@ func runServe(a *app, args []string) error {
 
 	sig := <-sigs
 	logger.Info("shutting down", slog.String("signal", sig.String()))
+	shuttingDown = true
 	done := make(chan struct{})
 	go func() {
 		e.Close()
@@ -79,8 +85,9 @@ func runServe(a *app, args []string) error {
 	case <-done:
 		return nil
 	case sig := <-sigs:
-		// Someone insists: drop in-flight requests, but still remove the
-		// temporary files, which hold the CA and maybe a token.
+		// Someone insists: leave the in-flight requests to die with the
+		// process, but still remove the temporary files, which hold the CA
+		// and maybe a token. (Not e.Close: it is busy waiting.)
 		os.RemoveAll(e.dir)
 		return fmt.Errorf("second %s during shutdown; exiting without waiting for in-flight requests", sig)
 	}
@@ -95,5 +102,3 @@ func warnIfExposed(logger *slog.Logger, addr string) {
 	}
 	logger.Warn("listening on a non-loopback address: anyone who can reach it gets tokens", slog.String("addr", addr))
 }
-
-var errNoCommand = errors.New("no command to run")
