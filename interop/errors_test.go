@@ -48,6 +48,7 @@ func issueExternal(t *testing.T, issuer, subject, audience string, ttl time.Dura
 // signed, only late.
 func expired(t *testing.T) func(context.Context) (string, error) {
 	srv.SetClockOffset(-3 * time.Hour)
+	t.Cleanup(func() { srv.SetClockOffset(0) }) // also when issuing fails
 	tok := issueExternal(t, fakeidp.DefaultWorkloadIssuer, fakeidp.DefaultWorkloadSubject, fakeidp.TokenExchangeAudience, time.Hour)
 	srv.SetClockOffset(0)
 	return func(context.Context) (string, error) { return tok, nil }
