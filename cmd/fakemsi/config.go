@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,44 +169,64 @@ func (c *config) parseFaults(raw json.RawMessage) []string {
 	return problems
 }
 
+// parseOptions decodes the options one by one, so that every problem names
+// its option and all of them are reported at once.
 func (c *config) parseOptions(raw json.RawMessage) []string {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c.Options); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return []string{fmt.Sprintf("options.%s: cannot use JSON %s as %s", te.Field, te.Value, te.Type)}
-		}
-		msg := err.Error()
-		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-			return []string{fmt.Sprintf("options.%s: unknown option (known: %s)", strings.Trim(f, `"`), strings.Join(optionNames(), ", "))}
-		}
-		// A duration's own error names no field; find which one failed.
-		for _, name := range []string{"tokenLifetime", "workloadTokenLifetime"} {
-			var probe map[string]json.RawMessage
-			if json.Unmarshal(raw, &probe) == nil {
-				if v, ok := probe[name]; ok {
-					var d duration
-					if derr := json.Unmarshal(v, &d); derr != nil {
-						return []string{fmt.Sprintf("options.%s: %v", name, derr)}
-					}
-				}
-			}
-		}
-		return []string{"options: " + strings.TrimPrefix(msg, "json: ")}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return []string{"options: want a JSON object"}
 	}
+	o := &c.Options
+	targets := map[string]any{
+		"mode": &o.Mode, "addr": &o.Addr, "app": &o.App,
+		"entraPort": &o.EntraPort, "msiPort": &o.MSIPort, "graphPort": &o.GraphPort,
+		"tokenLifetime": &o.TokenLifetime, "workloadTokenLifetime": &o.WorkloadTokenLifetime,
+	}
+	known := slices.Sorted(maps.Keys(targets))
 	var problems []string
-	o := c.Options
-	if o.Mode != "" && !validMode(o.Mode) {
-		problems = append(problems, fmt.Sprintf("options.mode: %q is not one of %s", o.Mode, strings.Join(modes, ", ")))
-	}
-	for name, p := range map[string]int{"entraPort": o.EntraPort, "msiPort": o.MSIPort, "graphPort": o.GraphPort} {
-		if p < 0 || p > 65535 {
-			problems = append(problems, fmt.Sprintf("options.%s: %d is not a TCP port", name, p))
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		dst, ok := targets[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("options.%s: unknown option (known: %s)", name, strings.Join(known, ", ")))
+			continue
+		}
+		if err := json.Unmarshal(fields[name], dst); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				problems = append(problems, fmt.Sprintf("options.%s: cannot use JSON %s as %s", name, te.Value, te.Type))
+			} else {
+				problems = append(problems, fmt.Sprintf("options.%s: %s", name, trimPrefix(err.Error())))
+			}
+			continue
+		}
+		if p := checkOption(name, o); p != "" {
+			problems = append(problems, fmt.Sprintf("options.%s: %s", name, p))
 		}
 	}
-	sort.Strings(problems)
 	return problems
+}
+
+// checkOption checks the value of a decoded option; "" means fine.
+func checkOption(name string, o *configOptions) string {
+	port := func(p int) string {
+		if p < 0 || p > 65535 {
+			return fmt.Sprintf("%d is not a TCP port", p)
+		}
+		return ""
+	}
+	switch name {
+	case "mode":
+		if !validMode(o.Mode) {
+			return fmt.Sprintf("%q is not one of %s", o.Mode, strings.Join(modes, ", "))
+		}
+	case "entraPort":
+		return port(o.EntraPort)
+	case "msiPort":
+		return port(o.MSIPort)
+	case "graphPort":
+		return port(o.GraphPort)
+	}
+	return ""
 }
 
 // checkReferences checks what the command needs beyond a valid scenario.
@@ -222,10 +243,6 @@ func (c *config) checkReferences() []string {
 		return []string{"apps: empty; fakemsi needs an app registration for AZURE_CLIENT_ID"}
 	}
 	return nil
-}
-
-func optionNames() []string {
-	return []string{"addr", "app", "entraPort", "graphPort", "mode", "msiPort", "tokenLifetime", "workloadTokenLifetime"}
 }
 
 // scenarioProblems splits fakeidp's error into its field-path problems.

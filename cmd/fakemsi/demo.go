@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,7 +30,8 @@ that has not consented to the app answers AADSTS700016, and the demo
 explains it. Tokens are never printed, only their non-secret claims.
 
 Exit status 0 means the flow behaved as the scenario says: consented tenants
-returned their devices, the others were refused with AADSTS700016.`
+returned their devices (or a 403 from Graph when the consent grants no
+permission that reads devices), the others were refused with AADSTS700016.`
 
 // graphScope is the scope of an app-only Graph token.
 const graphScope = "https://graph.microsoft.com/.default"
@@ -168,7 +171,7 @@ func (d *demo) tenant(ctx context.Context, cred *federated.Credential, t remoteT
 	e := d.e
 	expect := "no admin consent: Entra must refuse"
 	if t.Consented {
-		expect = "consented " + strings.Join(t.Roles, ", ")
+		expect = "consented, " + rolesOrNone(t.Roles)
 	}
 	d.printf("\nTenant %q %s  [scenario: %s]\n", t.DisplayName, t.ID, expect)
 
@@ -222,14 +225,23 @@ func (d *demo) tenant(ctx context.Context, cred *federated.Credential, t remoteT
 	gBefore := len(e.graph.Requests())
 	start = time.Now()
 	var devs []graphlite.Device
+	canRead := slices.ContainsFunc(t.Roles, func(r string) bool { return slices.Contains(deviceReadRoles, r) })
 	for dev, err := range gc.Devices(ctx, &graphlite.DevicesOptions{
 		Select: []string{"id", "displayName", "operatingSystem", "operatingSystemVersion", "trustType", "isCompliant", "approximateLastSignInDateTime"},
 	}) {
 		if err != nil {
+			var ge *graphlite.Error
+			if errors.As(err, &ge) && ge.StatusCode == http.StatusForbidden && !canRead {
+				d.printf("  Graph answered 403 %s: the app's roles in this tenant (%s) do not include Device.Read.All\n", ge.Code, rolesOrNone(t.Roles))
+				return true, fmt.Sprintf("%s: token without a device permission, Graph refused with 403, as expected", t.DisplayName)
+			}
 			d.printf("  FAILED after %d devices: %s\n", len(devs), oneLine(err.Error()))
 			return false, fmt.Sprintf("%s: UNEXPECTED: listing devices failed", t.DisplayName)
 		}
 		devs = append(devs, dev)
+	}
+	if !canRead {
+		return false, fmt.Sprintf("%s: UNEXPECTED: devices listed although the consent grants %s", t.DisplayName, rolesOrNone(t.Roles))
 	}
 	took = time.Since(start)
 	d.printDevices(devs)
@@ -237,7 +249,7 @@ func (d *demo) tenant(ctx context.Context, cred *federated.Credential, t remoteT
 	if len(devs) != len(t.Devices) {
 		return false, fmt.Sprintf("%s: UNEXPECTED: %d devices listed, the scenario has %d", t.DisplayName, len(devs), len(t.Devices))
 	}
-	return true, fmt.Sprintf("%s: token with roles %s, %d devices listed", t.DisplayName, strings.Join(t.Roles, ", "), len(devs))
+	return true, fmt.Sprintf("%s: token with roles %s, %d devices listed", t.DisplayName, rolesOrNone(t.Roles), len(devs))
 }
 
 // explain700016 says what the unconsented tenant's answer means and how to
@@ -376,6 +388,17 @@ func (d *demo) printDevices(devs []graphlite.Device) {
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\n", dv.DisplayName, dv.OperatingSystem, dv.OperatingSystemVersion, dv.TrustType, compliant, seen)
 	}
 	w.Flush()
+}
+
+// deviceReadRoles are the application permissions that let an app list
+// devices (learn.microsoft.com/graph/api/device-list, "Permissions").
+var deviceReadRoles = []string{"Device.Read.All", "Device.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+
+func rolesOrNone(roles []string) string {
+	if len(roles) == 0 {
+		return "no roles"
+	}
+	return strings.Join(roles, ", ")
 }
 
 func consentedRoles(sc *fakeidp.Scenario, tenant, clientID string) []string {

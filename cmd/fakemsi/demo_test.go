@@ -59,3 +59,31 @@ func TestDemoFailsWhenTheFlowBreaks(t *testing.T) {
 		t.Error("demo output contains a JWT")
 	}
 }
+
+// TestDemoFollowsTheScenario runs the demo on a scenario where the remote
+// tenant consented without any device permission: Graph's 403 is then the
+// expected outcome, and the demo must exit 0 saying so.
+func TestDemoFollowsTheScenario(t *testing.T) {
+	sc := fakeidp.DefaultScenario()
+	for i := range sc.Consents {
+		if sc.Consents[i].Tenant == fakeidp.DefaultConsentedTenantID {
+			sc.Consents[i].Roles = nil
+		}
+	}
+	data, err := marshalConfig(sc, nil, configOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runFakemsi(t, nil, "demo", "--config", writeConfig(t, data))
+	if r.code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s", r.code, r.stdout)
+	}
+	for _, want := range []string{"Graph answered 403", "as expected", "AADSTS700016"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "FAB-DESK-001") {
+		t.Error("devices listed without a device permission")
+	}
+}

@@ -191,6 +191,12 @@ func (e *emulator) Close() {
 	})
 }
 
+// describe is the one-line summary serve and exec print on stderr.
+func (e *emulator) describe(mode string) string {
+	return fmt.Sprintf("fakemsi: %s mode; Entra %s, managed identity %s, Graph %s",
+		mode, e.idp.URL(), e.idp.MSIURL(), e.graph.URL())
+}
+
 // startWorkloadFile writes the projected token file and keeps rewriting it
 // before it expires, as the kubelet does.
 func (e *emulator) startWorkloadFile(path string, lifetime time.Duration, logger *slog.Logger) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"strings"
 
 	"github.com/tenantbridge/tenantbridge/fakeidp"
@@ -91,10 +90,4 @@ func firstNonEmpty(vals ...string) string {
 		}
 	}
 	return ""
-}
-
-// describe is the one-line summary serve and exec print on stderr.
-func (e *emulator) describe(mode string) string {
-	return fmt.Sprintf("fakemsi: %s mode; Entra %s, managed identity %s, Graph %s",
-		mode, e.idp.URL(), e.idp.MSIURL(), e.graph.URL())
 }
