@@ -120,7 +120,8 @@ func (d *demo) run(ctx context.Context) (bool, error) {
 	asn, err := src.Assertion(ctx)
 	took := time.Since(start)
 	if err != nil {
-		d.printf("  FAILED: %s\n", oneLine(err.Error()))
+		d.printf("  FAILED in %s (%s): %s\n", round(took), trips(len(e.idp.Requests())-before), oneLine(err.Error()))
+		d.printf("\nResult:\nFAILED: without an assertion there is no token in any tenant.\n")
 		return false, nil
 	}
 	d.printf("  got an assertion in %s (%s); its claims, never the token:\n", round(took), trips(len(e.idp.Requests())-before))
