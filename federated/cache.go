@@ -1,0 +1,236 @@
+package federated
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+const (
+	// refreshBeforeExpiry is how long before expiry a token without refresh_in
+	// is refreshed; tokens shorter than shortTokenLifetime refresh at half-life
+	// instead, so they are not refreshed the moment they arrive.
+	refreshBeforeExpiry = 5 * time.Minute
+	shortTokenLifetime  = 10 * time.Minute
+
+	// refreshRetryInterval spaces background refresh attempts after one
+	// failed, so a down token endpoint sees one request per key per interval
+	// rather than one per GetToken call.
+	refreshRetryInterval = 30 * time.Second
+
+	// defaultRefreshBudget bounds one background refresh, retries included.
+	defaultRefreshBudget = 2 * time.Minute
+)
+
+// cacheKey identifies a cached token. scope is the single requested scope, or
+// the scopes joined by spaces; a single scope is used as is, so the warm path
+// builds the key without allocating.
+type cacheKey struct {
+	tenant string
+	scope  string
+	cae    bool
+}
+
+// tokenState is an immutable snapshot of a cached token. It is replaced, never
+// modified, so readers need no lock.
+type tokenState struct {
+	tok       azcore.AccessToken // RefreshOn is the planned refresh time
+	nextTryAt time.Time          // earliest next background refresh attempt
+}
+
+// call is one token request in flight, shared by every caller of its key.
+type call struct {
+	done chan struct{}
+	tok  azcore.AccessToken
+	err  error
+}
+
+// entry holds one key's token and request bookkeeping. mu is never held across
+// a network call: it only guards starting and finishing a call.
+type entry struct {
+	state      atomic.Pointer[tokenState]
+	refreshing atomic.Bool
+
+	mu       sync.Mutex
+	inflight *call
+}
+
+// tokenCache maps keys to entries. The map is copy-on-write behind an atomic
+// pointer: lookups are one atomic load and a map read; inserts (once per key
+// for the Credential's life) copy the map under mu.
+type tokenCache struct {
+	m  atomic.Pointer[map[cacheKey]*entry]
+	mu sync.Mutex
+}
+
+func (tc *tokenCache) init() {
+	m := map[cacheKey]*entry{}
+	tc.m.Store(&m)
+}
+
+func (tc *tokenCache) lookup(k cacheKey) *entry {
+	return (*tc.m.Load())[k]
+}
+
+func (tc *tokenCache) getOrCreate(k cacheKey) *entry {
+	if e := tc.lookup(k); e != nil {
+		return e
+	}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	old := *tc.m.Load()
+	if e := old[k]; e != nil {
+		return e
+	}
+	m := make(map[cacheKey]*entry, len(old)+1)
+	for key, e := range old {
+		m[key] = e
+	}
+	e := &entry{}
+	m[k] = e
+	tc.m.Store(&m)
+	return e
+}
+
+// usable reports whether st holds a token that has not expired at now.
+func usable(st *tokenState, now time.Time) bool {
+	return st != nil && now.Before(st.tok.ExpiresOn)
+}
+
+func (c *Credential) getToken(ctx context.Context, def string, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tenant, err := c.resolveTenant(opts.TenantID, def)
+	if err != nil {
+		return azcore.AccessToken{}, err
+	}
+	var key cacheKey
+	switch len(opts.Scopes) {
+	case 0:
+		return azcore.AccessToken{}, fmt.Errorf("federated: no scopes requested; ask for \"{resource}/.default\", for example \"https://graph.microsoft.com/.default\"")
+	case 1:
+		key = cacheKey{tenant: tenant, scope: opts.Scopes[0], cae: opts.EnableCAE}
+	default:
+		key = cacheKey{tenant: tenant, scope: strings.Join(opts.Scopes, " "), cae: opts.EnableCAE}
+	}
+	if opts.Claims != "" {
+		// A claims challenge asks for a token that satisfies new conditions;
+		// the cached one is what the resource just rejected. The result is
+		// not cached: it was shaped by this challenge.
+		return c.fetch(ctx, key, opts.Claims)
+	}
+
+	// Warm path: one atomic load of the map, one of the entry's state.
+	if e := c.cache.lookup(key); e != nil {
+		now := c.now()
+		if st := e.state.Load(); usable(st, now) {
+			if !now.Before(st.tok.RefreshOn) && !now.Before(st.nextTryAt) && e.refreshing.CompareAndSwap(false, true) {
+				c.refreshInBackground(ctx, key, e)
+			}
+			return st.tok, nil
+		}
+	}
+	return c.getSlow(ctx, key)
+}
+
+// getSlow makes or joins the one request for key when no usable token is cached.
+func (c *Credential) getSlow(ctx context.Context, key cacheKey) (azcore.AccessToken, error) {
+	e := c.cache.getOrCreate(key)
+	e.mu.Lock()
+	if st := e.state.Load(); usable(st, c.now()) {
+		e.mu.Unlock()
+		return st.tok, nil
+	}
+	if cl := e.inflight; cl != nil {
+		e.mu.Unlock()
+		return cl.wait(ctx)
+	}
+	cl := &call{done: make(chan struct{})}
+	e.inflight = cl
+	e.mu.Unlock()
+	c.logf("federated: cache miss for tenant %s scope %s (CAE %t), requesting a token", key.tenant, key.scope, key.cae)
+	c.run(ctx, key, e, cl)
+	return cl.tok, cl.err
+}
+
+func (cl *call) wait(ctx context.Context) (azcore.AccessToken, error) {
+	select {
+	case <-cl.done:
+		return cl.tok, cl.err
+	case <-ctx.Done():
+		return azcore.AccessToken{}, fmt.Errorf("federated: waiting for a token request: %w", ctx.Err())
+	}
+}
+
+// run performs cl's request, publishes a new token, and releases the waiters.
+func (c *Credential) run(ctx context.Context, key cacheKey, e *entry, cl *call) {
+	cl.tok, cl.err = c.fetch(ctx, key, "")
+	if cl.err == nil {
+		e.state.Store(&tokenState{tok: cl.tok})
+	}
+	e.mu.Lock()
+	e.inflight = nil
+	e.mu.Unlock()
+	close(cl.done)
+}
+
+// refreshInBackground renews e's token while callers keep receiving the
+// current one. It runs in its own goroutine, detached from the triggering
+// caller's cancellation (that caller already has its token) but bounded by
+// refreshBudget. If it fails, the current token is served until it expires
+// and the next attempt waits refreshRetryInterval.
+func (c *Credential) refreshInBackground(ctx context.Context, key cacheKey, e *entry) {
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		defer e.refreshing.Store(false)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.refreshBudget)
+		defer cancel()
+
+		e.mu.Lock()
+		if e.inflight != nil { // a caller whose token expired is already fetching
+			e.mu.Unlock()
+			return
+		}
+		cl := &call{done: make(chan struct{})}
+		e.inflight = cl
+		e.mu.Unlock()
+		c.logf("federated: refreshing token for tenant %s scope %s (CAE %t) ahead of expiry", key.tenant, key.scope, key.cae)
+		c.run(rctx, key, e, cl)
+		if cl.err != nil {
+			if old := e.state.Load(); old != nil {
+				next := *old
+				next.nextTryAt = c.now().Add(refreshRetryInterval)
+				e.state.CompareAndSwap(old, &next)
+			}
+			c.logf("federated: refreshing token for tenant %s scope %s failed; the current token is served until it expires at %s: %v",
+				key.tenant, key.scope, e.state.Load().tok.ExpiresOn.UTC().Format(time.RFC3339), cl.err)
+		}
+	}()
+}
+
+// refreshOn plans when a token obtained at now is refreshed: at refresh_in if
+// Entra sent it, else refreshBeforeExpiry before expiry, else (short tokens)
+// at half-life.
+func refreshOn(now time.Time, expiresIn, refreshIn time.Duration) time.Time {
+	switch {
+	case refreshIn > 0 && refreshIn < expiresIn:
+		return now.Add(refreshIn)
+	case expiresIn >= shortTokenLifetime:
+		return now.Add(expiresIn - refreshBeforeExpiry)
+	default:
+		return now.Add(expiresIn / 2)
+	}
+}
+
+// logf writes an EventAuthentication entry if a listener wants it. It is only
+// called off the warm path; its arguments never include a token.
+func (c *Credential) logf(format string, args ...any) {
+	if logShould(EventAuthentication) {
+		logWrite(EventAuthentication, fmt.Sprintf(format, args...))
+	}
+}

@@ -1,0 +1,344 @@
+package federated
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestColdCacheThousandCallersOneRequest(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	release := make(chan struct{})
+	ts.setHandler(func(n int64, r tokenRequest) reply {
+		<-release // hold the first request so callers pile up behind it
+		return reply{status: 200, body: `{"token_type":"Bearer","expires_in":3600,"access_token":"shared"}`}
+	})
+	const callers = 1000
+	var wg sync.WaitGroup
+	var started sync.WaitGroup
+	errs := make(chan error, callers)
+	toks := make(chan string, callers)
+	started.Add(callers)
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started.Done()
+			tok, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+			errs <- err
+			toks <- tok.Token
+		}()
+	}
+	started.Wait()
+	close(release)
+	wg.Wait()
+	close(errs)
+	close(toks)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for tok := range toks {
+		if tok != "shared" {
+			t.Fatalf("a caller got %q", tok)
+		}
+	}
+	if n := ts.count.Load(); n != 1 {
+		t.Errorf("token requests = %d, want 1", n)
+	}
+	if n := c.src.calls.Load(); n != 1 {
+		t.Errorf("assertion fetches = %d, want 1", n)
+	}
+}
+
+func TestDifferentKeysProceedInParallel(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{AdditionallyAllowedTenants: []string{tenantB}})
+	blockedArrived := make(chan struct{})
+	unblock := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(unblock) }) }
+	defer release() // a failing test must not leave the server handler stuck
+	ts.setHandler(func(n int64, r tokenRequest) reply {
+		if r.Path == "/"+homeTenant+"/oauth2/v2.0/token" && r.Form.Get("scope") == graphScope {
+			close(blockedArrived)
+			<-unblock
+		}
+		return reply{status: 200, body: fmt.Sprintf(`{"expires_in":3600,"access_token":"t%d"}`, n)}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+		done <- err
+	}()
+	<-blockedArrived
+	// The home tenant's request is stuck in the server. Tenant B must not
+	// wait for it; the deadline only keeps a regression from hanging the run.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: tenantB}); err != nil {
+		t.Fatalf("tenant B waited for the home tenant's request: %v", err)
+	}
+	// Another scope in the blocked tenant is another key too.
+	if _, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{armScope}}); err != nil {
+		t.Fatalf("another scope waited for the blocked request: %v", err)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRefreshOn(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name                 string
+		expiresIn, refreshIn time.Duration
+		want                 time.Duration
+	}{
+		{name: "refresh_in wins", expiresIn: 24 * time.Hour, refreshIn: 12 * time.Hour, want: 12 * time.Hour},
+		{name: "hour token: 5 minutes early", expiresIn: time.Hour, want: 55 * time.Minute},
+		{name: "10 minute token: 5 minutes early", expiresIn: 10 * time.Minute, want: 5 * time.Minute},
+		{name: "short token: half-life", expiresIn: 4 * time.Minute, want: 2 * time.Minute},
+		{name: "refresh_in beyond expiry ignored", expiresIn: time.Hour, refreshIn: 2 * time.Hour, want: 55 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := refreshOn(now, tt.expiresIn, tt.refreshIn).Sub(now); got != tt.want {
+				t.Errorf("refresh after %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRefreshAheadOneRefresherOthersKeepToken(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	ts.setHandler(func(n int64, r tokenRequest) reply {
+		return reply{status: 200, body: fmt.Sprintf(`{"expires_in":86399,"refresh_in":43199,"access_token":"t%d"}`, n)}
+	})
+	ctx := context.Background()
+	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}
+	first, err := c.GetToken(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := c.clock.Now().Add(43199 * time.Second); !first.RefreshOn.Equal(want) {
+		t.Errorf("RefreshOn = %v, want refresh_in %v", first.RefreshOn, want)
+	}
+
+	// Past refresh_in, the refresh request hangs in the server; every caller
+	// must still get the current token at once.
+	arrived := make(chan struct{}, 10)
+	release := make(chan struct{})
+	ts.setHandler(func(n int64, r tokenRequest) reply {
+		arrived <- struct{}{}
+		<-release
+		return reply{status: 200, body: fmt.Sprintf(`{"expires_in":86399,"refresh_in":43199,"access_token":"t%d"}`, n)}
+	})
+	c.clock.Advance(43200 * time.Second)
+	for range 50 {
+		got, err := c.GetToken(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Token != first.Token {
+			t.Fatalf("got a new token while the refresh is blocked")
+		}
+	}
+	<-arrived // the refresh reached the server
+	if n := ts.count.Load(); n != 2 {
+		t.Errorf("requests = %d during the refresh, want 2 (first token + one refresh)", n)
+	}
+	close(release)
+	c.bg.Wait()
+	got, err := c.GetToken(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Token != "t2" {
+		t.Errorf("after the refresh got %q, want t2", got.Token)
+	}
+	if want := c.clock.Now().Add(43199 * time.Second); !got.RefreshOn.Equal(want) {
+		t.Errorf("refreshed RefreshOn = %v, want %v", got.RefreshOn, want)
+	}
+	if n := ts.count.Load(); n != 2 {
+		t.Errorf("requests = %d, want 2", n)
+	}
+}
+
+func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}}})
+	ctx := context.Background()
+	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}
+	first, err := c.GetToken(ctx, opts) // expires in 1h, refresh at 55m
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.setHandler(func(n int64, r tokenRequest) reply {
+		return reply{status: 503, body: `{"error":"temporarily_unavailable","error_codes":[90033]}`}
+	})
+	c.clock.Advance(56 * time.Minute)
+	got, err := c.GetToken(ctx, opts)
+	if err != nil || got != first {
+		t.Fatalf("during a failing refresh got (%v, %v), want the current token", got.Token == first.Token, err)
+	}
+	c.bg.Wait()
+	if n := ts.count.Load(); n != 2 {
+		t.Fatalf("requests = %d, want 2", n)
+	}
+	// The failure is not retried on every call, only after refreshRetryInterval.
+	for range 10 {
+		if got, err := c.GetToken(ctx, opts); err != nil || got != first {
+			t.Fatalf("after the failed refresh: err %v, same token %t", err, got == first)
+		}
+	}
+	c.bg.Wait()
+	if n := ts.count.Load(); n != 2 {
+		t.Errorf("requests = %d right after the failure, want 2", n)
+	}
+	c.clock.Advance(refreshRetryInterval)
+	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
+		t.Fatalf("second attempt: err %v, same token %t", err, got == first)
+	}
+	c.bg.Wait()
+	if n := ts.count.Load(); n != 3 {
+		t.Errorf("requests = %d after refreshRetryInterval, want 3", n)
+	}
+	// Once the token really expires, callers get the error.
+	c.clock.Advance(5 * time.Minute)
+	_, err = c.GetToken(ctx, opts)
+	var ae *AuthError
+	if !asAuthError(err, &ae) || ae.StatusCode != 503 {
+		t.Errorf("after expiry err = %v, want an *AuthError with status 503", err)
+	}
+	// And a working endpoint heals it with one request.
+	ts.setHandler(nil)
+	if _, err := c.GetToken(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if n := ts.count.Load(); n != 5 {
+		t.Errorf("requests = %d, want 5", n)
+	}
+}
+
+func TestCAEAndClaims(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	ctx := context.Background()
+	get := func(o policy.TokenRequestOptions) azcore.AccessToken {
+		t.Helper()
+		o.Scopes = []string{graphScope}
+		tok, err := c.GetToken(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	challenge := `{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}`
+
+	plain := get(policy.TokenRequestOptions{})
+	cae := get(policy.TokenRequestOptions{EnableCAE: true})
+	if plain.Token == cae.Token {
+		t.Errorf("CAE and non-CAE requests shared a token")
+	}
+	if again := get(policy.TokenRequestOptions{EnableCAE: true}); again != cae {
+		t.Errorf("second CAE request was not served from the cache")
+	}
+	claimed := get(policy.TokenRequestOptions{EnableCAE: true, Claims: challenge})
+	claimedAgain := get(policy.TokenRequestOptions{EnableCAE: true, Claims: challenge})
+	if claimed == claimedAgain {
+		t.Errorf("claims requests were served from the cache")
+	}
+	if after := get(policy.TokenRequestOptions{EnableCAE: true}); after != cae {
+		t.Errorf("a claims token was served to a caller without claims")
+	}
+	plainClaims := get(policy.TokenRequestOptions{Claims: challenge})
+	if after := get(policy.TokenRequestOptions{}); after != plain || after == plainClaims {
+		t.Errorf("non-CAE cache changed by a claims request")
+	}
+
+	var got []string
+	for _, r := range ts.requests() {
+		got = append(got, r.Form.Get("claims"))
+	}
+	want := []string{
+		"",
+		`{"access_token":{"xms_cc":{"values":["cp1"]}}}`,
+		`{"access_token":{"nbf":{"essential":true,"value":"1700000000"},"xms_cc":{"values":["cp1"]}}}`,
+		`{"access_token":{"nbf":{"essential":true,"value":"1700000000"},"xms_cc":{"values":["cp1"]}}}`,
+		challenge,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("claims sent (-want +got):\n%s", diff)
+	}
+}
+
+func TestRequestClaims(t *testing.T) {
+	tests := []struct {
+		name      string
+		cae       bool
+		challenge string
+		want      string
+		wantErr   bool
+	}{
+		{name: "neither", want: ""},
+		{name: "cae only", cae: true, want: cp1Claims},
+		{name: "challenge only", challenge: `{"id_token":{"x":1}}`, want: `{"id_token":{"x":1}}`},
+		{name: "merge into existing xms_cc", cae: true, challenge: `{"access_token":{"xms_cc":{"values":["cp2"]}}}`, want: `{"access_token":{"xms_cc":{"values":["cp2","cp1"]}}}`},
+		{name: "cp1 present once", cae: true, challenge: `{"access_token":{"xms_cc":{"values":["cp1"]}}}`, want: cp1Claims},
+		{name: "other top-level claims kept", cae: true, challenge: `{"id_token":{"x":1}}`, want: `{"access_token":{"xms_cc":{"values":["cp1"]}},"id_token":{"x":1}}`},
+		{name: "not JSON", challenge: `eyJhY2Nlc3NfdG9rZW4iOnt9fQ==`, wantErr: true},
+		{name: "not JSON with cae", cae: true, challenge: `[1]`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := requestClaims(tt.cae, tt.challenge)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %t", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("claims = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWarmPathAllocatesNothing(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{AdditionallyAllowedTenants: []string{tenantB}})
+	ctx := context.Background()
+	scopes := []string{graphScope}
+	view := c.ForTenant(tenantB)
+	for _, o := range []policy.TokenRequestOptions{{Scopes: scopes}, {Scopes: scopes, TenantID: tenantB}, {Scopes: scopes, EnableCAE: true}} {
+		if _, err := c.GetToken(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		call func()
+	}{
+		{"default tenant", func() { _, _ = c.GetToken(ctx, policy.TokenRequestOptions{Scopes: scopes}) }},
+		{"other tenant", func() { _, _ = c.GetToken(ctx, policy.TokenRequestOptions{Scopes: scopes, TenantID: tenantB}) }},
+		{"CAE", func() { _, _ = c.GetToken(ctx, policy.TokenRequestOptions{Scopes: scopes, EnableCAE: true}) }},
+		{"view", func() { _, _ = view.GetToken(ctx, policy.TokenRequestOptions{Scopes: scopes}) }},
+	}
+	for _, tt := range tests {
+		if n := testing.AllocsPerRun(1000, tt.call); n != 0 {
+			t.Errorf("%s: %v allocations per warm GetToken, want 0", tt.name, n)
+		}
+	}
+	if n := ts.count.Load(); n != 3 {
+		t.Errorf("requests = %d, want 3", n)
+	}
+}

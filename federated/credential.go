@@ -1,0 +1,299 @@
+package federated
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/tenantbridge/tenantbridge/assertion"
+)
+
+// Environment variables read by NewCredential and NewFromEnvironment. The names
+// and formats are azidentity's, so one app setting serves both.
+const (
+	envAuthorityHost     = "AZURE_AUTHORITY_HOST"
+	envAllowedTenants    = "AZURE_ADDITIONALLY_ALLOWED_TENANTS"
+	envTenantID          = "AZURE_TENANT_ID"
+	envClientID          = "AZURE_CLIENT_ID"
+	envClientIDFunctions = "CLIENT_ID"
+)
+
+const defaultAuthorityHost = "https://login.microsoftonline.com/"
+
+// ErrTenantNotAllowed is returned (wrapped) by GetToken, before any request,
+// when TokenRequestOptions.TenantID names a tenant the credential was not
+// configured for. Test with errors.Is.
+var ErrTenantNotAllowed = errors.New("federated: tenant not allowed")
+
+// Options configures a Credential. A nil *Options and zero fields mean defaults.
+type Options struct {
+	// ClientOptions carries the settings shared with every azcore client:
+	//   - Cloud.ActiveDirectoryAuthorityHost selects the cloud (cloud.AzurePublic,
+	//     cloud.AzureGovernment, cloud.AzureChina or a custom host). Empty means
+	//     AZURE_AUTHORITY_HOST, else https://login.microsoftonline.com/. The host
+	//     must use https: the request carries a credential, and azidentity refuses
+	//     http authorities too.
+	//   - Transport sends the token requests (default: an http.Client that does
+	//     not follow redirects, so the assertion is never re-posted elsewhere).
+	//   - Retry: MaxRetries (default 3, negative for none), RetryDelay (default
+	//     800ms), MaxRetryDelay (default 60s, also the cap on Retry-After) and
+	//     TryTimeout bound the retries of 429 and 5xx responses.
+	//   - Telemetry.ApplicationID is prefixed to the User-Agent.
+	// Logging is not used: the token request is logged through
+	// EventAuthentication without its body, whatever Logging says, because the
+	// body holds the assertion.
+	azcore.ClientOptions
+
+	// AdditionallyAllowedTenants lists the tenants, besides the one given to
+	// NewCredential, for which TokenRequestOptions.TenantID may ask for a token.
+	// "*" allows any tenant. When empty, AZURE_ADDITIONALLY_ALLOWED_TENANTS
+	// (semicolon-separated) is used, as azidentity does.
+	AdditionallyAllowedTenants []string
+
+	// RetryFederatedCredentialPropagation retries a token request once, after a
+	// short wait, when Entra answers AADSTS70021, 700211, 700212 or 700213 (no
+	// matching federated identity credential) within the first few minutes of
+	// the Credential's life. Entra documents that a newly created federated
+	// credential can take a moment to propagate; a deployment that creates the
+	// credential and starts the workload together otherwise fails its first
+	// requests. Leave it off when the setup is long established: a real
+	// mismatch then fails at once.
+	RetryFederatedCredentialPropagation bool
+}
+
+// Credential is an azcore.TokenCredential for a multi-tenant app registration
+// that authenticates with a client assertion (workload identity federation).
+//
+// Tokens are cached per (tenant, scopes, CAE) for the Credential's lifetime and
+// refreshed ahead of expiry in the background; one assertion serves every
+// tenant and scope until it nears expiry. A Credential is safe for concurrent
+// use; create one per app and share it.
+type Credential struct {
+	clientID      string
+	tenant        string   // default tenant
+	allowed       []string // additionally allowed tenants
+	allowAny      bool
+	authority     string // scheme://host[/path], no trailing slash
+	src           assertion.Source
+	http          policy.Transporter
+	userAgent     string
+	retry         retryPolicy
+	propagation   bool
+	created       time.Time
+	cache         tokenCache
+	bg            sync.WaitGroup // background refreshes, waited for by tests
+	refreshBudget time.Duration  // bound on one background refresh
+
+	// test hooks; production values are set by NewCredential.
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// NewCredential returns a Credential for the app clientID whose default tenant
+// is tenantID, trading the assertions of src for tokens. src is wrapped with
+// assertion.Cached, so it need not cache itself.
+func NewCredential(tenantID, clientID string, src assertion.Source, opts *Options) (*Credential, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if err := validTenant(tenantID); err != nil {
+		return nil, err
+	}
+	if clientID == "" {
+		return nil, errors.New("federated: client ID is empty")
+	}
+	if src == nil {
+		return nil, errors.New("federated: assertion source is nil")
+	}
+	authority, err := authorityHost(opts.Cloud.ActiveDirectoryAuthorityHost)
+	if err != nil {
+		return nil, err
+	}
+	c := &Credential{
+		clientID:      clientID,
+		tenant:        tenantID,
+		authority:     authority,
+		src:           assertionCached(src),
+		retry:         newRetryPolicy(opts.Retry),
+		propagation:   opts.RetryFederatedCredentialPropagation,
+		refreshBudget: defaultRefreshBudget,
+		now:           time.Now,
+		sleep:         sleepCtx,
+	}
+	allowed := opts.AdditionallyAllowedTenants
+	if len(allowed) == 0 {
+		if v := os.Getenv(envAllowedTenants); v != "" {
+			allowed = strings.Split(v, ";")
+		}
+	}
+	for _, t := range allowed {
+		t = strings.TrimSpace(t)
+		switch {
+		case t == "":
+		case t == "*":
+			c.allowAny = true
+		default:
+			if err := validTenant(t); err != nil {
+				return nil, fmt.Errorf("federated: AdditionallyAllowedTenants: %w", err)
+			}
+			c.allowed = append(c.allowed, t)
+		}
+	}
+	c.http = opts.Transport
+	if c.http == nil {
+		c.http = &http.Client{
+			Timeout: 2 * time.Minute,
+			// A redirect of the token POST would re-send the assertion to
+			// wherever Location points; Entra never redirects it.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	c.userAgent = "tenantbridge-federated"
+	if id := opts.Telemetry.ApplicationID; id != "" && !opts.Telemetry.Disabled {
+		c.userAgent = id + " " + c.userAgent
+	}
+	c.created = c.now()
+	c.cache.init()
+	return c, nil
+}
+
+// NewFromEnvironment returns a Credential configured the way Azure hosts set
+// their environment: AZURE_TENANT_ID is the default tenant, AZURE_CLIENT_ID
+// (else CLIENT_ID) the multi-tenant app, and assertion.FromEnvironment picks
+// the assertion source (App Service or Functions managed identity, a workload
+// identity token file, or IMDS).
+func NewFromEnvironment(opts *Options) (*Credential, error) {
+	tenant := os.Getenv(envTenantID)
+	if tenant == "" {
+		return nil, errors.New("federated: AZURE_TENANT_ID is not set; set it to the app's home tenant ID")
+	}
+	client := os.Getenv(envClientID)
+	if client == "" {
+		client = os.Getenv(envClientIDFunctions)
+	}
+	if client == "" {
+		return nil, errors.New("federated: AZURE_CLIENT_ID (or CLIENT_ID) is not set; set it to the multi-tenant app's client ID")
+	}
+	src, err := assertionFromEnvironment()
+	if err != nil {
+		return nil, fmt.Errorf("federated: choosing an assertion source: %w", err)
+	}
+	return NewCredential(tenant, client, src, opts)
+}
+
+// authorityHost resolves the authority host and insists on https: the token
+// request carries the assertion, which must not cross the network in clear.
+func authorityHost(configured string) (string, error) {
+	host := configured
+	if host == "" {
+		host = os.Getenv(envAuthorityHost)
+	}
+	if host == "" {
+		host = defaultAuthorityHost
+	}
+	u, err := url.Parse(host)
+	if err != nil {
+		return "", fmt.Errorf("federated: authority host %q is not a URL: %w", host, err)
+	}
+	if u.Scheme != "https" {
+		return "", fmt.Errorf("federated: authority host %q must use https", host)
+	}
+	if u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("federated: authority host %q must be https://host[:port][/path] without query, fragment or user info", host)
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
+}
+
+// validTenant allows only the characters of tenant IDs and domain names, so a
+// tenant can never inject a path segment or query into the token URL.
+func validTenant(t string) error {
+	if t == "" {
+		return errors.New("federated: tenant ID is empty")
+	}
+	for i := 0; i < len(t); i++ {
+		b := t[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '.' || b == '-') {
+			return fmt.Errorf("federated: invalid tenant ID %q: only letters, digits, '.' and '-' are allowed", t)
+		}
+	}
+	return nil
+}
+
+// resolveTenant picks the tenant of a request: requested, or def when empty.
+// It allocates nothing when the tenant is allowed.
+func (c *Credential) resolveTenant(requested, def string) (string, error) {
+	if requested == "" || requested == def {
+		return def, nil
+	}
+	if err := validTenant(requested); err != nil {
+		return "", err
+	}
+	if c.allowAny || strings.EqualFold(requested, c.tenant) || strings.EqualFold(requested, def) {
+		return requested, nil
+	}
+	for _, t := range c.allowed {
+		if strings.EqualFold(t, requested) {
+			return requested, nil
+		}
+	}
+	return "", fmt.Errorf("%w: the credential isn't configured to acquire tokens for tenant %q; "+
+		"add it to Options.AdditionallyAllowedTenants or AZURE_ADDITIONALLY_ALLOWED_TENANTS, "+
+		"or add \"*\" to allow any tenant", ErrTenantNotAllowed, requested)
+}
+
+// GetToken returns an access token for opts.Scopes in opts.TenantID (empty: the
+// credential's tenant). A cached token is returned without a lock or an
+// allocation when there is one scope; otherwise one request is made, shared by
+// every concurrent caller for the same tenant, scopes and CAE setting.
+// Requests with opts.Claims bypass the cache. Errors from Entra are *AuthError.
+func (c *Credential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return c.getToken(ctx, c.tenant, opts)
+}
+
+// ForTenant returns a TokenCredential whose default tenant is tenantID; it
+// shares this Credential's cache and assertion. Use it for clients that cannot
+// set TokenRequestOptions.TenantID. tenantID must be allowed (see
+// Options.AdditionallyAllowedTenants); if it is not, the view's GetToken fails
+// before any request.
+func (c *Credential) ForTenant(tenantID string) azcore.TokenCredential {
+	return &tenantView{c: c, tenant: tenantID}
+}
+
+type tenantView struct {
+	c      *Credential
+	tenant string
+}
+
+// GetToken is Credential.GetToken with the view's tenant as the default.
+func (v *tenantView) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tenant, err := v.c.resolveTenant(v.tenant, v.c.tenant)
+	if err != nil {
+		return azcore.AccessToken{}, err
+	}
+	return v.c.getToken(ctx, tenant, opts)
+}
+
+var _ azcore.TokenCredential = (*Credential)(nil)
+var _ azcore.TokenCredential = (*tenantView)(nil)
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

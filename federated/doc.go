@@ -1,0 +1,22 @@
+// Package federated provides Credential, an azcore.TokenCredential that trades
+// a client assertion (a managed identity's token for api://AzureADTokenExchange,
+// a projected workload token, any OIDC JWT) for a Microsoft Entra access token
+// of a multi-tenant app registration, in its home tenant or in any tenant that
+// consented to it and that the credential is allowed to use.
+//
+// It exists because the usual glue (azidentity's ManagedIdentityCredential
+// feeding ClientAssertionCredential) makes three round trips for the first
+// token, one more per tenant for discovery, and allocates on every cached call.
+// Credential makes one round trip per new token, reuses one assertion for every
+// tenant and scope, and serves cached tokens without locks or allocations.
+//
+// In an Azure Function App with a user-assigned identity and AZURE_TENANT_ID,
+// AZURE_CLIENT_ID set, one call builds it:
+//
+//	cred, err := federated.NewFromEnvironment(nil)
+//	if err != nil { ... }
+//	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{
+//		Scopes:   []string{"https://graph.microsoft.com/.default"},
+//		TenantID: customerTenant, // must be allowed, see Options.AdditionallyAllowedTenants
+//	})
+package federated

@@ -1,0 +1,213 @@
+package federated
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// AuthError is a token request that Microsoft Entra answered with an error.
+// It carries the protocol fields and, for the errors people hit while setting
+// up workload identity federation, a Hint saying what to change. Use
+// errors.As to get it; the message text is not a contract. It never contains
+// an access token or the client assertion.
+type AuthError struct {
+	StatusCode    int    // HTTP status of the token response
+	ErrorCode     string // OAuth "error", e.g. "invalid_client"
+	ErrorCodes    []int  // AADSTS codes, e.g. 700016
+	Description   string // "error_description", first line
+	TraceID       string
+	CorrelationID string
+	Timestamp     string
+
+	Tenant    string // tenant the token was requested in
+	ClientID  string
+	Scope     string
+	Authority string // authority host, e.g. https://login.microsoftonline.com
+
+	// The presented assertion's claims, read without verification (they are
+	// not secret) when the error is about the assertion: FIC mismatches and
+	// AADSTS700024. Compare them with the app's federated credentials.
+	AssertionIssuer    string
+	AssertionSubject   string
+	AssertionAudience  []string
+	AssertionNotBefore time.Time
+	AssertionExpiresOn time.Time
+
+	// Hint explains the likely cause and fix; empty for codes we have no
+	// advice for.
+	Hint string
+}
+
+// Error implements error.
+func (e *AuthError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "federated: token request for tenant %s (client %s, scope %s) failed: HTTP %d", e.Tenant, e.ClientID, e.Scope, e.StatusCode)
+	if e.ErrorCode != "" {
+		b.WriteString(" " + e.ErrorCode)
+	}
+	if e.Description != "" {
+		b.WriteString(": " + e.Description)
+	}
+	if e.TraceID != "" || e.CorrelationID != "" {
+		fmt.Fprintf(&b, " (trace ID %s, correlation ID %s", e.TraceID, e.CorrelationID)
+		if e.Timestamp != "" {
+			fmt.Fprintf(&b, ", timestamp %s", e.Timestamp)
+		}
+		b.WriteString(")")
+	}
+	if e.Hint != "" {
+		b.WriteString(". Hint: " + e.Hint)
+	}
+	return b.String()
+}
+
+// HasCode reports whether Entra returned the AADSTS code.
+func (e *AuthError) HasCode(code int) bool { return slices.Contains(e.ErrorCodes, code) }
+
+func (e *AuthError) firstCode() int {
+	if len(e.ErrorCodes) == 0 {
+		return 0
+	}
+	return e.ErrorCodes[0]
+}
+
+func (e *AuthError) isFICMismatch() bool {
+	return e.HasCode(70021) || e.HasCode(700211) || e.HasCode(700212) || e.HasCode(700213)
+}
+
+// errorResponse is the token endpoint's error body.
+type errorResponse struct {
+	Error         string `json:"error"`
+	Description   string `json:"error_description"`
+	ErrorCodes    []int  `json:"error_codes"`
+	Timestamp     string `json:"timestamp"`
+	TraceID       string `json:"trace_id"`
+	CorrelationID string `json:"correlation_id"`
+}
+
+// maxDescription bounds how much of a description (or a non-JSON body) an
+// error repeats.
+const maxDescription = 512
+
+func newAuthError(resp *httpResult, c *Credential, key cacheKey, assertionToken string) *AuthError {
+	e := &AuthError{
+		StatusCode: resp.status,
+		Tenant:     key.tenant,
+		ClientID:   c.clientID,
+		Scope:      key.scope,
+		Authority:  c.authority,
+	}
+	var er errorResponse
+	if err := json.Unmarshal(resp.body, &er); err == nil {
+		e.ErrorCode = er.Error
+		e.ErrorCodes = er.ErrorCodes
+		e.Description = er.Description
+		e.TraceID, e.CorrelationID, e.Timestamp = er.TraceID, er.CorrelationID, er.Timestamp
+	} else if len(resp.body) > 0 {
+		e.Description = "non-JSON response: " + string(resp.body)
+	}
+	// Entra appends trace and correlation IDs on further lines; they are in
+	// their own fields already.
+	if i := strings.IndexAny(e.Description, "\r\n"); i >= 0 {
+		e.Description = e.Description[:i]
+	}
+	if len(e.Description) > maxDescription {
+		e.Description = e.Description[:maxDescription] + "…"
+	}
+	// Entra never echoes the assertion, but a proxy in between might.
+	if assertionToken != "" {
+		e.Description = strings.ReplaceAll(e.Description, assertionToken, "[assertion]")
+	}
+	if e.TraceID == "" {
+		e.TraceID = resp.header.Get("X-Ms-Request-Id")
+	}
+	if e.isFICMismatch() || e.HasCode(700024) {
+		e.readAssertion(assertionToken)
+	}
+	e.Hint = e.hint(c.now())
+	return e
+}
+
+// readAssertion fills the Assertion* fields from the JWT's payload. The
+// signature is not checked: the values are only shown to a human.
+func (e *AuthError) readAssertion(jwt string) {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return
+	}
+	var claims struct {
+		Iss string          `json:"iss"`
+		Sub string          `json:"sub"`
+		Aud json.RawMessage `json:"aud"`
+		Nbf json.Number     `json:"nbf"`
+		Exp json.Number     `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return
+	}
+	e.AssertionIssuer, e.AssertionSubject = claims.Iss, claims.Sub
+	var one string
+	if json.Unmarshal(claims.Aud, &one) == nil {
+		e.AssertionAudience = []string{one}
+	} else {
+		_ = json.Unmarshal(claims.Aud, &e.AssertionAudience)
+	}
+	if n, err := claims.Nbf.Int64(); err == nil {
+		e.AssertionNotBefore = time.Unix(n, 0).UTC()
+	}
+	if n, err := claims.Exp.Int64(); err == nil {
+		e.AssertionExpiresOn = time.Unix(n, 0).UTC()
+	}
+}
+
+func (e *AuthError) presented() string {
+	return fmt.Sprintf("the assertion presented issuer %q, subject %q, audience %q", e.AssertionIssuer, e.AssertionSubject, strings.Join(e.AssertionAudience, " "))
+}
+
+// ficAdvice is what a federated credential trusting an Azure managed identity
+// must contain (Entra: "Configure an application to trust a managed identity").
+const ficAdvice = "for a managed identity use issuer https://login.microsoftonline.com/{home-tenant-ID}/v2.0, " +
+	"subject = the identity's object (principal) ID, audience api://AzureADTokenExchange; the match is exact and case-sensitive"
+
+func (e *AuthError) hint(now time.Time) string {
+	switch {
+	case e.HasCode(700016):
+		return fmt.Sprintf("app %s is not known in tenant %s: either the client ID is wrong, or an administrator of that tenant has not consented to the app yet. "+
+			"Admin consent URL: %s/%s/adminconsent?client_id=%s", e.ClientID, e.Tenant, e.Authority, e.Tenant, e.ClientID)
+	case e.HasCode(700211):
+		return fmt.Sprintf("no federated credential of app %s has the assertion's issuer; %s. Add or fix a federated credential; %s", e.ClientID, e.presented(), ficAdvice)
+	case e.HasCode(700212):
+		return fmt.Sprintf("no federated credential of app %s has the assertion's audience; %s. The assertion must be requested for api://AzureADTokenExchange (or the audience you configured); %s", e.ClientID, e.presented(), ficAdvice)
+	case e.HasCode(700213):
+		return fmt.Sprintf("no federated credential of app %s has the assertion's subject; %s. Use the managed identity's object (principal) ID, not its client ID; %s", e.ClientID, e.presented(), ficAdvice)
+	case e.HasCode(70021):
+		return fmt.Sprintf("no federated credential of app %s matches the assertion; %s. Add a federated credential with exactly these values; %s. A credential created in the last minutes may still be propagating", e.ClientID, e.presented(), ficAdvice)
+	case e.HasCode(700024):
+		return fmt.Sprintf("the client assertion is outside its validity period (not before %s, expires %s, local clock %s): check the clock of this machine, and that the assertion source does not serve an expired token",
+			fmtTime(e.AssertionNotBefore), fmtTime(e.AssertionExpiresOn), now.UTC().Format(time.RFC3339))
+	case e.HasCode(90002):
+		return fmt.Sprintf("tenant %q was not found at %s: check the tenant ID or domain for typos, and that the authority host matches the tenant's cloud (public, US Government, China)", e.Tenant, e.Authority)
+	case e.HasCode(7000215):
+		return "Entra rejected the client credential: the request must carry the assertion as client_assertion with client_assertion_type jwt-bearer, and the assertion must be a JWT for audience api://AzureADTokenExchange"
+	case e.HasCode(7000216):
+		return "the request carried no client assertion: the assertion source returned an empty token"
+	case e.HasCode(70011), e.HasCode(1002012):
+		return fmt.Sprintf("scope %q is not valid for an app-only token: request one resource per token as \"{resource}/.default\", for example \"https://graph.microsoft.com/.default\"", e.Scope)
+	}
+	return ""
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,217 @@
+package federated
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/tenantbridge/tenantbridge/assertion"
+)
+
+const (
+	homeTenant = "11111111-1111-1111-1111-111111111111"
+	tenantB    = "22222222-2222-2222-2222-222222222222"
+	tenantC    = "contoso.onmicrosoft.com"
+	testClient = "33333333-3333-3333-3333-333333333333"
+	graphScope = "https://graph.microsoft.com/.default"
+	armScope   = "https://management.azure.com/.default"
+)
+
+// fakeClock is the Credential's clock in tests; nothing here sleeps.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// makeJWT builds an unsigned JWT-shaped assertion; the credential never
+// verifies it, Entra (or fakeidp) does.
+func makeJWT(claims map[string]any) string {
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	return enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(claims) + ".c2lnbmF0dXJl"
+}
+
+// testAssertion is the assertion tests present: a managed identity's token.
+func testAssertion(exp time.Time) string {
+	return makeJWT(map[string]any{
+		"iss": "https://login.microsoftonline.com/" + homeTenant + "/v2.0",
+		"sub": "44444444-4444-4444-4444-444444444444",
+		"aud": "api://AzureADTokenExchange",
+		"nbf": exp.Add(-24 * time.Hour).Unix(),
+		"exp": exp.Unix(),
+	})
+}
+
+// countingSource yields one assertion and counts the calls.
+type countingSource struct {
+	token string
+	exp   time.Time
+	calls atomic.Int64
+	err   error
+}
+
+func (s *countingSource) Assertion(ctx context.Context) (assertion.Assertion, error) {
+	s.calls.Add(1)
+	if s.err != nil {
+		return assertion.Assertion{}, s.err
+	}
+	return assertion.Assertion{Token: s.token, ExpiresOn: s.exp}, nil
+}
+
+func newCountingSource() *countingSource {
+	exp := time.Now().Add(24 * time.Hour)
+	return &countingSource{token: testAssertion(exp), exp: exp}
+}
+
+// tokenRequest is what the fake token endpoint saw.
+type tokenRequest struct {
+	Method string
+	Path   string
+	Query  string
+	CT     string
+	Form   url.Values
+}
+
+// reply is a scripted token endpoint answer.
+type reply struct {
+	status int
+	header map[string]string
+	body   string
+}
+
+// tokenServer is an in-test Entra token endpoint over TLS. By default it
+// issues a token named after the request number with expires_in 3600.
+type tokenServer struct {
+	*httptest.Server
+	mu      sync.Mutex
+	reqs    []tokenRequest
+	count   atomic.Int64
+	handler func(n int64, r tokenRequest) reply // nil: success
+}
+
+func newTokenServer(t *testing.T) *tokenServer {
+	t.Helper()
+	ts := &tokenServer{}
+	ts.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := ts.count.Add(1)
+		_ = r.ParseForm()
+		tr := tokenRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, CT: r.Header.Get("Content-Type"), Form: r.PostForm}
+		ts.mu.Lock()
+		ts.reqs = append(ts.reqs, tr)
+		h := ts.handler
+		ts.mu.Unlock()
+		rp := reply{status: 200, body: fmt.Sprintf(`{"token_type":"Bearer","expires_in":3600,"ext_expires_in":3600,"access_token":"access-token-%d"}`, n)}
+		if h != nil {
+			rp = h(n, tr)
+		}
+		for k, v := range rp.header {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rp.status)
+		_, _ = w.Write([]byte(rp.body))
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func (ts *tokenServer) setHandler(h func(n int64, r tokenRequest) reply) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.handler = h
+}
+
+func (ts *tokenServer) requests() []tokenRequest {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return append([]tokenRequest(nil), ts.reqs...)
+}
+
+// testCred builds a Credential against ts with a fake clock and a sleep that
+// records the waits instead of waiting.
+type testCred struct {
+	*Credential
+	clock  *fakeClock
+	src    *countingSource
+	mu     sync.Mutex
+	sleeps []time.Duration
+}
+
+func (tc *testCred) slept() []time.Duration {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return append([]time.Duration(nil), tc.sleeps...)
+}
+
+func newTestCred(t *testing.T, ts *tokenServer, opts *Options) *testCred {
+	t.Helper()
+	if opts == nil {
+		opts = &Options{}
+	}
+	opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: ts.URL}
+	opts.Transport = ts.Client()
+	tc := &testCred{clock: newFakeClock(), src: newCountingSource()}
+	c, err := NewCredential(homeTenant, testClient, tc.src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.now = tc.clock.Now
+	c.created = tc.clock.Now()
+	c.sleep = func(ctx context.Context, d time.Duration) error {
+		tc.mu.Lock()
+		tc.sleeps = append(tc.sleeps, d)
+		tc.mu.Unlock()
+		return ctx.Err()
+	}
+	tc.Credential = c
+	return tc
+}
+
+// redactAssertion replaces client_assertion values so that a failure message
+// can print requests without the assertion: "<the assertion>" when it is the
+// expected one, "<another value>" otherwise.
+func redactAssertion(reqs []tokenRequest, token string) []tokenRequest {
+	out := make([]tokenRequest, len(reqs))
+	for i, r := range reqs {
+		out[i] = r
+		out[i].Form = url.Values{}
+		for k, v := range r.Form {
+			out[i].Form[k] = append([]string(nil), v...)
+		}
+		for j, v := range out[i].Form["client_assertion"] {
+			if v == token {
+				out[i].Form["client_assertion"][j] = "<the assertion>"
+			} else {
+				out[i].Form["client_assertion"][j] = "<another value>"
+			}
+		}
+	}
+	return out
+}
