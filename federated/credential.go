@@ -121,7 +121,6 @@ func NewCredential(tenantID, clientID string, src assertion.Source, opts *Option
 		clientID:      clientID,
 		tenant:        tenantID,
 		authority:     authority,
-		src:           assertionCached(src),
 		retry:         newRetryPolicy(opts.Retry),
 		propagation:   opts.RetryFederatedCredentialPropagation,
 		refreshBudget: defaultRefreshBudget,
@@ -160,6 +159,13 @@ func NewCredential(tenantID, clientID string, src assertion.Source, opts *Option
 	if id := opts.Telemetry.ApplicationID; id != "" && !opts.Telemetry.Disabled {
 		c.userAgent = id + " " + c.userAgent
 	}
+	// One assertion serves every tenant and scope. The cache reads the
+	// Credential's clock (so tests move both through expiry together) and
+	// reports failed assertion refreshes to the azcore log listener.
+	c.src = assertion.CachedWithOptions(src, &assertion.CacheOptions{
+		Clock:  func() time.Time { return c.now() },
+		Logger: logWrite,
+	})
 	c.created = c.now()
 	c.cache.init()
 	return c, nil
@@ -182,7 +188,7 @@ func NewFromEnvironment(opts *Options) (*Credential, error) {
 	if client == "" {
 		return nil, errors.New("federated: AZURE_CLIENT_ID (or CLIENT_ID) is not set; set it to the multi-tenant app's client ID")
 	}
-	src, err := assertionFromEnvironment()
+	src, err := assertion.FromEnvironment()
 	if err != nil {
 		return nil, fmt.Errorf("federated: choosing an assertion source: %w", err)
 	}

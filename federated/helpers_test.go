@@ -85,8 +85,11 @@ func (s *countingSource) Assertion(ctx context.Context) (assertion.Assertion, er
 	return assertion.Assertion{Token: s.token, ExpiresOn: s.exp}, nil
 }
 
-func newCountingSource() *countingSource {
-	exp := time.Now().Add(24 * time.Hour)
+func newCountingSource() *countingSource { return newCountingSourceAt(time.Now()) }
+
+// newCountingSourceAt yields an assertion valid for a day from now.
+func newCountingSourceAt(now time.Time) *countingSource {
+	exp := now.Add(24 * time.Hour)
 	return &countingSource{token: testAssertion(exp), exp: exp}
 }
 
@@ -116,7 +119,7 @@ type tokenServer struct {
 	handler func(n int64, r tokenRequest) reply // nil: success
 }
 
-func newTokenServer(t *testing.T) *tokenServer {
+func newTokenServer(t testing.TB) *tokenServer {
 	t.Helper()
 	ts := &tokenServer{}
 	ts.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +180,8 @@ func newTestCred(t *testing.T, ts *tokenServer, opts *Options) *testCred {
 	}
 	opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: ts.URL}
 	opts.Transport = ts.Client()
-	tc := &testCred{clock: newFakeClock(), src: newCountingSource()}
+	clock := newFakeClock()
+	tc := &testCred{clock: clock, src: newCountingSourceAt(clock.Now())}
 	c, err := NewCredential(homeTenant, testClient, tc.src, opts)
 	if err != nil {
 		t.Fatal(err)

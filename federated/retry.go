@@ -25,10 +25,10 @@ const (
 )
 
 type retryPolicy struct {
-	maxRetries    int
-	delay         time.Duration
-	maxDelay      time.Duration
-	tryTimeout    time.Duration
+	maxRetries int
+	delay      time.Duration
+	maxDelay   time.Duration
+	tryTimeout time.Duration
 }
 
 func newRetryPolicy(o policy.RetryOptions) retryPolicy {

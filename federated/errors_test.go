@@ -1,0 +1,254 @@
+package federated
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/google/go-cmp/cmp"
+)
+
+// entraError renders an Entra-style error body.
+func entraError(status int, oauthErr string, code int, msg string) reply {
+	return reply{status: status, body: fmt.Sprintf(`{"error":%q,"error_description":"AADSTS%d: %s\r\nTrace ID: t-1\r\nCorrelation ID: c-1\r\nTimestamp: 2026-11-27 02:00:00Z","error_codes":[%d],"timestamp":"2026-11-27 02:00:00Z","trace_id":"trace-1","correlation_id":"corr-1"}`,
+		oauthErr, code, msg, code)}
+}
+
+func TestAuthErrorHints(t *testing.T) {
+	tests := []struct {
+		name     string
+		reply    reply
+		tenant   string
+		scope    string
+		wantCode int
+		wantHint []string // substrings of Hint
+	}{
+		{name: "700016 not consented", reply: entraError(400, "unauthorized_client", 700016, "Application with identifier 'x' was not found in the directory 'y'."), tenant: tenantB,
+			wantCode: 700016, wantHint: []string{"consent", "/" + tenantB + "/adminconsent?client_id=" + testClient}},
+		{name: "70021 no match", reply: entraError(400, "invalid_request", 70021, "No matching federated identity record found for presented assertion."),
+			wantCode: 70021, wantHint: []string{`issuer "https://login.microsoftonline.com/` + homeTenant + `/v2.0"`, `subject "44444444-4444-4444-4444-444444444444"`, `audience "api://AzureADTokenExchange"`, "propagating"}},
+		{name: "700211 issuer", reply: entraError(400, "invalid_request", 700211, "No matching federated identity record found for presented assertion issuer."),
+			wantCode: 700211, wantHint: []string{"issuer", `issuer "https://login.microsoftonline.com/` + homeTenant + `/v2.0"`}},
+		{name: "700212 audience", reply: entraError(400, "invalid_request", 700212, "No matching federated identity record found for presented assertion audience."),
+			wantCode: 700212, wantHint: []string{"api://AzureADTokenExchange", `audience "api://AzureADTokenExchange"`}},
+		{name: "700213 subject", reply: entraError(400, "invalid_request", 700213, "No matching federated identity record found for presented assertion subject."),
+			wantCode: 700213, wantHint: []string{"object (principal) ID", `subject "44444444-4444-4444-4444-444444444444"`}},
+		{name: "700024 time", reply: entraError(400, "invalid_client", 700024, "Client assertion is not within its valid time range."),
+			wantCode: 700024, wantHint: []string{"clock", "2026-11-28T02:00:00Z"}},
+		{name: "90002 tenant", reply: entraError(400, "invalid_request", 90002, "Tenant 'x' not found."), tenant: tenantC,
+			wantCode: 90002, wantHint: []string{tenantC, "typo", "cloud"}},
+		{name: "7000215 secret", reply: entraError(401, "invalid_client", 7000215, "Invalid client secret provided."),
+			wantCode: 7000215, wantHint: []string{"client_assertion"}},
+		{name: "7000216 missing assertion", reply: entraError(400, "invalid_request", 7000216, "'client_assertion', 'client_secret' or 'request' is required."),
+			wantCode: 7000216, wantHint: []string{"empty"}},
+		{name: "70011 scope", reply: entraError(400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid."), scope: "https://graph.microsoft.com/User.Read",
+			wantCode: 70011, wantHint: []string{"/.default", "https://graph.microsoft.com/User.Read"}},
+		{name: "unknown code", reply: entraError(400, "invalid_request", 12345, "Something."), wantCode: 12345},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTokenServer(t)
+			c := newTestCred(t, ts, &Options{AdditionallyAllowedTenants: []string{"*"}})
+			ts.setHandler(func(int64, tokenRequest) reply { return tt.reply })
+			scope := graphScope
+			if tt.scope != "" {
+				scope = tt.scope
+			}
+			_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: tt.tenant})
+			var ae *AuthError
+			if !errors.As(err, &ae) {
+				t.Fatalf("err = %v, want *AuthError", err)
+			}
+			tenant := tt.tenant
+			if tenant == "" {
+				tenant = homeTenant
+			}
+			if diff := cmp.Diff([]int{tt.wantCode}, ae.ErrorCodes); diff != "" {
+				t.Errorf("ErrorCodes (-want +got):\n%s", diff)
+			}
+			if !ae.HasCode(tt.wantCode) || ae.TraceID != "trace-1" || ae.CorrelationID != "corr-1" || ae.Tenant != tenant || ae.ClientID != testClient || ae.StatusCode != tt.reply.status {
+				t.Errorf("AuthError fields: %+v", ae)
+			}
+			if strings.ContainsAny(ae.Description, "\r\n") || !strings.HasPrefix(ae.Description, fmt.Sprintf("AADSTS%d:", tt.wantCode)) {
+				t.Errorf("Description = %q, want the first line of error_description", ae.Description)
+			}
+			for _, s := range tt.wantHint {
+				if !strings.Contains(ae.Hint, s) {
+					t.Errorf("Hint %q lacks %q", ae.Hint, s)
+				}
+			}
+			if len(tt.wantHint) == 0 && ae.Hint != "" {
+				t.Errorf("Hint = %q for an unknown code, want none", ae.Hint)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, ae.Hint) || !strings.HasPrefix(msg, "federated: ") {
+				t.Errorf("Error() does not start with the package or lacks the hint")
+			}
+			if strings.Contains(msg, c.src.token) || strings.Contains(fmt.Sprintf("%+v %#v", ae, ae), c.src.token) {
+				t.Error("error text contains the assertion")
+			}
+		})
+	}
+}
+
+func TestAuthErrorScrubsEchoedAssertionAndBoundsBody(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	tok := c.src.token
+	ts.setHandler(func(int64, tokenRequest) reply {
+		// A misbehaving proxy that echoes the request body.
+		return reply{status: 400, body: "bad request: client_assertion=" + tok + strings.Repeat("x", 4000)}
+	})
+	_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+	var ae *AuthError
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v, want *AuthError", err)
+	}
+	if strings.Contains(err.Error(), tok) {
+		t.Error("error message contains the assertion")
+	}
+	if len(ae.Description) > maxDescription+len("…") {
+		t.Errorf("Description is %d bytes, want at most %d", len(ae.Description), maxDescription)
+	}
+}
+
+func TestResponseSizeIsBounded(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}}})
+	ts.setHandler(func(int64, tokenRequest) reply {
+		return reply{status: 200, body: `{"expires_in":3600,"access_token":"` + strings.Repeat("a", maxResponseBytes) + `"}`}
+	})
+	if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("err = %v, want a size error", err)
+	}
+}
+
+func TestMalformedSuccessBodies(t *testing.T) {
+	tests := []struct{ name, body string }{
+		{"not JSON", `<html>`},
+		{"no token", `{"expires_in":3600}`},
+		{"no expiry", `{"access_token":"secret-token"}`},
+		{"bad refresh_in", `{"access_token":"secret-token","expires_in":3600,"refresh_in":"soon"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTokenServer(t)
+			c := newTestCred(t, ts, nil)
+			ts.setHandler(func(int64, tokenRequest) reply { return reply{status: 200, body: tt.body} })
+			_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+			if err == nil {
+				t.Fatal("GetToken succeeded")
+			}
+			if strings.Contains(err.Error(), "secret-token") {
+				t.Error("error message contains the access token")
+			}
+		})
+	}
+}
+
+func TestStringExpiresInAccepted(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	ts.setHandler(func(int64, tokenRequest) reply {
+		return reply{status: 200, body: `{"access_token":"tok","expires_in":"600","refresh_in":"300"}`}
+	})
+	tok, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tok.ExpiresOn.Sub(c.clock.Now()); got != 600*time.Second {
+		t.Errorf("expires in %v, want 10m", got)
+	}
+	if got := tok.RefreshOn.Sub(c.clock.Now()); got != 300*time.Second {
+		t.Errorf("refresh in %v, want 5m", got)
+	}
+}
+
+// sourceError stands for a typed error of an assertion source, like
+// *assertion.ResponseError.
+type sourceError struct{ status int }
+
+func (e *sourceError) Error() string { return fmt.Sprintf("managed identity endpoint answered %d", e.status) }
+
+func TestAssertionErrorIsWrapped(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	c.src.err = &sourceError{status: 500}
+	_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+	var se *sourceError
+	if !errors.As(err, &se) || se.status != 500 {
+		t.Errorf("err = %v, want it to wrap *sourceError", err)
+	}
+	if !strings.HasPrefix(err.Error(), "federated: ") {
+		t.Errorf("err = %q, want the package prefix", err)
+	}
+	if n := ts.count.Load(); n != 0 {
+		t.Errorf("token requests = %d without an assertion, want 0", n)
+	}
+}
+
+// captureLog installs an azcore log listener for the test. azcore's listener
+// is process-wide, so tests that use it do not run in parallel.
+func captureLog(t *testing.T) func() []string {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		msgs []string
+	)
+	log.SetListener(func(ev log.Event, msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		msgs = append(msgs, string(ev)+": "+msg)
+	})
+	t.Cleanup(func() { log.SetListener(nil) })
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), msgs...)
+	}
+}
+
+func TestLogReachesAzcoreListenerWithoutSecrets(t *testing.T) {
+	logs := captureLog(t)
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{AdditionallyAllowedTenants: []string{tenantB}})
+	ctx := context.Background()
+	if _, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
+		t.Fatal(err)
+	}
+	ts.setHandler(func(int64, tokenRequest) reply {
+		return entraError(400, "unauthorized_client", 700016, "not found")
+	})
+	if _, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: tenantB}); err == nil {
+		t.Fatal("want an error")
+	}
+	got := logs()
+	var auth []string
+	for _, m := range got {
+		if strings.HasPrefix(m, string(EventAuthentication)+": ") {
+			auth = append(auth, m)
+		}
+		if strings.Contains(m, c.src.token) {
+			t.Error("a log line contains the assertion")
+		}
+		if strings.Contains(m, "access-token-1") {
+			t.Error("a log line contains the access token")
+		}
+	}
+	wants := []string{"cache miss for tenant " + homeTenant + " scope " + graphScope, "got token for tenant " + homeTenant, "failed", tenantB}
+	for _, w := range wants {
+		found := false
+		for _, m := range auth {
+			found = found || strings.Contains(m, w)
+		}
+		if !found {
+			t.Errorf("no Authentication log line contains %q; got %q", w, auth)
+		}
+	}
+}
