@@ -174,7 +174,9 @@ func TestStringExpiresInAccepted(t *testing.T) {
 // *assertion.ResponseError.
 type sourceError struct{ status int }
 
-func (e *sourceError) Error() string { return fmt.Sprintf("managed identity endpoint answered %d", e.status) }
+func (e *sourceError) Error() string {
+	return fmt.Sprintf("managed identity endpoint answered %d", e.status)
+}
 
 func TestAssertionErrorIsWrapped(t *testing.T) {
 	ts := newTokenServer(t)

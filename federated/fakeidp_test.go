@@ -1,0 +1,153 @@
+package federated_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/fakeidp"
+	"github.com/tenantbridge/tenantbridge/federated"
+)
+
+const graph = "https://graph.microsoft.com/.default"
+
+// newFakeIDPCredential returns a Credential for the default scenario's app
+// whose assertions come from the fake App Service managed-identity endpoint
+// (the user-assigned identity), as in a Function App.
+func newFakeIDPCredential(t *testing.T) (*fakeidp.Server, *federated.Credential) {
+	t.Helper()
+	srv, err := fakeidp.New(fakeidp.DefaultScenario(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	src, err := assertion.AppService(&assertion.AppServiceOptions{
+		Endpoint:       srv.AppServiceEndpoint(),
+		IdentityHeader: srv.IdentityHeader(),
+		ClientID:       fakeidp.DefaultUserIdentityClientID,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := federated.NewCredential(fakeidp.DefaultHomeTenantID, fakeidp.DefaultAppClientID, src, &federated.Options{
+		ClientOptions: azcore.ClientOptions{
+			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL()},
+			Transport: srv.Client(),
+		},
+		AdditionallyAllowedTenants: []string{"*"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, cred
+}
+
+func countRequests(srv *fakeidp.Server) (msi, entra int, paths []string) {
+	for _, r := range srv.Requests() {
+		switch r.Listener {
+		case fakeidp.ListenerMSI:
+			msi++
+		case fakeidp.ListenerEntra:
+			entra++
+		}
+		paths = append(paths, r.Path)
+	}
+	return msi, entra, paths
+}
+
+func TestFakeIDPEndToEnd(t *testing.T) {
+	srv, cred := newFakeIDPCredential(t)
+	ctx := context.Background()
+
+	// Consented remote tenant: a token with the granted application role.
+	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultConsentedTenantID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		jwt.RegisteredClaims
+		TenantID string   `json:"tid"`
+		AppID    string   `json:"appid"`
+		Roles    []string `json:"roles"`
+	}
+	if _, _, err := jwt.NewParser().ParseUnverified(tok.Token, &claims); err != nil {
+		t.Fatalf("access token is not a JWT: %v", err)
+	}
+	if claims.TenantID != fakeidp.DefaultConsentedTenantID || claims.AppID != fakeidp.DefaultAppClientID || !slices.Contains(claims.Roles, "Device.Read.All") {
+		t.Errorf("token claims tid=%s appid=%s roles=%v, want the consented tenant, the app and Device.Read.All", claims.TenantID, claims.AppID, claims.Roles)
+	}
+	msi, entra, paths := countRequests(srv)
+	if msi != 1 || entra != 1 {
+		t.Errorf("first token took %d managed-identity and %d Entra requests (%v), want 1 and 1", msi, entra, paths)
+	}
+	for _, p := range paths {
+		if strings.Contains(p, "openid-configuration") || strings.Contains(p, "discovery") {
+			t.Errorf("discovery request %s", p)
+		}
+	}
+
+	// Not-consented tenant: 700016 with the consent URL for that tenant.
+	_, err = cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultUnconsentedTenantID})
+	var ae *federated.AuthError
+	if !errors.As(err, &ae) || !ae.HasCode(700016) {
+		t.Fatalf("unconsented tenant: err = %v, want *AuthError with 700016", err)
+	}
+	consentURL := srv.URL() + "/" + fakeidp.DefaultUnconsentedTenantID + "/adminconsent?client_id=" + fakeidp.DefaultAppClientID
+	if !strings.Contains(ae.Hint, consentURL) {
+		t.Errorf("hint %q lacks the consent URL %s", ae.Hint, consentURL)
+	}
+
+	// Unknown tenant: 90002.
+	_, err = cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: "99999999-9999-9999-9999-999999999999"})
+	if !errors.As(err, &ae) || !ae.HasCode(90002) {
+		t.Fatalf("unknown tenant: err = %v, want *AuthError with 90002", err)
+	}
+
+	// Cached: no request at all.
+	again, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultConsentedTenantID})
+	if err != nil || again != tok {
+		t.Errorf("second call: err %v, same token %t", err, again == tok)
+	}
+	msi, entra, paths = countRequests(srv)
+	if msi != 1 || entra != 3 {
+		t.Errorf("requests: %d managed-identity, %d Entra (%v); want 1 assertion for all tenants and 3 token requests", msi, entra, paths)
+	}
+}
+
+func TestFakeIDPFICMismatchShowsPresentedSubject(t *testing.T) {
+	srv, err := fakeidp.New(fakeidp.DefaultScenario(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	// An external issuer the app trusts, but a subject it does not.
+	src := assertion.Func(func(ctx context.Context) (assertion.Assertion, error) {
+		tok, err := srv.IssueExternalToken(fakeidp.DefaultWorkloadIssuer, "system:serviceaccount:default:other", fakeidp.TokenExchangeAudience, time.Hour)
+		return assertion.Assertion{Token: tok}, err
+	})
+	cred, err := federated.NewCredential(fakeidp.DefaultHomeTenantID, fakeidp.DefaultAppClientID, src, &federated.Options{
+		ClientOptions: azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL()}, Transport: srv.Client()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graph}})
+	var ae *federated.AuthError
+	if !errors.As(err, &ae) || !ae.HasCode(700213) {
+		t.Fatalf("err = %v, want *AuthError with 700213", err)
+	}
+	if ae.AssertionSubject != "system:serviceaccount:default:other" || ae.AssertionIssuer != srv.IssuerURL(fakeidp.DefaultWorkloadIssuer) {
+		t.Errorf("presented issuer %q subject %q, want the external token's", ae.AssertionIssuer, ae.AssertionSubject)
+	}
+	if !strings.Contains(ae.Hint, "system:serviceaccount:default:other") {
+		t.Errorf("hint %q does not show the presented subject", ae.Hint)
+	}
+}
