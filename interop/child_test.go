@@ -15,7 +15,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/tenantbridge/tenantbridge/assertion"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/federated"
 )
@@ -31,9 +30,9 @@ const (
 	// childWorkload: azidentity's WorkloadIdentityCredential
 	// (AZURE_FEDERATED_TOKEN_FILE).
 	childWorkload = "workload"
-	// childFederated: tenantbridge's assertion.FromEnvironment (App Service,
-	// the workload file or IMDS) feeding federated.NewCredential, with
-	// AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_ADDITIONALLY_ALLOWED_TENANTS.
+	// childFederated: tenantbridge's federated.NewFromEnvironment, which
+	// picks App Service, the workload file or IMDS and reads AZURE_TENANT_ID,
+	// AZURE_CLIENT_ID and AZURE_ADDITIONALLY_ALLOWED_TENANTS.
 	childFederated = "federated-env"
 )
 
@@ -84,11 +83,7 @@ func childGetToken(ctx context.Context, mode string) (string, error) {
 			DisableInstanceDiscovery:   true,
 		})
 	case childFederated:
-		var src assertion.Source
-		if src, err = assertion.FromEnvironment(); err != nil {
-			return "", err
-		}
-		cred, err = federated.NewCredential(os.Getenv("AZURE_TENANT_ID"), clientID, src, &federated.Options{ClientOptions: noRetry})
+		cred, err = federated.NewFromEnvironment(&federated.Options{ClientOptions: noRetry})
 	default:
 		return "", fmt.Errorf("unknown child mode %q", mode)
 	}

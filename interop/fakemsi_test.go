@@ -25,9 +25,9 @@ func TestFakemsiExec(t *testing.T) {
 	}{
 		{"azidentity ManagedIdentity+ClientAssertion, appservice", "appservice", childDefaultTransport},
 		{"azidentity WorkloadIdentityCredential, workload", "workload", childWorkload},
-		{"tenantbridge FromEnvironment+NewCredential, appservice", "appservice", childFederated},
-		{"tenantbridge FromEnvironment+NewCredential, workload", "workload", childFederated},
-		{"tenantbridge FromEnvironment+NewCredential, imds", "imds", childFederated},
+		{"federated.NewFromEnvironment, appservice", "appservice", childFederated},
+		{"federated.NewFromEnvironment, workload", "workload", childFederated},
+		{"federated.NewFromEnvironment, imds", "imds", childFederated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), fakemsi, "exec", "--mode", tc.mode, "--", os.Args[0])
