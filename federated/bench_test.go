@@ -2,6 +2,7 @@ package federated
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -52,4 +53,27 @@ func BenchmarkGetTokenWarmParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkGetTokenWarm100Tenants measures the warm path once the cache holds
+// more keys than its linear table and uses a map.
+func BenchmarkGetTokenWarm100Tenants(b *testing.B) {
+	c := warmCredential(b)
+	c.allowAny = true
+	ctx := context.Background()
+	opts := make([]policy.TokenRequestOptions, 100)
+	for i := range opts {
+		opts[i] = policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: fmt.Sprintf("tenant-%03d", i)}
+		if _, err := c.GetToken(ctx, opts[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := c.GetToken(ctx, opts[i%len(opts)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
 }

@@ -342,3 +342,33 @@ func TestWarmPathAllocatesNothing(t *testing.T) {
 		t.Errorf("requests = %d, want 3", n)
 	}
 }
+
+func TestManyKeysStayCached(t *testing.T) {
+	// More keys than smallTable: the cache switches from its linear table to
+	// a map without losing or duplicating an entry.
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{AdditionallyAllowedTenants: []string{"*"}})
+	ctx := context.Background()
+	const tenants = 3 * smallTable
+	first := map[string]string{}
+	for round := range 2 {
+		for i := range tenants {
+			tenant := fmt.Sprintf("tenant-%02d", i)
+			tok, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: tenant})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if round == 0 {
+				first[tenant] = tok.Token
+			} else if first[tenant] != tok.Token {
+				t.Errorf("tenant %s: token changed from %s to %s", tenant, first[tenant], tok.Token)
+			}
+		}
+	}
+	if n := ts.count.Load(); n != tenants {
+		t.Errorf("token requests = %d, want %d", n, tenants)
+	}
+	if n := c.src.calls.Load(); n != 1 {
+		t.Errorf("assertion fetches = %d, want 1", n)
+	}
+}
