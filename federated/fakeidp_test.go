@@ -151,3 +151,62 @@ func TestFakeIDPFICMismatchShowsPresentedSubject(t *testing.T) {
 		t.Errorf("hint %q does not show the presented subject", ae.Hint)
 	}
 }
+
+func TestFakeIDPNewFromEnvironmentFunctionsVariables(t *testing.T) {
+	srv, err := fakeidp.New(fakeidp.DefaultScenario(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	// Functions sets MSI_ENDPOINT/MSI_SECRET next to IDENTITY_*; some hosts
+	// name the app CLIENT_ID. Only the fallbacks are set here.
+	for k, v := range map[string]string{
+		"IDENTITY_ENDPOINT": "", "IDENTITY_HEADER": "", "AZURE_FEDERATED_TOKEN_FILE": "",
+		"MSI_ENDPOINT": srv.AppServiceEndpoint(), "MSI_SECRET": srv.IdentityHeader(),
+		"AZURE_TENANT_ID": fakeidp.DefaultHomeTenantID, "AZURE_CLIENT_ID": "", "CLIENT_ID": fakeidp.DefaultAppClientID,
+		"AZURE_AUTHORITY_HOST": srv.URL(), "AZURE_ADDITIONALLY_ALLOWED_TENANTS": fakeidp.DefaultConsentedTenantID,
+	} {
+		t.Setenv(k, v)
+	}
+	cred, err := federated.NewFromEnvironment(&federated.Options{ClientOptions: azcore.ClientOptions{Transport: srv.Client()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultConsentedTenantID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultUnconsentedTenantID}); !errors.Is(err, federated.ErrTenantNotAllowed) {
+		t.Errorf("tenant outside AZURE_ADDITIONALLY_ALLOWED_TENANTS: err = %v, want ErrTenantNotAllowed", err)
+	}
+}
+
+func TestFakeIDPManagedIdentityErrorIsReachable(t *testing.T) {
+	srv, err := fakeidp.New(fakeidp.DefaultScenario(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	const wrongHeader = "not-the-identity-header"
+	src, err := assertion.AppService(&assertion.AppServiceOptions{Endpoint: srv.AppServiceEndpoint(), IdentityHeader: wrongHeader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := federated.NewCredential(fakeidp.DefaultHomeTenantID, fakeidp.DefaultAppClientID, src, &federated.Options{
+		ClientOptions: azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL()}, Transport: srv.Client()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graph}})
+	var re *assertion.ResponseError
+	if !errors.As(err, &re) || re.StatusCode/100 != 4 {
+		t.Fatalf("err = %v, want a wrapped *assertion.ResponseError with a 4xx status", err)
+	}
+	if strings.Contains(err.Error(), wrongHeader) || strings.Contains(err.Error(), srv.IdentityHeader()) {
+		t.Error("error message contains an identity header")
+	}
+	_, entra, _ := countRequests(srv)
+	if entra != 0 {
+		t.Errorf("%d Entra requests without an assertion, want 0", entra)
+	}
+}
