@@ -4,7 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"io"
+	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
@@ -85,6 +91,49 @@ func strangerRSAKey(t *testing.T) any {
 
 func noKey(*testing.T) any { return jwt.UnsafeAllowNoneSignatureType }
 
+// issuerPublicKeyPEM is the workload issuer's public key as published in its
+// JWKS, PEM-encoded: the HMAC secret of the classic key-confusion attack (a
+// verifier that accepts HS256 with "the key" would check an HMAC made with
+// public data).
+func issuerPublicKeyPEM(t *testing.T) any {
+	resp, err := srv.Client().Get(srv.IssuerURL(fakeidp.DefaultWorkloadIssuer) + "/keys")
+	if err != nil {
+		t.Fatalf("fetching the issuer's JWKS: %v", err)
+	}
+	defer resp.Body.Close()
+	var jwks struct {
+		Keys []struct{ N, E string } `json:"keys"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&jwks); err != nil || len(jwks.Keys) == 0 {
+		t.Fatalf("the issuer's JWKS has no key (%v)", err)
+	}
+	n, errN := base64.RawURLEncoding.DecodeString(jwks.Keys[0].N)
+	e, errE := base64.RawURLEncoding.DecodeString(jwks.Keys[0].E)
+	if errN != nil || errE != nil {
+		t.Fatal("the issuer's JWKS key is not base64url")
+	}
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// tampered is a valid workload assertion with one bit of its signature
+// flipped.
+func tampered(t *testing.T) func(context.Context) (string, error) {
+	valid := issueExternal(t, fakeidp.DefaultWorkloadIssuer, fakeidp.DefaultWorkloadSubject, fakeidp.TokenExchangeAudience, time.Hour)
+	i := strings.LastIndexByte(valid, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(valid[i+1:])
+	if err != nil || len(sig) < 16 {
+		t.Fatal("the fake's assertion has no readable signature")
+	}
+	sig[len(sig)/2] ^= 0x01
+	tok := valid[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
+	return func(context.Context) (string, error) { return tok, nil }
+}
+
 // misconfiguration is a mistake a user can make, and the AADSTS code Entra
 // answers it with.
 type misconfiguration struct {
@@ -150,6 +199,16 @@ var misconfigurations = []misconfiguration{
 		name:   "signed by a key the issuer never published",
 		tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
 		assertion: resigned(jwt.SigningMethodRS256, strangerRSAKey), code: 700027,
+	},
+	{
+		name:   "signature with one bit flipped",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
+		assertion: tampered, code: 700027,
+	},
+	{
+		name:   "HS256 keyed with the issuer's public key",
+		tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
+		assertion: resigned(jwt.SigningMethodHS256, issuerPublicKeyPEM), code: 700027,
 	},
 	{
 		name:   "unsigned assertion (alg none)",
