@@ -2,6 +2,7 @@ package federated
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -157,7 +158,8 @@ func (c *Credential) getToken(ctx context.Context, def string, opts policy.Token
 		return c.fetch(ctx, key, opts.Claims)
 	}
 
-	// Warm path: one atomic load of the map, one of the entry's state.
+	// Warm path: one atomic load of the table, one of the entry's state, a
+	// clock read; no lock, no allocation.
 	if e := c.cache.lookup(key); e != nil {
 		now := c.now()
 		if st := e.state.Load(); usable(st, now) {
@@ -173,21 +175,33 @@ func (c *Credential) getToken(ctx context.Context, def string, opts policy.Token
 // getSlow makes or joins the one request for key when no usable token is cached.
 func (c *Credential) getSlow(ctx context.Context, key cacheKey) (azcore.AccessToken, error) {
 	e := c.cache.getOrCreate(key)
-	e.mu.Lock()
-	if st := e.state.Load(); usable(st, c.now()) {
+	for {
+		e.mu.Lock()
+		if st := e.state.Load(); usable(st, c.now()) {
+			e.mu.Unlock()
+			return st.tok, nil
+		}
+		if cl := e.inflight; cl != nil {
+			e.mu.Unlock()
+			if c.onJoin != nil {
+				c.onJoin()
+			}
+			tok, err := cl.wait(ctx)
+			// The request ran under the context of the caller that started
+			// it. If that caller gave up, its cancellation is not this
+			// caller's answer: try again (start or join the next request).
+			if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+				continue
+			}
+			return tok, err
+		}
+		cl := &call{done: make(chan struct{})}
+		e.inflight = cl
 		e.mu.Unlock()
-		return st.tok, nil
+		c.logf("federated: cache miss for tenant %s scope %s (CAE %t), requesting a token", key.tenant, key.scope, key.cae)
+		c.run(ctx, key, e, cl)
+		return cl.tok, cl.err
 	}
-	if cl := e.inflight; cl != nil {
-		e.mu.Unlock()
-		return cl.wait(ctx)
-	}
-	cl := &call{done: make(chan struct{})}
-	e.inflight = cl
-	e.mu.Unlock()
-	c.logf("federated: cache miss for tenant %s scope %s (CAE %t), requesting a token", key.tenant, key.scope, key.cae)
-	c.run(ctx, key, e, cl)
-	return cl.tok, cl.err
 }
 
 func (cl *call) wait(ctx context.Context) (azcore.AccessToken, error) {
@@ -201,14 +215,19 @@ func (cl *call) wait(ctx context.Context) (azcore.AccessToken, error) {
 
 // run performs cl's request, publishes a new token, and releases the waiters.
 func (c *Credential) run(ctx context.Context, key cacheKey, e *entry, cl *call) {
+	// Release the waiters however fetch ends, so that no caller blocks on a
+	// request that will never finish.
+	defer func() {
+		e.mu.Lock()
+		e.inflight = nil
+		e.mu.Unlock()
+		close(cl.done)
+	}()
+	cl.err = errors.New("federated: token request did not complete") // kept only if fetch panics
 	cl.tok, cl.err = c.fetch(ctx, key, "")
 	if cl.err == nil {
 		e.state.Store(&tokenState{tok: cl.tok})
 	}
-	e.mu.Lock()
-	e.inflight = nil
-	e.mu.Unlock()
-	close(cl.done)
 }
 
 // refreshInBackground renews e's token while callers keep receiving the

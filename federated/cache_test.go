@@ -2,6 +2,7 @@ package federated
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -370,5 +371,51 @@ func TestManyKeysStayCached(t *testing.T) {
 	}
 	if n := c.src.calls.Load(); n != 1 {
 		t.Errorf("assertion fetches = %d, want 1", n)
+	}
+}
+
+func TestWaiterOutlivesCancelledLeader(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	arrived := make(chan struct{}, 2)
+	release := make(chan struct{})
+	ts.setHandler(func(n int64, r tokenRequest) reply {
+		if n == 1 {
+			arrived <- struct{}{}
+			<-release // the leader's request hangs until its caller gives up
+			return reply{status: 503, body: `{}`}
+		}
+		return reply{status: 200, body: `{"expires_in":3600,"access_token":"second"}`}
+	})
+	joined := make(chan struct{}, 4)
+	c.onJoin = func() { joined <- struct{}{} }
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leaderDone := make(chan error, 1)
+	go func() {
+		_, err := c.GetToken(leaderCtx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
+		leaderDone <- err
+	}()
+	<-arrived
+	waiterDone := make(chan azcore.AccessToken, 1)
+	waiterErr := make(chan error, 1)
+	go func() {
+		tok, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+		waiterDone <- tok
+		waiterErr <- err
+	}()
+	<-joined // the waiter now waits on the leader's request
+	cancelLeader()
+	if err := <-leaderDone; !errors.Is(err, context.Canceled) {
+		t.Errorf("leader err = %v, want context.Canceled", err)
+	}
+	close(release)
+	if err := <-waiterErr; err != nil {
+		t.Fatalf("waiter got %v, want a token from a new request", err)
+	}
+	if tok := <-waiterDone; tok.Token != "second" {
+		t.Errorf("waiter token = %q, want second", tok.Token)
+	}
+	if n := ts.count.Load(); n != 2 {
+		t.Errorf("requests = %d, want 2 (the cancelled one and the waiter's own)", n)
 	}
 }

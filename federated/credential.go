@@ -93,8 +93,9 @@ type Credential struct {
 	refreshBudget time.Duration  // bound on one background refresh
 
 	// test hooks; production values are set by NewCredential.
-	now   func() time.Time
-	sleep func(ctx context.Context, d time.Duration) error
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
+	onJoin func() // called when a caller joins another caller's request
 }
 
 // NewCredential returns a Credential for the app clientID whose default tenant
