@@ -10,13 +10,18 @@
 // Credential makes one round trip per new token, reuses one assertion for every
 // tenant and scope, and serves cached tokens without locks or allocations.
 //
-// In an Azure Function App with a user-assigned identity and AZURE_TENANT_ID,
-// AZURE_CLIENT_ID set, one call builds it:
+// In an Azure Function App whose user-assigned identity the app trusts, with
+// AZURE_TENANT_ID and AZURE_CLIENT_ID (the app registration) set:
 //
-//	cred, err := federated.NewFromEnvironment(nil)
+//	src, err := assertion.AppService(&assertion.AppServiceOptions{ClientID: identityClientID})
+//	if err != nil { ... }
+//	cred, err := federated.NewCredential(os.Getenv("AZURE_TENANT_ID"), os.Getenv("AZURE_CLIENT_ID"), src, nil)
 //	if err != nil { ... }
 //	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{
 //		Scopes:   []string{"https://graph.microsoft.com/.default"},
 //		TenantID: customerTenant, // must be allowed, see Options.AdditionallyAllowedTenants
 //	})
+//
+// With a system-assigned identity, federated.NewFromEnvironment(nil) does all
+// of it. docs/setup.md walks through the Azure side.
 package federated
