@@ -169,6 +169,9 @@ func TestRequestsRedacted(t *testing.T) {
 	if n := strings.Count(logs.String(), "fakeidp request"); n != 4 {
 		t.Errorf("%d log lines, want one per request (4)", n)
 	}
+	if n := strings.Count(logs.String(), " latency="); n != 4 {
+		t.Errorf("%d log lines carry a latency, want every one (4)", n)
+	}
 	s.ResetRequests()
 	if len(s.Requests()) != 0 {
 		t.Error("ResetRequests kept requests")

@@ -167,11 +167,11 @@ func (s *Server) takeFault(endpoint string) (Fault, bool) {
 // serve wraps every handler: request log, faults, bounded body.
 // tenant is the path's tenant segment, recorded even when a fault answers.
 func (s *Server) serve(listener, endpoint, tenant string, w http.ResponseWriter, r *http.Request, h http.HandlerFunc) {
-	start := s.now()
+	start, began := s.now(), time.Now() // scenario time for the record, real time for the latency
 	info := &reqInfo{tenant: tenant}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 	sw := &statusWriter{ResponseWriter: w}
-	defer func() { s.record(start, listener, r, sw.status, info) }()
+	defer func() { s.record(start, time.Since(began), listener, r, sw.status, info) }()
 
 	f, ok := s.takeFault(endpoint)
 	if !ok {

@@ -28,7 +28,10 @@ const (
 func (s *Server) msiHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		endpoint, h := "", http.HandlerFunc(s.notFound)
-		switch r.URL.Path {
+		// msal-node asks IMDS for ".../oauth2/token/" when
+		// AZURE_POD_IDENTITY_AUTHORITY_HOST is set; the real endpoints accept
+		// the trailing slash, so the fake does too.
+		switch strings.TrimSuffix(r.URL.Path, "/") {
 		case AppServicePath:
 			endpoint, h = "appservice", s.appService
 		case IMDSPath:

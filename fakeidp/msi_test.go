@@ -101,6 +101,16 @@ func TestManagedIdentityTokenClaims(t *testing.T) {
 	}
 }
 
+func TestIMDSTrailingSlash(t *testing.T) {
+	// msal-node appends a slash to the IMDS path when AZURE_POD_IDENTITY_AUTHORITY_HOST is set.
+	s := sharedServer(t)
+	u := s.IMDSEndpoint() + IMDSPath + "/?api-version=2018-02-01&resource=" + url.QueryEscape(TokenExchangeAudience)
+	status, _, _ := get(t, s.Client(), u, map[string]string{"Metadata": "true"})
+	if status != 200 {
+		t.Errorf("IMDS path with a trailing slash: status %d, want 200", status)
+	}
+}
+
 func TestIMDS(t *testing.T) {
 	s := sharedServer(t)
 	base := s.IMDSEndpoint() + IMDSPath + "?"

@@ -108,7 +108,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // record appends to the request log and writes the log line. The line has no
 // form values and no headers, so no token or secret can reach it.
-func (s *Server) record(start time.Time, listener string, r *http.Request, status int, info *reqInfo) {
+func (s *Server) record(start time.Time, latency time.Duration, listener string, r *http.Request, status int, info *reqInfo) {
 	rq := Request{
 		Time: start, Listener: listener, Method: r.Method, Path: r.URL.Path,
 		Tenant: info.tenant, ClientID: info.clientID, Form: info.form,
@@ -123,7 +123,8 @@ func (s *Server) record(start time.Time, listener string, r *http.Request, statu
 	s.logger.LogAttrs(r.Context(), levelFor(status), "fakeidp request",
 		slog.String("listener", listener), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 		slog.Int("status", status), slog.Int("error_code", info.errorCode),
-		slog.String("tenant", info.tenant), slog.String("client_id", info.clientID))
+		slog.String("tenant", info.tenant), slog.String("client_id", info.clientID),
+		slog.Duration("latency", latency))
 }
 
 func levelFor(status int) slog.Level {
