@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -417,5 +418,35 @@ func TestWaiterOutlivesCancelledLeader(t *testing.T) {
 	}
 	if n := ts.count.Load(); n != 2 {
 		t.Errorf("requests = %d, want 2 (the cancelled one and the waiter's own)", n)
+	}
+}
+
+func TestBackgroundRefreshIsBounded(t *testing.T) {
+	logs := captureLog(t)
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	ctx := context.Background()
+	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}
+	first, err := c.GetToken(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A refresh budget that is already spent when the refresh starts: the
+	// refresh gives up without reaching the server, the token stays.
+	c.refreshBudget = time.Nanosecond
+	c.clock.Advance(56 * time.Minute)
+	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
+		t.Fatalf("got (same token %t, %v), want the current token", got == first, err)
+	}
+	c.bg.Wait()
+	if n := ts.count.Load(); n != 1 {
+		t.Errorf("requests = %d, want 1", n)
+	}
+	found := false
+	for _, m := range logs() {
+		found = found || strings.Contains(m, "refreshing token for tenant "+homeTenant+" scope "+graphScope+" failed")
+	}
+	if !found {
+		t.Errorf("no log line reports the failed refresh: %q", logs())
 	}
 }

@@ -110,17 +110,18 @@ func newAuthError(resp *httpResult, c *Credential, key cacheKey, assertionToken 
 	} else if len(resp.body) > 0 {
 		e.Description = "non-JSON response: " + string(resp.body)
 	}
+	// Entra never echoes the assertion, but a proxy in between might. Scrub
+	// before cutting, so no fragment of it survives the cut.
+	if assertionToken != "" {
+		e.Description = strings.ReplaceAll(e.Description, assertionToken, "[assertion]")
+	}
 	// Entra appends trace and correlation IDs on further lines; they are in
 	// their own fields already.
 	if i := strings.IndexAny(e.Description, "\r\n"); i >= 0 {
 		e.Description = e.Description[:i]
 	}
 	if len(e.Description) > maxDescription {
-		e.Description = e.Description[:maxDescription] + "…"
-	}
-	// Entra never echoes the assertion, but a proxy in between might.
-	if assertionToken != "" {
-		e.Description = strings.ReplaceAll(e.Description, assertionToken, "[assertion]")
+		e.Description = strings.ToValidUTF8(e.Description[:maxDescription], "") + "…"
 	}
 	if e.TraceID == "" {
 		e.TraceID = resp.header.Get("X-Ms-Request-Id")
