@@ -102,6 +102,9 @@ type tokenRequest struct {
 	Form   url.Values
 }
 
+// resetConnection as a reply status closes the connection without an answer.
+const resetConnection = -1
+
 // reply is a scripted token endpoint answer.
 type reply struct {
 	status int
@@ -133,6 +136,13 @@ func newTokenServer(t testing.TB) *tokenServer {
 		rp := reply{status: 200, body: fmt.Sprintf(`{"token_type":"Bearer","expires_in":3600,"ext_expires_in":3600,"access_token":"access-token-%d"}`, n)}
 		if h != nil {
 			rp = h(n, tr)
+		}
+		if rp.status == resetConnection {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
 		}
 		for k, v := range rp.header {
 			w.Header().Set(k, v)

@@ -37,6 +37,9 @@ func TestRetries(t *testing.T) {
 			wantSleeps: []time.Duration{800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond}},
 		{name: "backoff capped", retry: policy.RetryOptions{MaxRetries: 4, RetryDelay: time.Second, MaxRetryDelay: 3 * time.Second}, replies: []reply{{status: 500, body: "oops"}}, wantStatus: 500, wantReqs: 5,
 			wantSleeps: []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}},
+		{name: "connection reset retried", replies: []reply{{status: resetConnection}, ok}, wantReqs: 2, wantSleeps: []time.Duration{800 * time.Millisecond}},
+		{name: "connection resets until retries run out", retry: policy.RetryOptions{MaxRetries: 1}, replies: []reply{{status: resetConnection}}, wantStatus: -1, wantReqs: 2,
+			wantSleeps: []time.Duration{800 * time.Millisecond}},
 		{name: "no retries", retry: policy.RetryOptions{MaxRetries: -1}, replies: []reply{unavailable(nil)}, wantStatus: 503, wantReqs: 1},
 		{name: "400 never retried", replies: []reply{{status: 400, body: `{"error":"invalid_request","error_codes":[90002]}`}}, wantStatus: 400, wantReqs: 1},
 		{name: "401 never retried", replies: []reply{{status: 401, body: `{"error":"invalid_client","error_codes":[7000215]}`}}, wantStatus: 401, wantReqs: 1},
@@ -49,11 +52,17 @@ func TestRetries(t *testing.T) {
 				return tt.replies[min(int(n), len(tt.replies))-1]
 			})
 			_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
-			if tt.wantStatus == 0 {
+			switch tt.wantStatus {
+			case 0:
 				if err != nil {
 					t.Fatal(err)
 				}
-			} else {
+			case -1: // a transport error, not an answer from Entra
+				var ae *AuthError
+				if err == nil || errors.As(err, &ae) {
+					t.Fatalf("err = %v, want a transport error", err)
+				}
+			default:
 				var ae *AuthError
 				if !errors.As(err, &ae) || ae.StatusCode != tt.wantStatus {
 					t.Fatalf("err = %v, want *AuthError with status %d", err, tt.wantStatus)

@@ -1,6 +1,7 @@
 package federated
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -140,8 +141,8 @@ func (c *Credential) post(ctx context.Context, endpoint, body string) (*httpResu
 	}, nil
 }
 
-// scrubURLError drops nothing secret today (the URL holds no secret) but keeps
-// the error chain; it exists so a future query parameter cannot leak.
+// scrubURLError drops url.Error's repetition of the method and URL (fetch
+// names the endpoint itself) and keeps the cause for errors.Is/As.
 func scrubURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -154,7 +155,7 @@ func scrubURLError(err error) error {
 // computed expiry errs early.
 func parseToken(body []byte, now time.Time) (azcore.AccessToken, error) {
 	var tr tokenResponse
-	d := json.NewDecoder(strings.NewReader(string(body)))
+	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	if err := d.Decode(&tr); err != nil {
 		return azcore.AccessToken{}, fmt.Errorf("body is not a token response (%d bytes)", len(body))
