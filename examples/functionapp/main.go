@@ -15,6 +15,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/tenantbridge/tenantbridge/federated"
 	"github.com/tenantbridge/tenantbridge/graphlite"
 )
@@ -27,40 +28,49 @@ func main() {
 	}
 }
 
-// run wires the environment to newHandler; everything it decides is tested
-// through configFromEnv and newHandler.
+// run reads the app settings and serves until the process is stopped.
 func run(log *slog.Logger) error {
 	cfg, err := configFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	// One credential for the process: it caches tokens per tenant and
-	// shares one managed-identity assertion between them.
-	cred, err := federated.NewFromEnvironment(&federated.Options{AdditionallyAllowedTenants: cfg.tenants})
+	srv, err := newServer(cfg, nil, nil, log)
 	if err != nil {
 		return err
-	}
-	h, err := newHandler(deps{
-		Cred:    cred,
-		Tenants: cfg.tenants,
-		Graph:   &graphlite.Options{BaseURL: cfg.graphURL},
-		Log:     log,
-	})
-	if err != nil {
-		return err
-	}
-	// The Functions host calls the handler on 127.0.0.1; listening on
-	// loopback only keeps the port (which checks no function key) off the
-	// network.
-	srv := &http.Server{
-		Addr:              "127.0.0.1:" + cfg.port,
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
 	}
 	log.Info("functionapp listening", "addr", srv.Addr, "tenants", len(cfg.tenants))
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// newServer wires the settings to newHandler. entra and graph replace the
+// HTTP transports to Entra and Graph; nil (production) means the defaults.
+// The credential's own settings (AZURE_TENANT_ID, AZURE_CLIENT_ID,
+// IDENTITY_ENDPOINT, ...) come from the environment.
+func newServer(cfg config, entra, graph policy.Transporter, log *slog.Logger) (*http.Server, error) {
+	// One credential for the process: it caches tokens per tenant and
+	// shares one managed-identity assertion between them.
+	credOpts := &federated.Options{AdditionallyAllowedTenants: cfg.tenants}
+	credOpts.Transport = entra
+	cred, err := federated.NewFromEnvironment(credOpts)
+	if err != nil {
+		return nil, err
+	}
+	graphOpts := &graphlite.Options{BaseURL: cfg.graphURL}
+	graphOpts.Transport = graph
+	h, err := newHandler(deps{Cred: cred, Tenants: cfg.tenants, Graph: graphOpts, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	// The Functions host calls the handler on 127.0.0.1; listening on
+	// loopback only keeps the port (which checks no function key) off the
+	// network.
+	return &http.Server{
+		Addr:              "127.0.0.1:" + cfg.port,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}, nil
 }
