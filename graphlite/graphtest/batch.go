@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 )
 
 // JSON batching limits (learn.microsoft.com/graph/json-batching).
@@ -76,15 +77,18 @@ func (s *Server) batchOne(outer *http.Request, version string, br batchRequest) 
 	for k, v := range br.Headers {
 		inner.Header.Set(k, v)
 	}
+	began := time.Now()
 	rec := newRecord(s.URL(), inner, true)
 	rr := httptest.NewRecorder()
+	sw := &statusWriter{ResponseWriter: rr}
 	if method != http.MethodGet {
-		s.writeError(rr, inner, http.StatusMethodNotAllowed, "Request_BadRequest", "graphtest serves only GET inside $batch.")
+		s.writeError(sw, inner, http.StatusMethodNotAllowed, "Request_BadRequest", "graphtest serves only GET inside $batch.")
 	} else {
-		s.handle(rr, inner, &rec, true)
+		s.handle(sw, inner, &rec, true)
 	}
-	rec.Status = rr.Code
+	rec.Status, rec.ErrorCode = rr.Code, sw.errorCode
 	s.record(rec)
+	s.logRequest(inner.Context(), rec, time.Since(began))
 	resp := batchResponse{ID: br.ID, Status: rr.Code, Headers: map[string]string{}}
 	for _, h := range []string{"Content-Type", "Retry-After", "request-id", "client-request-id"} {
 		if v := rr.Header().Get(h); v != "" {

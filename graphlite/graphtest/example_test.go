@@ -45,3 +45,21 @@ func ExampleNew() {
 	// 200 250
 	// GET /v1.0/devices/$count 200 aaaaaaaa-0000-4000-8000-00000000000a REDACTED
 }
+
+// Faults in the command-line form that fakemsi's --fault takes: three
+// throttled requests, then a CAE claims challenge.
+func ExampleParseFault() {
+	for _, spec := range []string{"graph:429:retry-after=2:count=3", "graph:claims:count=1", "graph:503:latency=1s"} {
+		f, err := graphtest.ParseFault(spec)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Printf("%+v\n", f)
+		// srv.AddFault(f)
+	}
+	// Output:
+	// {Status:429 RetryAfter:2 Claims: Count:3 Path:}
+	// {Status:401 RetryAfter: Claims: Count:1 Path:}
+	// graphtest: fault "graph:503:latency=1s": "latency=1s": graph faults have no latency (items: a status, claims, retry-after=, count=, path=)
+}

@@ -21,7 +21,8 @@ type Fault struct {
 	// Claims is the claims JSON of a 401 challenge; empty means a typical one
 	// that asks for a token issued after now.
 	Claims string
-	// Count is how many requests fail; 0 means 1.
+	// Count is how many requests fail; 0 means 1, a negative Count every
+	// matching request until the server closes.
 	Count int
 	// Path, when set, limits the fault to requests whose path contains it.
 	Path string
@@ -29,7 +30,7 @@ type Fault struct {
 
 // AddFault queues f.
 func (s *Server) AddFault(f Fault) {
-	if f.Count <= 0 {
+	if f.Count == 0 {
 		f.Count = 1
 	}
 	s.mu.Lock()
@@ -48,9 +49,11 @@ func (s *Server) takeFault(path string) (Fault, bool) {
 			continue
 		}
 		got := *f
-		f.Count--
-		if f.Count == 0 {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		if f.Count > 0 {
+			f.Count--
+			if f.Count == 0 {
+				s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			}
 		}
 		return got, true
 	}

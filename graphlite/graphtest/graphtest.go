@@ -14,6 +14,7 @@ package graphtest
 import (
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -49,6 +50,12 @@ type Options struct {
 	Clock func() time.Time
 	// Addr is the listen address; default 127.0.0.1:0.
 	Addr string
+	// Logger gets one line per request, like fakeidp's: listener "graph",
+	// method, path, status, Graph error code, tenant and latency (and
+	// in_batch for the requests inside a $batch). Never the Authorization
+	// header, a token or the query. Failed requests are logged at Warn, the
+	// others at Info. nil discards.
+	Logger *slog.Logger
 }
 
 // KeysRefetchInterval is the least time between two fetches of KeysURL caused
@@ -68,7 +75,10 @@ type Request struct {
 	RawQuery string
 	Header   http.Header // Authorization is replaced by "REDACTED"
 	Status   int
-	Tenant   string // the tid of a valid token, else ""
+	// ErrorCode is the code of a Graph error answer ("TooManyRequests",
+	// "Authorization_RequestDenied"), else "".
+	ErrorCode string
+	Tenant    string // the tid of a valid token, else ""
 	// NextLink is the @odata.nextLink the response carried, if any.
 	NextLink string
 	// InBatch is true for a request that arrived inside a $batch.
@@ -77,10 +87,11 @@ type Request struct {
 
 // Server is a running fake Graph. Its methods are safe for concurrent use.
 type Server struct {
-	srv   *httptest.Server
-	clock func() time.Time
-	keys  *keySet
-	data  map[string]*tenantData
+	srv    *httptest.Server
+	clock  func() time.Time
+	keys   *keySet
+	data   map[string]*tenantData
+	logger *slog.Logger
 
 	mu       sync.Mutex
 	faults   []Fault
@@ -106,7 +117,10 @@ func New(opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{clock: o.Clock, keys: keys, data: map[string]*tenantData{}}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{clock: o.Clock, keys: keys, data: map[string]*tenantData{}, logger: o.Logger}
 	for tid, devs := range o.Devices {
 		s.tenant(tid).devices = devs
 	}
@@ -142,6 +156,12 @@ func (s *Server) tenant(tid string) *tenantData {
 // URL is the server's base address, https://127.0.0.1:PORT; Graph clients use
 // URL()+"/v1.0" (or "/beta") as their base URL.
 func (s *Server) URL() string { return s.srv.URL }
+
+// Handler serves what the listener serves, for use in process (an
+// httptest.NewRecorder, another mux). The links in its answers
+// (@odata.nextLink, @odata.context) still name URL(), which keeps working
+// until Close.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Client returns an *http.Client that trusts the server's certificate.
 func (s *Server) Client() *http.Client { return s.srv.Client() }

@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
-// statusWriter remembers the status code for Requests.
+// statusWriter remembers the status code and the Graph error code for
+// Requests and the request log.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status    int
+	errorCode string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -31,11 +34,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	began := time.Now() // real time: the latency is what the client waited
 	rec := newRecord(s.URL(), r, false)
 	sw := &statusWriter{ResponseWriter: w}
 	s.handle(sw, r, &rec, false)
-	rec.Status = sw.status
+	rec.Status, rec.ErrorCode = sw.status, sw.errorCode
 	s.record(rec)
+	s.logRequest(r.Context(), rec, time.Since(began))
 }
 
 func newRecord(base string, r *http.Request, inBatch bool) Request {
@@ -142,6 +147,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, 
 	body.Error.InnerError.RequestID = w.Header().Get("request-id")
 	body.Error.InnerError.ClientRequestID = w.Header().Get("client-request-id")
 	b, _ := json.Marshal(body)
+	if sw, ok := w.(*statusWriter); ok {
+		sw.errorCode = code
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(b)
