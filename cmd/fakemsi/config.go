@@ -21,7 +21,7 @@ import (
 //	{
 //	  "tenants": [...], "apps": [...], "consents": [...],
 //	  "managedIdentities": [...], "issuers": [...],
-//	  "faults": ["token:429:retry-after=2:count=3"],
+//	  "faults": ["token:429:retry-after=2:count=3", "graph:503:count=1"],
 //	  "options": {"mode": "appservice", "tokenLifetime": "75m"}
 //	}
 //
@@ -30,7 +30,7 @@ import (
 // written for the fakeidp package are both valid configs.
 type config struct {
 	Scenario *fakeidp.Scenario
-	Faults   []fakeidp.Fault
+	Faults   faultSet
 	// FaultSpecs are the faults as written, for messages.
 	FaultSpecs []string
 	Options    configOptions
@@ -158,12 +158,10 @@ func (c *config) parseFaults(raw json.RawMessage) []string {
 	}
 	var problems []string
 	for i, s := range specs {
-		f, err := fakeidp.ParseFault(s)
-		if err != nil {
+		if err := c.Faults.add(s); err != nil {
 			problems = append(problems, fmt.Sprintf("faults[%d]: %s", i, trimPrefix(err.Error())))
 			continue
 		}
-		c.Faults = append(c.Faults, f)
 		c.FaultSpecs = append(c.FaultSpecs, s)
 	}
 	return problems
@@ -258,6 +256,7 @@ func scenarioProblems(err error) []string {
 // error they only repeat what the line already says.
 func trimPrefix(s string) string {
 	s = strings.TrimPrefix(s, "fakeidp: ")
+	s = strings.TrimPrefix(s, "graphtest: ")
 	s = strings.TrimPrefix(s, "scenario: ")
 	s = strings.TrimPrefix(s, "json: ")
 	return s

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
+	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 )
 
 // defaultConfigWith returns the default config JSON with key set to raw.
@@ -74,12 +75,15 @@ func TestParseConfig(t *testing.T) {
 					t.Errorf("options (-want +got):\n%s", diff)
 				}
 			}},
-		{name: "faults", data: withFaults(t, `["token:429:retry-after=2:count=3", "imds:410:count=2"]`), check: func(t *testing.T, c *config) {
-			want := []fakeidp.Fault{
-				{Endpoint: "token", Status: 429, RetryAfter: 2 * time.Second, Count: 3},
-				{Endpoint: "imds", Status: 410, Count: 2},
+		{name: "faults", data: withFaults(t, `["token:429:retry-after=2:count=3", "graph:503:count=1", "imds:410:count=2", "graph:claims"]`), check: func(t *testing.T, c *config) {
+			want := faultSet{
+				idp: []fakeidp.Fault{
+					{Endpoint: "token", Status: 429, RetryAfter: 2 * time.Second, Count: 3},
+					{Endpoint: "imds", Status: 410, Count: 2},
+				},
+				graph: []graphtest.Fault{{Status: 503, Count: 1}, {Status: 401, Count: -1}},
 			}
-			if diff := cmp.Diff(want, c.Faults); diff != "" {
+			if diff := cmp.Diff(want, c.Faults, cmp.AllowUnexported(faultSet{})); diff != "" {
 				t.Errorf("faults (-want +got):\n%s", diff)
 			}
 		}},
@@ -103,8 +107,11 @@ func TestParseConfig(t *testing.T) {
 			problems: []string{`options.app: "nope" is not the clientId of one of the apps`}},
 		{name: "faults not a list", data: withFaults(t, `"token:429"`),
 			problems: []string{`faults: want a list of fault strings such as "token:429:retry-after=2:count=3"`}},
-		{name: "bad fault", data: withFaults(t, `["token:429", "token:teapot"]`),
-			problems: []string{`faults[1]: fault "token:teapot": "teapot": strconv.Atoi: parsing "teapot": invalid syntax`}},
+		{name: "bad fault", data: withFaults(t, `["token:429", "token:teapot", "graph:503", "graph:200"]`),
+			problems: []string{
+				`faults[1]: fault "token:teapot": "teapot": strconv.Atoi: parsing "teapot": invalid syntax`,
+				`faults[3]: fault "graph:200": "200": status out of range (want 400 to 599)`,
+			}},
 		{name: "scenario problems keep their paths", data: []byte(`{"tenants":[{"id":""}],"apps":[{"clientId":"a","homeTenant":"t"}]}`),
 			problems: []string{"tenants[0].id: empty", `apps[0].homeTenant: unknown tenant "t"`}},
 		{name: "scenario type error", data: []byte(`{"apps":[{"multiTenant":"yes"}]}`),
@@ -136,11 +143,18 @@ func TestParseConfig(t *testing.T) {
 }
 
 func TestResolveFlagsOverrideConfig(t *testing.T) {
-	cfg := writeConfig(t, withOptions(t, `{"mode":"imds","addr":"127.0.0.2","msiPort":1234,"graphPort":2345}`))
+	data := withOptions(t, `{"mode":"imds","addr":"127.0.0.2","msiPort":1234,"graphPort":2345}`)
+	var top map[string]any
+	if err := json.Unmarshal(data, &top); err != nil {
+		t.Fatal(err)
+	}
+	top["faults"] = []string{"graph:429:count=1", "token:500"}
+	data, _ = json.Marshal(top)
+	cfg := writeConfig(t, data)
 	fs := newFlagSet("serve")
 	var sf serverFlags
 	sf.register(fs, "info")
-	if err := fs.Parse([]string{"--config", cfg, "--mode", "workload", "--msi-port", "0", "--fault", "msi:reset"}); err != nil {
+	if err := fs.Parse([]string{"--config", cfg, "--mode", "workload", "--msi-port", "0", "--fault", "msi:reset", "--fault", "graph:503"}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := sf.resolve(fs)
@@ -150,13 +164,17 @@ func TestResolveFlagsOverrideConfig(t *testing.T) {
 	got := struct {
 		Mode, Addr string
 		Ports      ports
-		Faults     []fakeidp.Fault
+		Faults     faultSet
 	}{s.mode, s.addr, s.ports, s.faults}
 	want := got
 	want.Mode, want.Addr = modeWorkload, "127.0.0.2"
 	want.Ports = ports{msi: 0, graph: 2345}
-	want.Faults = []fakeidp.Fault{{Endpoint: "msi", Reset: true}}
-	if diff := cmp.Diff(want, got, cmp.AllowUnexported(ports{})); diff != "" {
+	// Config faults first, then the flags', each kind to its server.
+	want.Faults = faultSet{
+		idp:   []fakeidp.Fault{{Endpoint: "token", Status: 500}, {Endpoint: "msi", Reset: true}},
+		graph: []graphtest.Fault{{Status: 429, Count: 1}, {Status: 503, Count: -1}},
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(ports{}, faultSet{})); diff != "" {
 		t.Errorf("settings (-want +got):\n%s", diff)
 	}
 }

@@ -26,7 +26,7 @@ type settings struct {
 	addr   string
 	ports  ports
 	caFile string // "" writes the bundle into the emulator's temporary directory
-	faults []fakeidp.Fault
+	faults faultSet
 
 	logger   *slog.Logger
 	redactor *redactingHandler // may be nil (demo logs nothing)
@@ -104,7 +104,7 @@ func startEmulator(s settings) (_ *emulator, err error) {
 		return nil, listenError("Entra or managed-identity listener",
 			map[string]string{entraAddr: "Entra listener", msiAddr: "managed-identity listener"}, err)
 	}
-	for _, f := range s.faults {
+	for _, f := range s.faults.idp {
 		e.idp.AddFault(f)
 	}
 
@@ -119,9 +119,15 @@ func startEmulator(s settings) (_ *emulator, err error) {
 		HTTPClient: e.idp.Client(),
 		Devices:    devices,
 		Addr:       hostPort(s.addr, s.ports.graph),
+		// The same redacting logger as fakeidp's: one log for the three
+		// listeners, and a second guard behind graphtest's own care.
+		Logger: s.logger,
 	})
 	if err != nil {
 		return nil, listenError("Graph listener", nil, err)
+	}
+	for _, f := range s.faults.graph {
+		e.graph.AddFault(f)
 	}
 
 	caFile := s.caFile

@@ -3,8 +3,6 @@ package main
 import (
 	"flag"
 	"strings"
-
-	"github.com/tenantbridge/tenantbridge/fakeidp"
 )
 
 // serverFlags are the flags shared by serve and exec: what to emulate, where
@@ -29,7 +27,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultLogLevel string) {
 	fs.IntVar(&f.msiPort, "msi-port", 0, "`port` of the managed-identity HTTP listener (default: a free port)")
 	fs.IntVar(&f.graphPort, "graph-port", 0, "`port` of the Graph HTTPS listener (default: a free port)")
 	fs.StringVar(&f.caFile, "ca-file", "", "write the CA bundle to `PATH` (default: a file in a temporary directory, removed on exit)")
-	fs.Var(&f.faults, "fault", "inject a fault, e.g. 'token:429:retry-after=2:count=3' (repeatable; see docs/fakemsi.md)")
+	fs.Var(&f.faults, "fault", "inject a fault, e.g. 'token:429:retry-after=2:count=3' or 'graph:503:count=1' (repeatable; see docs/fakemsi.md)")
 	fs.StringVar(&f.log.format, "log-format", "text", "request log format: text or json")
 	fs.StringVar(&f.log.level, "log-level", defaultLogLevel, "request log level: debug, info, warn or error")
 	fs.StringVar(&f.log.file, "log-file", "", "append the request log to `PATH` instead of stderr")
@@ -49,13 +47,11 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (settings, error) {
 			return settings{}, usagef("--%s: %d is not a TCP port", name, p)
 		}
 	}
-	var faults []fakeidp.Fault
+	var faults faultSet
 	for _, spec := range f.faults {
-		fl, err := fakeidp.ParseFault(spec)
-		if err != nil {
+		if err := faults.add(spec); err != nil {
 			return settings{}, usagef("--fault: %s", trimPrefix(err.Error()))
 		}
-		faults = append(faults, fl)
 	}
 	cfg, err := loadConfig(f.config)
 	if err != nil {
@@ -69,7 +65,7 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (settings, error) {
 		ports:  ports{entra: o.EntraPort, msi: o.MSIPort, graph: o.GraphPort},
 		caFile: f.caFile,
 		// Config faults first: they describe the scenario; flags add to them.
-		faults: append(append([]fakeidp.Fault(nil), cfg.Faults...), faults...),
+		faults: cfg.Faults.then(faults),
 	}
 	if set["entra-port"] {
 		s.ports.entra = f.entraPort

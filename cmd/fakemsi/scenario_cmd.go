@@ -71,6 +71,6 @@ func validateFile(a *app, path string) error {
 	}
 	fmt.Fprintf(a.stdout, "%s: valid: %d tenants, %d apps, %d consents, %d managed identities, %d issuers, %d faults\n", path,
 		len(cfg.Scenario.Tenants), len(cfg.Scenario.Apps), len(cfg.Scenario.Consents),
-		len(cfg.Scenario.ManagedIdentities), len(cfg.Scenario.Issuers), len(cfg.Faults))
+		len(cfg.Scenario.ManagedIdentities), len(cfg.Scenario.Issuers), cfg.Faults.len())
 	return nil
 }

@@ -135,6 +135,10 @@ func TestServe(t *testing.T) {
 	if !strings.Contains(logs, `"listener":"msi"`) || !strings.Contains(logs, `"listener":"entra"`) {
 		t.Errorf("request log lacks msi or entra lines:\n%s", logs)
 	}
+	// Graph requests are logged like the others, through the same handler.
+	if want := `"msg":"graphtest request","listener":"graph","method":"GET","path":"/v1.0/devices","status":200,"error_code":"","tenant":"` + consented + `"`; !strings.Contains(logs, want) {
+		t.Errorf("request log lacks the Graph line %s:\n%s", want, logs)
+	}
 	if strings.Contains(logs, "eyJ") {
 		t.Error("the log contains a JWT")
 	}

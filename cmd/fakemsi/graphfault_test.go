@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/federated"
+)
+
+// TestServeGraphFault runs `serve --fault graph:503:count=1` and calls the
+// fake Graph as a program would, from the env file: the first listing gets
+// Graph's 503, the second the devices. The log has both Graph lines and no
+// token.
+func TestServeGraphFault(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "fake.env")
+	r := startFakemsi(t, nil, "serve", "--env-file", envFile, "--log-format", "json", "--fault", "graph:503:retry-after=1:count=1")
+	r.waitLine("export FAKEMSI_GRAPH_URL=")
+	data, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := parseEnvFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemData, err := os.ReadFile(env["SSL_CERT_FILE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemData)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer hc.CloseIdleConnections()
+
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	src, err := assertion.AppService(&assertion.AppServiceOptions{Endpoint: env["IDENTITY_ENDPOINT"], IdentityHeader: env["IDENTITY_HEADER"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := federated.NewCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], src, &federated.Options{
+		ClientOptions:              azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: env["AZURE_AUTHORITY_HOST"]}, Transport: hc},
+		AdditionallyAllowedTenants: []string{"*"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	consented := strings.Split(env["FAKEMSI_TENANTS"], ",")[0]
+	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: consented})
+	if err != nil {
+		t.Fatalf("token in %s: %v", consented, err)
+	}
+
+	// A bare client, so that no retry policy hides the fault.
+	var got []string
+	for range 2 {
+		req, _ := http.NewRequestWithContext(ctx, "GET", env["FAKEMSI_GRAPH_URL"]+"/devices?$select=id", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error struct{ Code string } `json:"error"`
+			Value []json.RawMessage     `json:"value"`
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err := json.Unmarshal(b, &body); err != nil {
+			t.Fatalf("Graph answer is not JSON: %v", err)
+		}
+		got = append(got, strings.Join([]string{resp.Status, resp.Header.Get("Retry-After"), body.Error.Code, itoa(len(body.Value))}, " "))
+	}
+	want := []string{"503 Service Unavailable 1 ServiceUnavailable 0", "200 OK   4"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Graph answers (-want +got):\n%s", diff)
+	}
+	hc.CloseIdleConnections()
+
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(); code != 0 {
+		t.Fatalf("exit code after SIGTERM %d, want 0\nstderr:\n%s", code, r.stderr.String())
+	}
+	logs := r.stderr.String()
+	for _, want := range []string{
+		`"level":"WARN","msg":"graphtest request","listener":"graph","method":"GET","path":"/v1.0/devices","status":503,"error_code":"ServiceUnavailable","tenant":"` + consented + `"`,
+		`"level":"INFO","msg":"graphtest request","listener":"graph","method":"GET","path":"/v1.0/devices","status":200,"error_code":"","tenant":"` + consented + `"`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, tok.Token) || strings.Contains(logs, "eyJ") {
+		t.Error("the log contains a token")
+	}
+}
+
+// TestBadGraphFaultFlag checks that a bad Graph spec is a usage error naming
+// the bad item, like a bad fakeidp spec.
+func TestBadGraphFaultFlag(t *testing.T) {
+	r := runFakemsi(t, nil, "serve", "--fault", "graph:503:latency=1s")
+	if r.code != exitUsage {
+		t.Fatalf("exit code %d, want %d\nstderr:\n%s", r.code, exitUsage, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `--fault: fault "graph:503:latency=1s": "latency=1s"`) || strings.Contains(r.stderr, "graphtest:") {
+		t.Errorf("stderr does not name the flag and the bad item:\n%s", r.stderr)
+	}
+}
