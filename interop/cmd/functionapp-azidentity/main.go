@@ -126,11 +126,29 @@ func run(log *slog.Logger) error {
 		}
 		graphURL = strings.TrimRight(g, "/")
 	}
-	// The system-assigned identity: AZURE_CLIENT_ID names the app
-	// registration here, not a user-assigned identity.
-	mi, err := azidentity.NewManagedIdentityCredential(nil)
+	h, err := newHandler(tenants, graphURL, nil, nil, log)
 	if err != nil {
 		return err
+	}
+	srv := &http.Server{Addr: "127.0.0.1:" + port, Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	log.Info("functionapp listening", "addr", srv.Addr, "tenants", len(tenants))
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newHandler builds the app: one credential for the process, as in
+// examples/functionapp. entra and graph replace the transports to Entra and
+// Graph (tests); nil means the defaults. The rest of the credential's
+// settings (IDENTITY_ENDPOINT, AZURE_AUTHORITY_HOST, ...) azidentity reads
+// from the environment.
+func newHandler(tenants map[string]bool, graphURL string, entra policy.Transporter, graph *http.Client, log *slog.Logger) (http.Handler, error) {
+	// The system-assigned identity: AZURE_CLIENT_ID names the app
+	// registration here, not a user-assigned identity.
+	mi, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: policy.ClientOptions{Transport: entra}})
+	if err != nil {
+		return nil, err
 	}
 	getAssertion := func(ctx context.Context) (string, error) {
 		tk, err := mi.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{exchangeScope}})
@@ -140,15 +158,22 @@ func run(log *slog.Logger) error {
 	for t := range tenants {
 		allowed = append(allowed, t)
 	}
-	// AZURE_AUTHORITY_HOST is read by azidentity. Instance discovery is off
-	// so that, like federated, the first token costs no discovery request
-	// (and the app runs under fakemsi, whose authority is 127.0.0.1).
+	// Instance discovery is off so that, like federated, the first token
+	// costs no discovery request (and the app runs under fakemsi, whose
+	// authority is 127.0.0.1).
 	cred, err := azidentity.NewClientAssertionCredential(os.Getenv("AZURE_TENANT_ID"), os.Getenv("AZURE_CLIENT_ID"), getAssertion,
-		&azidentity.ClientAssertionCredentialOptions{AdditionallyAllowedTenants: allowed, DisableInstanceDiscovery: true})
+		&azidentity.ClientAssertionCredentialOptions{
+			ClientOptions:              policy.ClientOptions{Transport: entra},
+			AdditionallyAllowedTenants: allowed,
+			DisableInstanceDiscovery:   true,
+		})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	a := &app{cred: cred, graphURL: graphURL, tenants: tenants, http: &http.Client{}, log: log}
+	if graph == nil {
+		graph = &http.Client{}
+	}
+	a := &app{cred: cred, graphURL: graphURL, tenants: tenants, http: graph, log: log}
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/devices", a)
 	mux.HandleFunc("/api/devices", func(w http.ResponseWriter, r *http.Request) {
@@ -158,12 +183,7 @@ func run(log *slog.Logger) error {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody(apiError{Code: "notFound", Message: "this app serves GET /api/devices?tenant=ID"}))
 	})
-	srv := &http.Server{Addr: "127.0.0.1:" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	log.Info("functionapp listening", "addr", srv.Addr, "tenants", len(tenants))
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return mux, nil
 }
 
 // parseTenants is examples/functionapp's: commas or semicolons, lower case,
