@@ -4,7 +4,7 @@ FUZZTIME  ?= 3s
 BENCHTIME ?= 1s
 PKGS       = ./...
 
-.PHONY: test vet fmt-check unit fuzz interop interop-deps bench demo tidy
+.PHONY: test vet fmt-check unit fuzz interop interop-deps bench binsize demo
 
 test: vet fmt-check unit fuzz interop
 
@@ -42,6 +42,10 @@ bench:
 	@if [ -f interop/go.mod ]; then \
 		cd interop && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./... ; \
 	fi
+
+# Binary size of examples/functionapp against the same program on azidentity (docs/performance.md).
+binsize:
+	bash scripts/binsize.sh
 
 demo:
 	$(GO) run ./cmd/fakemsi demo
