@@ -94,7 +94,7 @@ func TestFaultStatusCountExhausts(t *testing.T) {
 				}
 				var e map[string]any
 				if err := json.Unmarshal(b, &e); err != nil || e["error"] != "temporarily_unavailable" || !strings.HasPrefix(e["error_description"].(string), "AADSTS90033: ") {
-					t.Errorf("429 body %s", b)
+					t.Errorf("429 body %s", redact(string(b)))
 				}
 			}
 		}
@@ -103,7 +103,7 @@ func TestFaultStatusCountExhausts(t *testing.T) {
 		}
 		reqs := s.Requests()
 		if reqs[0].ErrorCode != CodeTransient || reqs[0].Status != 429 || reqs[0].Tenant != DefaultConsentedTenantID {
-			t.Errorf("recorded %+v", reqs[0])
+			t.Errorf("recorded %s", redact(reqs[0]))
 		}
 	})
 }

@@ -47,7 +47,7 @@ func TestAppService(t *testing.T) {
 			}
 			if status != 200 {
 				if body["statusCode"] != float64(tc.status) || body["message"] == "" {
-					t.Errorf("error body %v lacks statusCode/message", body)
+					t.Errorf("error body %s lacks statusCode/message", redact(body))
 				}
 				return
 			}
@@ -60,13 +60,13 @@ func TestAppService(t *testing.T) {
 			if tc.legacy {
 				want := map[string]any{"access_token": tok, "expires_on": exp.Format("01/02/2006 03:04:05 PM +00:00"), "resource": TokenExchangeAudience, "token_type": "Bearer"}
 				if diff := cmp.Diff(want, body); diff != "" {
-					t.Errorf("body (-want +got):\n%s", diff)
+					t.Errorf("body (-want +got):\n%s", redact(diff))
 				}
 				return
 			}
 			want := map[string]any{"access_token": tok, "expires_on": strconv.FormatInt(exp.Unix(), 10), "resource": TokenExchangeAudience, "token_type": "Bearer", "client_id": tc.wantClient}
 			if diff := cmp.Diff(want, body); diff != "" {
-				t.Errorf("body (-want +got):\n%s", diff)
+				t.Errorf("body (-want +got):\n%s", redact(diff))
 			}
 		})
 	}
@@ -145,11 +145,11 @@ func TestIMDS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body, _ := get(t, s.Client(), base+tc.query, tc.header)
 			if status != tc.status {
-				t.Fatalf("status %d, want %d (%v)", status, tc.status, body)
+				t.Fatalf("status %d, want %d (%s)", status, tc.status, redact(body))
 			}
 			if tc.wantBody != nil {
 				if diff := cmp.Diff(tc.wantBody, body); diff != "" {
-					t.Errorf("body (-want +got):\n%s", diff)
+					t.Errorf("body (-want +got):\n%s", redact(diff))
 				}
 				return
 			}
@@ -164,7 +164,7 @@ func TestIMDS(t *testing.T) {
 				"resource": TokenExchangeAudience, "token_type": "Bearer", "client_id": tc.wantClient,
 			}
 			if diff := cmp.Diff(want, body); diff != "" {
-				t.Errorf("body (-want +got):\n%s", diff)
+				t.Errorf("body (-want +got):\n%s", redact(diff))
 			}
 		})
 	}
