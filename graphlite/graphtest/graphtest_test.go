@@ -110,7 +110,9 @@ func TestTokenNotInRecordedRequests(t *testing.T) {
 		t.Errorf("request (-want +got):\n%s", diff)
 	}
 	if got.Header.Get("Authorization") != "REDACTED" || got.Header.Get("client-request-id") != "cr-1" {
-		t.Errorf("headers: Authorization %q, client-request-id %q", got.Header.Get("Authorization"), got.Header.Get("client-request-id"))
+		// If the redaction regressed, the recorded Authorization value is the
+		// bearer token itself: print it only through redact.
+		t.Errorf("headers: Authorization %q, client-request-id %q", redact(got.Header.Get("Authorization"), tok), got.Header.Get("client-request-id"))
 	}
 }
 

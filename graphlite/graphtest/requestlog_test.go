@@ -87,10 +87,10 @@ func TestRequestLog(t *testing.T) {
 	for sc.Scan() {
 		var l line
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
+			t.Fatalf("log line %q: %v", redact(sc.Text(), tok, expired, noRole), err)
 		}
 		if l.Latency == nil || *l.Latency < 0 {
-			t.Errorf("line without a latency: %s", sc.Text())
+			t.Errorf("line without a latency: %s", redact(sc.Text(), tok, expired, noRole))
 		}
 		l.Latency = nil
 		got = append(got, l)
