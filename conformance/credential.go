@@ -135,10 +135,12 @@ type credRun struct {
 	errs   []error
 }
 
+// errorf records a failure. The text is redacted: args often hold an error
+// of the implementation under test, which may quote a token.
 func (r *credRun) errorf(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Errorf(format, args...))
+	r.errs = append(r.errs, errors.New(redactSecrets(fmt.Sprintf(format, args...), r.tokens)))
 }
 
 func (r *credRun) result() []error {

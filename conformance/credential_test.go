@@ -180,7 +180,7 @@ func TestCredentialChecksCatchBrokenCredentials(t *testing.T) {
 				t.Fatalf("no credential check named %q", tt.check)
 			}
 			if !anyContains(errs, tt.want) {
-				t.Errorf("check %s reported %d error(s) %q; want one containing %q", tt.check, len(errs), errs, tt.want)
+				t.Errorf("check %s reported %d error(s) %s; want one containing %q", tt.check, len(errs), redactSecrets(fmt.Sprintf("%q", errs), nil), tt.want)
 			}
 			if last := tt.cred.last.Load(); last != nil {
 				for _, err := range errs {
@@ -196,11 +196,32 @@ func TestCredentialChecksCatchBrokenCredentials(t *testing.T) {
 func TestCredentialCachingNeedsHook(t *testing.T) {
 	o := (&CredentialOptions{ExpectCaching: true}).withDefaults()
 	if errs := checkCredCaching(&fakeCred{}, &o); !anyContains(errs, "Requests is nil") {
-		t.Errorf("Caching without a Requests hook reported %q; want a complaint about the missing hook", errs)
+		t.Errorf("Caching without a Requests hook reported %s; want a complaint about the missing hook", redactSecrets(fmt.Sprintf("%q", errs), nil))
 	}
 	// A hook that counts nothing is not wired to the credential.
 	o.Requests = func() int { return 0 }
 	if errs := checkCredCaching(&fakeCred{}, &o); !anyContains(errs, "made no request according to Requests") {
-		t.Errorf("Caching with a dead hook reported %q; want a complaint about the hook", errs)
+		t.Errorf("Caching with a dead hook reported %s; want a complaint about the hook", redactSecrets(fmt.Sprintf("%q", errs), nil))
+	}
+}
+
+// TestCredentialReportRedactsALeakedToken: a credential whose failure quotes
+// a token it returned earlier is reported as leaking, and the report that
+// quotes the failure does not repeat the token (live mode runs this harness
+// in CI logs against real Entra).
+func TestCredentialReportRedactsALeakedToken(t *testing.T) {
+	cred := &fakeCred{leakInError: true}
+	o := (&CredentialOptions{Tenants: []string{"", "forbidden"}}).withDefaults()
+	errs := checkCredTenants(cred, &o)
+	last := cred.last.Load()
+	if last == nil {
+		t.Fatal("the credential returned no token")
+	}
+	report := fmt.Sprintf("%q", errs)
+	if !anyContains(errs, "GetToken failed") || !anyContains(errs, "contains a token") {
+		t.Errorf("report %s; want the failure and the leak reported", redactSecrets(report, []string{last.Token}))
+	}
+	if containsSecret(report, last.Token) {
+		t.Error("the harness's report quotes the token from the credential's error")
 	}
 }

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestParseJWT(t *testing.T) {
 			c, err := parseJWT(tt.token)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("parseJWT() error = %v, want %q", err, tt.wantErr)
+					t.Fatalf("parseJWT() error = %s, want %q", redactSecrets(fmt.Sprint(err), []string{tt.token}), tt.wantErr)
 				}
 				if strings.Contains(err.Error(), tt.token) {
 					t.Error("the error quotes the token")
@@ -38,7 +39,7 @@ func TestParseJWT(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("parseJWT() error = %v", err)
+				t.Fatalf("parseJWT() error = %s", redactSecrets(fmt.Sprint(err), []string{tt.token}))
 			}
 			if !c.exp.Equal(exp) || strings.Join(c.audiences, " ") != strings.Join(tt.wantAud, " ") {
 				t.Errorf("parseJWT() = exp %v aud %q; want exp %v aud %q", c.exp, c.audiences, exp, tt.wantAud)

@@ -124,10 +124,12 @@ func newSourceRun(src assertion.Source, o *SourceOptions) *sourceRun {
 	return &sourceRun{src: src, o: o}
 }
 
+// errorf records a failure. The text is redacted: args often hold an error
+// of the implementation under test, which may quote a token.
 func (r *sourceRun) errorf(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Errorf(format, args...))
+	r.errs = append(r.errs, errors.New(redactSecrets(fmt.Sprintf(format, args...), r.tokens)))
 }
 
 // call invokes Assertion with a context derived from ctx and bounded by the

@@ -172,7 +172,7 @@ func TestSourceChecksCatchBrokenSources(t *testing.T) {
 				close(b.release)
 			}
 			if !anyContains(errs, tt.want) {
-				t.Errorf("check %s reported %d error(s) %q; want one containing %q", tt.check, len(errs), errs, tt.want)
+				t.Errorf("check %s reported %d error(s) %s; want one containing %q", tt.check, len(errs), redactSecrets(fmt.Sprintf("%q", errs), nil), tt.want)
 			}
 			for _, err := range errs {
 				if containsSecret(err.Error(), good) {
@@ -213,7 +213,7 @@ func TestSourceChecksPassGoodSource(t *testing.T) {
 	o := (&SourceOptions{Audience: assertion.ResourceAzurePublic}).withDefaults()
 	for _, c := range sourceChecks {
 		if errs := c.run(assertion.Static(good), &o); len(errs) != 0 {
-			t.Errorf("check %s failed for assertion.Static: %q", c.name, errs)
+			t.Errorf("check %s failed for assertion.Static: %s", c.name, redactSecrets(fmt.Sprintf("%q", errs), []string{good}))
 		}
 	}
 }
