@@ -50,16 +50,16 @@ func TestUsageErrors(t *testing.T) {
 			if tt.name == "no command" {
 				// The only usage error that prints the whole usage.
 				if !strings.Contains(r.stderr, tt.want) {
-					t.Errorf("stderr lacks usage:\n%s", r.stderr)
+					t.Errorf("stderr lacks usage:\n%s", redact(r.stderr))
 				}
 				return
 			}
 			line := strings.TrimSuffix(r.stderr, "\n")
 			if strings.Contains(line, "\n") || !strings.Contains(line, tt.want) {
-				t.Errorf("stderr is not one line with %q:\n%s", tt.want, r.stderr)
+				t.Errorf("stderr is not one line with %q:\n%s", tt.want, redact(r.stderr))
 			}
 			if r.stdout != "" {
-				t.Errorf("stdout = %q, want nothing", r.stdout)
+				t.Errorf("stdout = %q, want nothing", redact(r.stdout))
 			}
 		})
 	}
@@ -83,11 +83,11 @@ func TestHelp(t *testing.T) {
 			t.Parallel()
 			r := runFakemsi(t, nil, tt.args...)
 			if r.code != 0 {
-				t.Fatalf("exit code %d\nstderr:\n%s", r.code, r.stderr)
+				t.Fatalf("exit code %d\nstderr:\n%s", r.code, redact(r.stderr))
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(r.stdout, w) {
-					t.Errorf("help lacks %q:\n%s", w, r.stdout)
+					t.Errorf("help lacks %q:\n%s", w, redact(r.stdout))
 				}
 			}
 		})
@@ -97,7 +97,7 @@ func TestHelp(t *testing.T) {
 func TestEnvCommand(t *testing.T) {
 	r := runFakemsi(t, nil, "env")
 	if r.code != 0 {
-		t.Fatalf("exit code %d\nstderr:\n%s", r.code, r.stderr)
+		t.Fatalf("exit code %d\nstderr:\n%s", r.code, redact(r.stderr))
 	}
 	for _, d := range envDocs {
 		if !strings.Contains(r.stdout, d.Name) {
@@ -116,7 +116,7 @@ func TestEnvCommand(t *testing.T) {
 func TestScenarioDefaultRoundTrips(t *testing.T) {
 	r := runFakemsi(t, nil, "scenario", "default")
 	if r.code != 0 {
-		t.Fatalf("exit code %d\nstderr:\n%s", r.code, r.stderr)
+		t.Fatalf("exit code %d\nstderr:\n%s", r.code, redact(r.stderr))
 	}
 	path := filepath.Join(t.TempDir(), "default.json")
 	if err := os.WriteFile(path, []byte(r.stdout), 0o600); err != nil {
@@ -124,7 +124,7 @@ func TestScenarioDefaultRoundTrips(t *testing.T) {
 	}
 	v := runFakemsi(t, nil, "scenario", "validate", path)
 	if v.code != 0 || !strings.Contains(v.stdout, "valid: 3 tenants, 1 apps") {
-		t.Fatalf("validate: exit %d\nstdout:\n%s\nstderr:\n%s", v.code, v.stdout, v.stderr)
+		t.Fatalf("validate: exit %d\nstdout:\n%s\nstderr:\n%s", v.code, redact(v.stdout), redact(v.stderr))
 	}
 }
 
@@ -143,7 +143,7 @@ func TestScenarioValidateNamesFields(t *testing.T) {
 	}
 	r := runFakemsi(t, nil, "scenario", "validate", path)
 	if r.code != exitFailure {
-		t.Fatalf("exit code %d, want 1\nstderr:\n%s", r.code, r.stderr)
+		t.Fatalf("exit code %d, want 1\nstderr:\n%s", r.code, redact(r.stderr))
 	}
 	for _, want := range []string{
 		path + ": apps[0].federatedCredentials[0].issuer: empty",
@@ -152,17 +152,17 @@ func TestScenarioValidateNamesFields(t *testing.T) {
 		path + ": options.tokenLifetime:",
 	} {
 		if !strings.Contains(r.stderr, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+			t.Errorf("stderr lacks %q:\n%s", want, redact(r.stderr))
 		}
 	}
 
 	// A config that serve cannot use is one line and exit 1 there too.
 	s := runFakemsi(t, nil, "serve", "--config", path)
 	if s.code != exitFailure || strings.Count(strings.TrimSpace(s.stderr), "\n") != 0 || !strings.Contains(s.stderr, "issuer: empty") {
-		t.Errorf("serve with a bad config: exit %d, stderr:\n%s", s.code, s.stderr)
+		t.Errorf("serve with a bad config: exit %d, stderr:\n%s", s.code, redact(s.stderr))
 	}
 	m := runFakemsi(t, nil, "serve", "--config", filepath.Join(t.TempDir(), "missing.json"))
 	if m.code != exitFailure || !strings.Contains(m.stderr, "no such file") {
-		t.Errorf("serve with a missing config: exit %d, stderr:\n%s", m.code, m.stderr)
+		t.Errorf("serve with a missing config: exit %d, stderr:\n%s", m.code, redact(m.stderr))
 	}
 }

@@ -16,7 +16,7 @@ func TestDemo(t *testing.T) {
 			t.Parallel()
 			r := runFakemsi(t, nil, "demo", "--mode", mode)
 			if r.code != 0 {
-				t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+				t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", r.code, redact(r.stdout), redact(r.stderr))
 			}
 			for _, want := range []string{
 				"Step 1.", "Step 2.", "Step 3.",
@@ -38,7 +38,7 @@ func TestDemo(t *testing.T) {
 				t.Error("demo output contains a JWT")
 			}
 			if t.Failed() {
-				t.Logf("stdout:\n%s", r.stdout)
+				t.Logf("stdout:\n%s", redact(r.stdout))
 			}
 		})
 	}
@@ -50,10 +50,10 @@ func TestDemoFailsWhenTheFlowBreaks(t *testing.T) {
 	cfg := writeConfig(t, withFaults(t, `["appservice:403"]`))
 	r := runFakemsi(t, nil, "demo", "--config", cfg)
 	if r.code != exitFailure {
-		t.Fatalf("exit code %d, want 1\nstdout:\n%s", r.code, r.stdout)
+		t.Fatalf("exit code %d, want 1\nstdout:\n%s", r.code, redact(r.stdout))
 	}
 	if !strings.Contains(r.stdout, "FAILED") {
-		t.Errorf("demo output does not say FAILED:\n%s", r.stdout)
+		t.Errorf("demo output does not say FAILED:\n%s", redact(r.stdout))
 	}
 	if strings.Contains(r.stdout+r.stderr, "eyJ") {
 		t.Error("demo output contains a JWT")
@@ -76,11 +76,11 @@ func TestDemoFollowsTheScenario(t *testing.T) {
 	}
 	r := runFakemsi(t, nil, "demo", "--config", writeConfig(t, data))
 	if r.code != 0 {
-		t.Fatalf("exit code %d\nstdout:\n%s", r.code, r.stdout)
+		t.Fatalf("exit code %d\nstdout:\n%s", r.code, redact(r.stdout))
 	}
 	for _, want := range []string{"Graph answered 403", "as expected", "AADSTS700016"} {
 		if !strings.Contains(r.stdout, want) {
-			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+			t.Errorf("demo output lacks %q:\n%s", want, redact(r.stdout))
 		}
 	}
 	if strings.Contains(r.stdout, "FAB-DESK-001") {

@@ -21,10 +21,10 @@ func TestExecModes(t *testing.T) {
 			t.Parallel()
 			r := runFakemsi(t, childEnv(roleCheck, mode, "7"), "exec", "--mode", mode, "--", self)
 			if r.code != 7 {
-				t.Fatalf("exit code %d, want 7 (the child's)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+				t.Fatalf("exit code %d, want 7 (the child's)\nstdout:\n%s\nstderr:\n%s", r.code, redact(r.stdout), redact(r.stderr))
 			}
 			if !strings.Contains(r.stdout, "child: environment works") {
-				t.Errorf("stdout lacks the child's output:\n%s", r.stdout)
+				t.Errorf("stdout lacks the child's output:\n%s", redact(r.stdout))
 			}
 			if strings.Contains(r.stdout+r.stderr, "eyJ") {
 				t.Error("output contains a JWT")
@@ -38,7 +38,7 @@ func TestExecModeFromConfig(t *testing.T) {
 	cfg := writeConfig(t, withOptions(t, `{"mode": "imds"}`))
 	r := runFakemsi(t, childEnv(roleCheck, modeIMDS, "0"), "exec", "--config", cfg, "--", testBinary(t))
 	if r.code != 0 {
-		t.Fatalf("exit code %d\nstderr:\n%s", r.code, r.stderr)
+		t.Fatalf("exit code %d\nstderr:\n%s", r.code, redact(r.stderr))
 	}
 }
 
@@ -61,14 +61,14 @@ func TestExecExitCodes(t *testing.T) {
 			t.Parallel()
 			r := runFakemsi(t, tt.env, append([]string{"exec"}, tt.args...)...)
 			if r.code != tt.want {
-				t.Fatalf("exit code %d, want %d\nstderr:\n%s", r.code, tt.want, r.stderr)
+				t.Fatalf("exit code %d, want %d\nstderr:\n%s", r.code, tt.want, redact(r.stderr))
 			}
 			if tt.wantErr != "" {
 				if !strings.Contains(r.stderr, tt.wantErr) {
-					t.Errorf("stderr %q lacks %q", r.stderr, tt.wantErr)
+					t.Errorf("stderr %q lacks %q", redact(r.stderr), tt.wantErr)
 				}
 				if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
-					t.Errorf("stderr has %d lines, want one:\n%s", n+1, r.stderr)
+					t.Errorf("stderr has %d lines, want one:\n%s", n+1, redact(r.stderr))
 				}
 			}
 		})
@@ -86,7 +86,7 @@ func TestExecForwardsSignals(t *testing.T) {
 			r.signal(sig)
 			got := r.waitLine("child got")
 			if code := r.wait(); code != 3 {
-				t.Fatalf("exit code %d, want 3; stdout %q\nstderr:\n%s", code, got, r.stderr.String())
+				t.Fatalf("exit code %d, want 3; stdout %s\nstderr:\n%s", code, redact(got), redact(r.stderr.String()))
 			}
 		})
 	}

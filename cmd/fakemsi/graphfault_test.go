@@ -93,7 +93,7 @@ func TestServeGraphFault(t *testing.T) {
 
 	r.signal(syscall.SIGTERM)
 	if code := r.wait(); code != 0 {
-		t.Fatalf("exit code after SIGTERM %d, want 0\nstderr:\n%s", code, r.stderr.String())
+		t.Fatalf("exit code after SIGTERM %d, want 0\nstderr:\n%s", code, redact(r.stderr.String()))
 	}
 	logs := r.stderr.String()
 	for _, want := range []string{
@@ -101,7 +101,7 @@ func TestServeGraphFault(t *testing.T) {
 		`"level":"INFO","msg":"graphtest request","listener":"graph","method":"GET","path":"/v1.0/devices","status":200,"error_code":"","tenant":"` + consented + `"`,
 	} {
 		if !strings.Contains(logs, want) {
-			t.Errorf("log lacks %s:\n%s", want, logs)
+			t.Errorf("log lacks %s:\n%s", want, redact(logs, tok.Token))
 		}
 	}
 	if strings.Contains(logs, tok.Token) || strings.Contains(logs, "eyJ") {
@@ -114,9 +114,9 @@ func TestServeGraphFault(t *testing.T) {
 func TestBadGraphFaultFlag(t *testing.T) {
 	r := runFakemsi(t, nil, "serve", "--fault", "graph:503:latency=1s")
 	if r.code != exitUsage {
-		t.Fatalf("exit code %d, want %d\nstderr:\n%s", r.code, exitUsage, r.stderr)
+		t.Fatalf("exit code %d, want %d\nstderr:\n%s", r.code, exitUsage, redact(r.stderr))
 	}
 	if !strings.Contains(r.stderr, `--fault: fault "graph:503:latency=1s": "latency=1s"`) || strings.Contains(r.stderr, "graphtest:") {
-		t.Errorf("stderr does not name the flag and the bad item:\n%s", r.stderr)
+		t.Errorf("stderr does not name the flag and the bad item:\n%s", redact(r.stderr))
 	}
 }

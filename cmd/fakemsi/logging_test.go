@@ -49,11 +49,11 @@ func TestRedactingHandler(t *testing.T) {
 			}
 			for _, want := range []string{"[redacted]", "200", "short", "derived"} {
 				if !strings.Contains(out, want) {
-					t.Errorf("log lacks %q:\n%s", want, out)
+					t.Errorf("log lacks %q:\n%s", want, redact(out, testHeader))
 				}
 			}
 			if n := strings.Count(out, "\n"); n != 2 {
-				t.Errorf("%d lines, want 2:\n%s", n, out)
+				t.Errorf("%d lines, want 2:\n%s", n, redact(out, testHeader))
 			}
 		})
 	}
@@ -69,7 +69,7 @@ func TestLogLevelFilters(t *testing.T) {
 	logger.Info("quiet")
 	logger.Warn("loud")
 	if got := buf.String(); strings.Contains(got, "quiet") || !strings.Contains(got, "loud") {
-		t.Errorf("warn level output:\n%s", got)
+		t.Errorf("warn level output:\n%s", redact(got))
 	}
 }
 

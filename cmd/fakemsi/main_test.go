@@ -72,7 +72,7 @@ func runFakemsi(t *testing.T, env []string, args ...string) result {
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			t.Fatalf("fakemsi %s: killed by %v (timeout?)\nstderr:\n%s", strings.Join(args, " "), ws.Signal(), stderr.String())
+			t.Fatalf("fakemsi %s: killed by %v (timeout?)\nstderr:\n%s", strings.Join(args, " "), ws.Signal(), redact(stderr.String()))
 		}
 	default:
 		t.Fatalf("fakemsi %s: %v", strings.Join(args, " "), err)
@@ -136,14 +136,14 @@ func (r *running) waitLine(prefix string) []string {
 		select {
 		case l, ok := <-r.lines:
 			if !ok {
-				r.t.Fatalf("stdout ended before a line starting with %q; got %q\nstderr:\n%s", prefix, got, r.stderr.String())
+				r.t.Fatalf("stdout ended before a line starting with %q; got %s\nstderr:\n%s", prefix, redact(got), redact(r.stderr.String()))
 			}
 			got = append(got, l)
 			if strings.HasPrefix(l, prefix) {
 				return got
 			}
 		case <-timeout:
-			r.t.Fatalf("no line starting with %q on stdout; got %q\nstderr:\n%s", prefix, got, r.stderr.String())
+			r.t.Fatalf("no line starting with %q on stdout; got %s\nstderr:\n%s", prefix, redact(got), redact(r.stderr.String()))
 		}
 	}
 }
@@ -154,7 +154,7 @@ func (r *running) wait() int {
 	select {
 	case <-r.done:
 	case <-time.After(cmdTimeout):
-		r.t.Fatalf("fakemsi did not exit\nstderr:\n%s", r.stderr.String())
+		r.t.Fatalf("fakemsi did not exit\nstderr:\n%s", redact(r.stderr.String()))
 	}
 	// Drain stdout so that its goroutine ends.
 	for range r.lines {

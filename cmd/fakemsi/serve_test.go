@@ -113,7 +113,7 @@ func TestServe(t *testing.T) {
 
 	r.signal(syscall.SIGTERM)
 	if code := r.wait(); code != 0 {
-		t.Fatalf("exit code after SIGTERM %d, want 0\nstderr:\n%s", code, r.stderr.String())
+		t.Fatalf("exit code after SIGTERM %d, want 0\nstderr:\n%s", code, redact(r.stderr.String()))
 	}
 	for _, name := range []string{"IDENTITY_ENDPOINT", "AZURE_AUTHORITY_HOST", "FAKEMSI_GRAPH_URL"} {
 		u, err := url.Parse(env[name])
@@ -133,11 +133,11 @@ func TestServe(t *testing.T) {
 
 	logs := r.stderr.String()
 	if !strings.Contains(logs, `"listener":"msi"`) || !strings.Contains(logs, `"listener":"entra"`) {
-		t.Errorf("request log lacks msi or entra lines:\n%s", logs)
+		t.Errorf("request log lacks msi or entra lines:\n%s", redact(logs, env["IDENTITY_HEADER"]))
 	}
 	// Graph requests are logged like the others, through the same handler.
 	if want := `"msg":"graphtest request","listener":"graph","method":"GET","path":"/v1.0/devices","status":200,"error_code":"","tenant":"` + consented + `"`; !strings.Contains(logs, want) {
-		t.Errorf("request log lacks the Graph line %s:\n%s", want, logs)
+		t.Errorf("request log lacks the Graph line %s:\n%s", want, redact(logs, env["IDENTITY_HEADER"]))
 	}
 	if strings.Contains(logs, "eyJ") {
 		t.Error("the log contains a JWT")
@@ -159,14 +159,14 @@ func TestServePortInUse(t *testing.T) {
 		t.Run(flag, func(t *testing.T) {
 			r := runFakemsi(t, nil, "serve", flag, itoa(port))
 			if r.code != exitFailure {
-				t.Fatalf("exit code %d, want %d\nstderr:\n%s", r.code, exitFailure, r.stderr)
+				t.Fatalf("exit code %d, want %d\nstderr:\n%s", r.code, exitFailure, redact(r.stderr))
 			}
 			line := strings.TrimSpace(r.stderr)
 			if strings.Contains(line, "\n") || !strings.Contains(line, "address already in use") || !strings.Contains(line, itoa(port)) || !strings.Contains(line, listener) {
-				t.Errorf("stderr is not one line naming the port and the reason:\n%s", r.stderr)
+				t.Errorf("stderr is not one line naming the port and the reason:\n%s", redact(r.stderr))
 			}
 			if r.stdout != "" {
-				t.Errorf("stdout = %q, want nothing", r.stdout)
+				t.Errorf("stdout = %q, want nothing", redact(r.stdout))
 			}
 		})
 	}
@@ -184,11 +184,11 @@ func TestServeWorkloadFile(t *testing.T) {
 			path = strings.Trim(v, "'")
 		}
 		if strings.HasPrefix(l, "export IDENTITY_") || strings.HasPrefix(l, "export MSI_") {
-			t.Errorf("workload mode exports %s", l)
+			t.Errorf("workload mode exports %s", redact(l))
 		}
 	}
 	if path == "" {
-		t.Fatalf("no AZURE_FEDERATED_TOKEN_FILE in %q", lines)
+		t.Fatalf("no AZURE_FEDERATED_TOKEN_FILE in %s", redact(lines))
 	}
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().Perm() != 0o600 {
@@ -202,7 +202,7 @@ func TestServeWorkloadFile(t *testing.T) {
 	}
 	r.signal(syscall.SIGINT)
 	if code := r.wait(); code != 0 {
-		t.Fatalf("exit code %d\nstderr:\n%s", code, r.stderr.String())
+		t.Fatalf("exit code %d\nstderr:\n%s", code, redact(r.stderr.String()))
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("token file still exists after shutdown: %v", err)
