@@ -20,7 +20,7 @@ func BenchmarkDevicesWarm(b *testing.B) {
 		w := httptest.NewRecorder()
 		e.handler.ServeHTTP(w, req)
 		if w.Code != http.StatusOK {
-			b.Fatalf("status %d: %s", w.Code, w.Body)
+			b.Fatalf("status %d: %s", w.Code, redact(w.Body.String()))
 		}
 	}
 }

@@ -175,7 +175,7 @@ func errorOf(t *testing.T, body map[string]any) map[string]any {
 	t.Helper()
 	e, ok := body["error"].(map[string]any)
 	if !ok {
-		t.Fatalf("the body has no error object: %v", body)
+		t.Fatalf("the body has no error object: %s", redact(body))
 	}
 	return e
 }
@@ -184,7 +184,7 @@ func TestDevicesConsentedTenant(t *testing.T) {
 	e := newEnv(t, []string{fakeidp.DefaultConsentedTenantID, fakeidp.DefaultUnconsentedTenantID})
 	status, body := e.get(t, "/api/devices?tenant="+fakeidp.DefaultConsentedTenantID)
 	if status != http.StatusOK {
-		t.Fatalf("status = %d, want 200; body %v", status, body)
+		t.Fatalf("status = %d, want 200; body %s", status, e.redact(body))
 	}
 	var want []string
 	for _, tn := range e.idp.Scenario().Tenants {
@@ -217,7 +217,7 @@ func TestDevicesConsentedTenant(t *testing.T) {
 	// A second request is served with the cached token: Graph again, Entra not.
 	entraBefore := countTokenRequests(e.idp)
 	if status, body := e.get(t, "/api/devices?tenant="+strings.ToUpper(fakeidp.DefaultConsentedTenantID)); status != http.StatusOK {
-		t.Fatalf("second request: status = %d, want 200; body %v", status, body)
+		t.Fatalf("second request: status = %d, want 200; body %s", status, e.redact(body))
 	}
 	if n := countTokenRequests(e.idp) - entraBefore; n != 0 {
 		t.Errorf("second request made %d token request(s); want 0 (cached)", n)
@@ -238,7 +238,7 @@ func TestDevicesUnconsentedTenant(t *testing.T) {
 	e := newEnv(t, []string{fakeidp.DefaultConsentedTenantID, fakeidp.DefaultUnconsentedTenantID})
 	status, body := e.get(t, "/api/devices?tenant="+fakeidp.DefaultUnconsentedTenantID)
 	if status != http.StatusForbidden {
-		t.Fatalf("status = %d, want 403; body %v", status, body)
+		t.Fatalf("status = %d, want 403; body %s", status, e.redact(body))
 	}
 	got := errorOf(t, body)
 	if got["code"] != "consentRequired" {
@@ -282,7 +282,7 @@ func TestDevicesBadRequests(t *testing.T) {
 			e.idp.ResetRequests()
 			status, body := e.get(t, tt.path)
 			if status != tt.status {
-				t.Errorf("status = %d, want %d; body %v", status, tt.status, body)
+				t.Errorf("status = %d, want %d; body %s", status, tt.status, e.redact(body))
 			}
 			if got := errorOf(t, body)["code"]; got != tt.code {
 				t.Errorf("error.code = %v, want %s", got, tt.code)
@@ -318,7 +318,7 @@ func TestDevicesTruncated(t *testing.T) {
 	e := newEnv(t, []string{fakeidp.DefaultConsentedTenantID}, func(d *deps) { d.MaxDevices = 2 })
 	status, body := e.get(t, "/api/devices?tenant="+fakeidp.DefaultConsentedTenantID)
 	if status != http.StatusOK {
-		t.Fatalf("status = %d, want 200; body %v", status, body)
+		t.Fatalf("status = %d, want 200; body %s", status, e.redact(body))
 	}
 	if body["truncated"] != true || body["count"] != float64(2) || len(body["devices"].([]any)) != 2 {
 		t.Errorf("truncated = %v, count = %v, %d devices; want true, 2, 2", body["truncated"], body["count"], len(body["devices"].([]any)))
@@ -377,7 +377,7 @@ func TestDevicesConsentWithoutPermission(t *testing.T) {
 	e := newEnvWith(t, sc, []string{fakeidp.DefaultConsentedTenantID})
 	status, body := e.get(t, "/api/devices?tenant="+fakeidp.DefaultConsentedTenantID)
 	if status != http.StatusForbidden {
-		t.Fatalf("status = %d, want 403; body %v", status, body)
+		t.Fatalf("status = %d, want 403; body %s", status, e.redact(body))
 	}
 	got := errorOf(t, body)
 	if got["code"] != "consentRequired" {

@@ -62,7 +62,7 @@ func TestNewServerFromEnvironment(t *testing.T) {
 	w := httptest.NewRecorder()
 	srv.Handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/devices?tenant="+fakeidp.DefaultConsentedTenantID, nil))
 	if w.Code != http.StatusOK {
-		t.Fatalf("status = %d, want 200; body %s", w.Code, w.Body)
+		t.Fatalf("status = %d, want 200; body %s", w.Code, redact(w.Body.String()))
 	}
 	var got devicesResponse
 	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
