@@ -142,7 +142,7 @@ func TestManagedIdentityAssertion(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tok, err := managedIdentityAssertion(t, tc.id)(t.Context())
 			if err != nil {
-				t.Fatalf("ManagedIdentityCredential.GetToken: %v", err)
+				t.Fatalf("ManagedIdentityCredential.GetToken: %s", redact(err))
 			}
 			got := claimsOf(t, tok)
 			want := tokenClaims{
@@ -178,7 +178,7 @@ func TestManagedIdentityFeedsClientAssertion(t *testing.T) {
 			cred := newAssertionCredential(t, tc.tenant, fakeidp.DefaultAppClientID, managedIdentityAssertion(t, tc.id))
 			tok, err := cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
 			if err != nil {
-				t.Fatalf("ClientAssertionCredential.GetToken: %v", err)
+				t.Fatalf("ClientAssertionCredential.GetToken: %s", redact(err))
 			}
 			if diff := cmp.Diff(graphClaims(tc.tenant), graphSubset(claimsOf(t, tok.Token))); diff != "" {
 				t.Errorf("Graph token claims (-want +got):\n%s", diff)
@@ -236,7 +236,7 @@ func TestWorkloadIdentityCredential(t *testing.T) {
 			}
 			tok, err := cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
 			if err != nil {
-				t.Fatalf("WorkloadIdentityCredential.GetToken: %v", err)
+				t.Fatalf("WorkloadIdentityCredential.GetToken: %s", redact(err))
 			}
 			if diff := cmp.Diff(graphClaims(tenant), graphSubset(claimsOf(t, tok.Token))); diff != "" {
 				t.Errorf("Graph token claims (-want +got):\n%s", diff)

@@ -152,19 +152,19 @@ func TestDefaultTransportTrustsSSLCertFile(t *testing.T) {
 			err := cmd.Run()
 			if tc.wantOK {
 				if err != nil {
-					t.Fatalf("child failed: %v\nstderr:\n%s", err, stderr.String())
+					t.Fatalf("child failed: %v\nstderr:\n%s", err, redact(stderr.String()))
 				}
 				if !strings.Contains(stdout.String(), "child: ok tid="+fakeidp.DefaultConsentedTenantID) {
-					t.Errorf("child output %q lacks the token summary", stdout.String())
+					t.Errorf("child output %q lacks the token summary", redact(stdout.String()))
 				}
 				assertTokenRequest(t, fakeidp.DefaultConsentedTenantID, fakeidp.DefaultAppClientID)
 				return
 			}
 			if err == nil {
-				t.Fatalf("child succeeded without the fake's CA; output: %s", stdout.String())
+				t.Fatalf("child succeeded without the fake's CA; output: %s", redact(stdout.String()))
 			}
 			if !strings.Contains(stderr.String(), "certificate") {
-				t.Errorf("child failed, but not on the certificate:\n%s", stderr.String())
+				t.Errorf("child failed, but not on the certificate:\n%s", redact(stderr.String()))
 			}
 		})
 	}

@@ -251,7 +251,7 @@ func TestMisconfigurationsSurfaceInAzidentity(t *testing.T) {
 			}
 			want := "AADSTS" + strconv.Itoa(tc.code)
 			if !strings.Contains(msg, want) {
-				t.Errorf("the error does not name %s:\n%s", want, msg)
+				t.Errorf("the error does not name %s:\n%s", want, redact(msg, presented))
 			}
 			var authErr *azidentity.AuthenticationFailedError
 			if !errors.As(err, &authErr) {

@@ -35,10 +35,10 @@ func TestFakemsiExec(t *testing.T) {
 			var stdout, stderr strings.Builder
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
-				t.Fatalf("fakemsi exec: %v\nstderr:\n%s", err, stderr.String())
+				t.Fatalf("fakemsi exec: %v\nstderr:\n%s", err, redact(stderr.String()))
 			}
 			if want := "child: ok tid=" + fakeidp.DefaultConsentedTenantID; !strings.Contains(stdout.String(), want) {
-				t.Errorf("output %q lacks %q", stdout.String(), want)
+				t.Errorf("output %q lacks %q", redact(stdout.String()), want)
 			}
 		})
 	}

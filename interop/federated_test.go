@@ -45,7 +45,7 @@ func TestFederatedAgreesWithAzidentity(t *testing.T) {
 			for name, cred := range creds {
 				tok, err := cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
 				if err != nil {
-					t.Fatalf("%s: %v", name, err)
+					t.Fatalf("%s: %s", name, redact(err))
 				}
 				got[name] = claimsOf(t, tok.Token)
 			}
