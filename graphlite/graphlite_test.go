@@ -47,7 +47,7 @@ func TestGet(t *testing.T) {
 
 	var n int
 	if err := c.Get(graphlite.WithEventualConsistency(ctx), "devices/$count", nil, &n); err != nil || n != 4 {
-		t.Errorf("$count = %d, %v; want 4", n, err)
+		t.Errorf("$count = %d, %v; want 4", n, redact(err))
 	}
 	if got := cred.requests()[0].Scopes; !slices.Equal(got, []string{"https://graph.microsoft.com/.default"}) {
 		t.Errorf("scopes %v", got)
@@ -178,13 +178,13 @@ func TestDevices(t *testing.T) {
 
 	n, err := c.CountDevices(context.Background(), "trustType eq 'AzureAd'")
 	if err != nil || n != 2 {
-		t.Errorf("CountDevices = %d, %v; want 2", n, err)
+		t.Errorf("CountDevices = %d, %v; want 2", n, redact(err))
 	}
 	// Without Count, ne is refused as Graph refuses it.
 	for _, err := range c.Devices(context.Background(), &graphlite.DevicesOptions{Filter: "operatingSystem ne 'Windows'"}) {
 		var ge *graphlite.Error
 		if !errors.As(err, &ge) || ge.StatusCode != 400 || ge.Code != "Request_UnsupportedQuery" {
-			t.Errorf("ne without Count: %v", err)
+			t.Errorf("ne without Count: %v", redact(err))
 		}
 	}
 }
@@ -213,7 +213,7 @@ func TestBatch(t *testing.T) {
 	}
 	var ge *graphlite.Error
 	if res[0].Err() != nil || !errors.As(res[1].Err(), &ge) || ge.Code != "Request_ResourceNotFound" || ge.StatusCode != 404 || ge.RequestID == "" {
-		t.Errorf("Err(): %v, %v", res[0].Err(), res[1].Err())
+		t.Errorf("Err(): %v, %v", redact(res[0].Err()), redact(res[1].Err()))
 	}
 
 	for name, reqs := range map[string][]graphlite.BatchRequest{
@@ -278,9 +278,9 @@ func TestThrottling(t *testing.T) {
 			var ge *graphlite.Error
 			switch {
 			case tt.wantErr == 0 && (err != nil || d.ID != "d-1"):
-				t.Errorf("Get: %v, %+v", err, d)
+				t.Errorf("Get: %v, %+v", redact(err), d)
 			case tt.wantErr != 0 && (!errors.As(err, &ge) || ge.StatusCode != tt.wantErr || ge.Code != "TooManyRequests"):
-				t.Errorf("Get: %v, want *Error %d", err, tt.wantErr)
+				t.Errorf("Get: %v, want *Error %d", redact(err), tt.wantErr)
 			}
 			if diff := cmp.Diff(tt.wantWaits, w.got()); diff != "" {
 				t.Errorf("waits (-want +got):\n%s", diff)
@@ -310,7 +310,7 @@ func TestThrottleWaitHonoursContext(t *testing.T) {
 	})
 	err := c.Get(ctx, "/devices", nil, nil)
 	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Get = %v, want context.Canceled", err)
+		t.Errorf("Get = %v, want context.Canceled", redact(err))
 	}
 	if got := len(srv.Requests()); got != 1 {
 		t.Errorf("%d requests, want 1", got)
@@ -325,7 +325,7 @@ func TestClaimsChallenge(t *testing.T) {
 	c := newClient(t, srv, cred, nil, nil)
 	var d graphlite.Device
 	if err := c.Get(context.Background(), "/devices/d-4", nil, &d); err != nil || d.DisplayName != "Build agent" {
-		t.Fatalf("Get after a claims challenge: %v, %+v", err, d)
+		t.Fatalf("Get after a claims challenge: %v, %+v", redact(err), d)
 	}
 	var got []string
 	for _, r := range cred.requests() {
@@ -345,7 +345,7 @@ func TestErrors(t *testing.T) {
 	err := newClient(t, srv, credB, nil, nil).Get(ctx, "/devices", url.Values{"$top": {"1"}}, nil)
 	var ge *graphlite.Error
 	if !errors.As(err, &ge) {
-		t.Fatalf("Get = %v, want *graphlite.Error", err)
+		t.Fatalf("Get = %v, want *graphlite.Error", redact(err))
 	}
 	rec := srv.Requests()[0]
 	want := &graphlite.Error{
@@ -358,11 +358,11 @@ func TestErrors(t *testing.T) {
 		t.Errorf("*Error (-want +got):\n%s", diff)
 	}
 	if ge.Date == "" || ge.RequestID == "" || len(ge.InnerError) == 0 || ge.ClientRequestID == "" {
-		t.Errorf("identifiers missing: %+v", ge)
+		t.Errorf("identifiers missing: %s", redact(fmt.Sprintf("%+v", ge)))
 	}
 	if !strings.HasPrefix(err.Error(), "graphlite: GET /v1.0/devices: 403 Authorization_RequestDenied") ||
 		!strings.Contains(err.Error(), "Device.Read.All (application) with admin consent in tenant "+tenantB) {
-		t.Errorf("message: %s", err)
+		t.Errorf("message: %s", redact(err))
 	}
 
 	// A token for the wrong audience.
@@ -370,7 +370,7 @@ func TestErrors(t *testing.T) {
 	wrong.aud = "https://management.azure.com"
 	err = newClient(t, srv, wrong, nil, nil).Get(ctx, "/devices", nil, nil)
 	if !errors.As(err, &ge) || ge.StatusCode != 401 || ge.Code != "InvalidAuthenticationToken" || !strings.Contains(ge.Hint, tenantA) {
-		t.Errorf("wrong audience: %v", err)
+		t.Errorf("wrong audience: %v", redact(err))
 	}
 	tokens := append(credB.tokens(), wrong.tokens()...)
 	if len(tokens) == 0 || containsAny(err.Error(), tokens) || containsAny(fmt.Sprintf("%+v %#v", ge, ge), tokens) {
@@ -432,7 +432,7 @@ func TestErrorBodies(t *testing.T) {
 			})
 			var ge *graphlite.Error
 			if err := c.Get(context.Background(), "/x", nil, nil); !errors.As(err, &ge) {
-				t.Fatalf("Get = %v", err)
+				t.Fatalf("Get = %v", redact(err))
 			}
 			if diff := cmp.Diff(&tt.want, ge, cmpIgnore("InnerError", "Method", "Path", "TenantID", "Roles")); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
@@ -457,19 +457,19 @@ func TestResponseBounds(t *testing.T) {
 	for _, err = range graphlite.List[string](ctx, c, "/big", nil) {
 	}
 	if !errors.Is(err, graphlite.ErrResponseTooLarge) {
-		t.Errorf("big page: %v, want ErrResponseTooLarge", err)
+		t.Errorf("big page: %v, want ErrResponseTooLarge", redact(err))
 	}
 	var got []int
 	for v, e := range graphlite.List[int](ctx, c, "/elsewhere", nil) {
 		got, err = append(got, v), e
 	}
 	if err == nil || !strings.Contains(err.Error(), "refusing to send a Graph token to https://graph.example.net") || !slices.Equal(got, []int{1, 0}) {
-		t.Errorf("nextLink to another host: %v, %v", got, err)
+		t.Errorf("nextLink to another host: %v, %v", got, redact(err))
 	}
 	for _, err = range graphlite.List[int](ctx, c, "/loop", nil) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "same page") {
-		t.Errorf("nextLink loop: %v", err)
+		t.Errorf("nextLink loop: %v", redact(err))
 	}
 	if err := c.Get(ctx, "https://graph.example.net/v1.0/devices", nil, nil); err == nil {
 		t.Error("Get sent a token to another host")
@@ -585,7 +585,7 @@ func TestCredentialFailure(t *testing.T) {
 	c := newClient(t, srv, cred, nil, nil)
 	err := c.Get(context.Background(), "/devices", nil, nil)
 	if !errors.Is(err, errNoToken) || !strings.HasPrefix(err.Error(), "graphlite: GET /v1.0/devices: ") {
-		t.Errorf("Get = %v, want the credential's error wrapped", err)
+		t.Errorf("Get = %v, want the credential's error wrapped", redact(err))
 	}
 	if n := cred.calls.Load(); n != 1 {
 		t.Errorf("credential called %d times, want 1 (its failure is not retried)", n)
