@@ -237,3 +237,32 @@ func anyContains(errs []error, s string) bool {
 	}
 	return false
 }
+
+// failsQuotingToken returns an opaque (not JWT-shaped) token once, then
+// fails with an error that quotes it.
+type failsQuotingToken struct {
+	tok   string
+	calls *atomic.Int64
+}
+
+func (s failsQuotingToken) Assertion(ctx context.Context) (assertion.Assertion, error) {
+	if s.calls.Add(1) == 1 {
+		return assertion.Assertion{Token: s.tok}, nil
+	}
+	return assertion.Assertion{}, fmt.Errorf("source: refresh of %s failed", s.tok)
+}
+
+// TestSourceReportRedactsALeakedToken: the Repeated check quotes the
+// source's error; a token in that error is reported as a leak and replaced
+// in the quote, even when it is not shaped like a JWT.
+func TestSourceReportRedactsALeakedToken(t *testing.T) {
+	const tok = "opaque-assertion-7c1d2e"
+	o := (&SourceOptions{}).withDefaults()
+	errs := runSourceCheck(t, "Repeated", failsQuotingToken{tok, new(atomic.Int64)}, &o)
+	if !anyContains(errs, "Assertion failed") || !anyContains(errs, "contains a token") {
+		t.Errorf("report %s; want the failure and the leak reported", redactSecrets(fmt.Sprintf("%q", errs), []string{tok}))
+	}
+	if containsSecret(fmt.Sprintf("%q", errs), tok) {
+		t.Error("the harness's report quotes the token from the source's error")
+	}
+}
