@@ -63,7 +63,7 @@ type App struct {
 }
 
 // AppRole is an application permission, e.g.
-// {"7ab1d382-f21e-4acd-a863-ba3e13f7da61", "Device.Read.All"}.
+// {"7438b122-aefc-4978-80ed-43db9fcc7715", "Device.Read.All"}.
 type AppRole struct {
 	ID    string `json:"id"`
 	Value string `json:"value"`
@@ -142,7 +142,7 @@ const (
 	DefaultWorkloadSubject = "system:serviceaccount:default:workload"
 
 	// DeviceReadAllRoleID is Microsoft Graph's app role ID for Device.Read.All.
-	DeviceReadAllRoleID = "7ab1d382-f21e-4acd-a863-ba3e13f7da61"
+	DeviceReadAllRoleID = "7438b122-aefc-4978-80ed-43db9fcc7715"
 )
 
 // DefaultScenario reproduces the setup of the problem tenantbridge solves:
