@@ -15,7 +15,7 @@ import (
 func clearIdentityEnv(t *testing.T) {
 	t.Helper()
 	for _, k := range []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
-		"AZURE_FEDERATED_TOKEN_FILE", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "AZURE_CLIENT_ID"} {
+		"AZURE_FEDERATED_TOKEN_FILE", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "AZURE_CLIENT_ID", EnvManagedIdentityClientID} {
 		t.Setenv(k, "")
 	}
 }
