@@ -40,9 +40,28 @@ type cacheKey struct {
 
 // tokenState is an immutable snapshot of a cached token. It is replaced, never
 // modified, so readers need no lock.
+//
+// The times the warm path compares are kept as durations since the
+// Credential's creation (see Credential.elapsed): time.Since on a time with a
+// monotonic reading reads the clock once, where time.Now reads it twice (wall
+// and monotonic), and the clock was nearly half of a warm GetToken. tok keeps
+// the wall times for callers; both describe the same instants.
 type tokenState struct {
 	tok       azcore.AccessToken // RefreshOn is the planned refresh time
-	nextTryAt time.Time          // earliest next background refresh attempt
+	expiresAt time.Duration      // tok.ExpiresOn, since creation
+	refreshAt time.Duration      // tok.RefreshOn, since creation
+	nextTryAt time.Duration      // earliest next background refresh attempt, since creation
+}
+
+// newTokenState caches tok. tok's times were read from c.now, as c.created
+// was, so the differences are taken on the same clock (the monotonic one in
+// production).
+func (c *Credential) newTokenState(tok azcore.AccessToken) *tokenState {
+	return &tokenState{
+		tok:       tok,
+		expiresAt: tok.ExpiresOn.Sub(c.created),
+		refreshAt: tok.RefreshOn.Sub(c.created),
+	}
 }
 
 // call is one token request in flight, shared by every caller of its key.
@@ -132,9 +151,10 @@ func (tc *tokenCache) getOrCreate(k cacheKey) *entry {
 	return e
 }
 
-// usable reports whether st holds a token that has not expired at now.
-func usable(st *tokenState, now time.Time) bool {
-	return st != nil && now.Before(st.tok.ExpiresOn)
+// usable reports whether st holds a token that has not expired at el (a
+// Credential.elapsed reading).
+func usable(st *tokenState, el time.Duration) bool {
+	return st != nil && el < st.expiresAt
 }
 
 func (c *Credential) getToken(ctx context.Context, def string, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
@@ -158,12 +178,12 @@ func (c *Credential) getToken(ctx context.Context, def string, opts policy.Token
 		return c.fetch(ctx, key, opts.Claims)
 	}
 
-	// Warm path: one atomic load of the table, one of the entry's state, a
-	// clock read; no lock, no allocation.
+	// Warm path: one atomic load of the table, one of the entry's state, one
+	// monotonic clock read; no lock, no allocation.
 	if e := c.cache.lookup(key); e != nil {
-		now := c.now()
-		if st := e.state.Load(); usable(st, now) {
-			if !now.Before(st.tok.RefreshOn) && !now.Before(st.nextTryAt) && e.refreshing.CompareAndSwap(false, true) {
+		el := c.elapsed()
+		if st := e.state.Load(); usable(st, el) {
+			if el >= st.refreshAt && el >= st.nextTryAt && e.refreshing.CompareAndSwap(false, true) {
 				c.refreshInBackground(ctx, key, e)
 			}
 			return st.tok, nil
@@ -177,7 +197,7 @@ func (c *Credential) getSlow(ctx context.Context, key cacheKey) (azcore.AccessTo
 	e := c.cache.getOrCreate(key)
 	for {
 		e.mu.Lock()
-		if st := e.state.Load(); usable(st, c.now()) {
+		if st := e.state.Load(); usable(st, c.elapsed()) {
 			e.mu.Unlock()
 			return st.tok, nil
 		}
@@ -226,7 +246,7 @@ func (c *Credential) run(ctx context.Context, key cacheKey, e *entry, cl *call) 
 	cl.err = errors.New("federated: token request did not complete") // kept only if fetch panics
 	cl.tok, cl.err = c.fetch(ctx, key, "")
 	if cl.err == nil {
-		e.state.Store(&tokenState{tok: cl.tok})
+		e.state.Store(c.newTokenState(cl.tok))
 	}
 }
 
@@ -256,7 +276,7 @@ func (c *Credential) refreshInBackground(ctx context.Context, key cacheKey, e *e
 		if cl.err != nil {
 			if old := e.state.Load(); old != nil {
 				next := *old
-				next.nextTryAt = c.now().Add(refreshRetryInterval)
+				next.nextTryAt = c.elapsed() + refreshRetryInterval
 				e.state.CompareAndSwap(old, &next)
 			}
 			c.logf("federated: refreshing token for tenant %s scope %s failed; the current token is served until it expires at %s: %v",

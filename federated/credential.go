@@ -87,15 +87,19 @@ type Credential struct {
 	userAgent     string
 	retry         retryPolicy
 	propagation   bool
-	created       time.Time
+	created       time.Time // c.now() at construction; the cache's times are durations since then
 	cache         tokenCache
 	bg            sync.WaitGroup // background refreshes, waited for by tests
 	refreshBudget time.Duration  // bound on one background refresh
 
 	// test hooks; production values are set by NewCredential.
-	now    func() time.Time
-	sleep  func(ctx context.Context, d time.Duration) error
-	onJoin func() // called when a caller joins another caller's request
+	now func() time.Time
+	// elapsed is c.now().Sub(c.created), read the cheap way: in production
+	// time.Since(created), one monotonic clock read, because created comes
+	// from time.Now and so carries a monotonic reading.
+	elapsed func() time.Duration
+	sleep   func(ctx context.Context, d time.Duration) error
+	onJoin  func() // called when a caller joins another caller's request
 }
 
 // NewCredential returns a Credential for the app clientID whose default tenant
@@ -168,6 +172,7 @@ func NewCredential(tenantID, clientID string, src assertion.Source, opts *Option
 		Logger: logWrite,
 	})
 	c.created = c.now()
+	c.elapsed = func() time.Duration { return time.Since(c.created) }
 	c.cache.init()
 	return c, nil
 }

@@ -198,6 +198,7 @@ func newTestCred(t *testing.T, ts *tokenServer, opts *Options) *testCred {
 	}
 	c.now = tc.clock.Now
 	c.created = tc.clock.Now()
+	c.elapsed = func() time.Duration { return tc.clock.Now().Sub(c.created) }
 	c.sleep = func(ctx context.Context, d time.Duration) error {
 		tc.mu.Lock()
 		tc.sleeps = append(tc.sleeps, d)
