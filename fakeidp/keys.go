@@ -24,12 +24,13 @@ type signingKey struct {
 	x5t  string
 }
 
-// newSigningKey generates a 2048-bit RSA key, as Entra uses. Generation costs
+// newSigningKey generates an RSA key of bits bits (2048, as Entra uses, unless
+// Options.SigningKeyBits says 1024). Generation costs
 // tens of milliseconds; a New makes one per key set (the Entra keys and each
 // external issuer), which keeps the tests fast enough without a process-wide
 // key cache (and its shared state).
-func newSigningKey(cn string, now time.Time) (*signingKey, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+func newSigningKey(cn string, bits int, now time.Time) (*signingKey, error) {
+	priv, err := rsa.GenerateKey(rand.Reader, bits)
 	if err != nil {
 		return nil, fmt.Errorf("fakeidp: generating signing key: %w", err)
 	}

@@ -489,3 +489,29 @@ func TestCorrelationIDEchoed(t *testing.T) {
 		t.Error("trace_id equals correlation_id")
 	}
 }
+
+func TestSigningKeyBits(t *testing.T) {
+	for _, bits := range []int{0, 1024, 2048} {
+		want := bits
+		if want == 0 {
+			want = 2048
+		}
+		s := newServer(t, nil, &Options{NoListener: true, SigningKeyBits: bits})
+		_, doc, _ := get(t, s.Client(), s.KeysURL(), nil)
+		key := jwkPublicKey(t, doc["keys"].([]any)[0].(map[string]any))
+		if got := key.N.BitLen(); got != want {
+			t.Errorf("SigningKeyBits %d: JWKS key has %d bits, want %d", bits, got, want)
+		}
+		a := miAssertion(t, s, systemIdentity(s))
+		ans := postToken(t, s, DefaultConsentedTenantID, assertionForm(DefaultAppClientID, a))
+		if ans.Status != 200 {
+			t.Fatalf("SigningKeyBits %d: token status %d", bits, ans.Status)
+		}
+		verifyWithJWKS(t, s, ans.Body["access_token"].(string))
+	}
+	for _, bits := range []int{512, 3072, -1} {
+		if _, err := New(nil, &Options{NoListener: true, SigningKeyBits: bits}); err == nil || !strings.Contains(err.Error(), "SigningKeyBits") {
+			t.Errorf("SigningKeyBits %d: err %v, want an error naming the option", bits, err)
+		}
+	}
+}
