@@ -21,7 +21,7 @@ func TestFirstTokenIsOneRequestWithExactForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tok.Token != "access-token-1" {
-		t.Errorf("token = %q, want access-token-1", tok.Token)
+		t.Errorf("got a different token than the server issued (access-token-1)")
 	}
 	now := c.clock.Now()
 	if want := now.Add(3600 * 1e9); !tok.ExpiresOn.Equal(want) {
@@ -43,7 +43,7 @@ func TestFirstTokenIsOneRequestWithExactForm(t *testing.T) {
 		},
 	}}
 	if diff := cmp.Diff(redactAssertion(want, c.src.token), redactAssertion(ts.requests(), c.src.token)); diff != "" {
-		t.Errorf("token requests (-want +got):\n%s", diff)
+		t.Errorf("token requests (-want +got):\n%s", redact(diff, c.src.token))
 	}
 }
 
@@ -61,7 +61,7 @@ func TestCachedTokenMakesNoRequest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(first, got); diff != "" {
+		if diff := cmp.Diff(redactTokens(first, got)); diff != "" {
 			t.Errorf("cached token differs (-want +got):\n%s", diff)
 		}
 	}
@@ -139,7 +139,7 @@ func TestForTenantSharesCacheAndAssertion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(viaOpts, viaView); diff != "" {
+	if diff := cmp.Diff(redactTokens(viaOpts, viaView)); diff != "" {
 		t.Errorf("view did not reuse the cached token (-want +got):\n%s", diff)
 	}
 	if _, err := view.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{armScope}}); err != nil {

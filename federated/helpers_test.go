@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/tenantbridge/tenantbridge/assertion"
 )
@@ -229,4 +232,34 @@ func redactAssertion(reqs []tokenRequest, token string) []tokenRequest {
 		}
 	}
 	return out
+}
+
+// redactTokens prepares two tokens for cmp.Diff in a failure message: the
+// times stay, the Token fields become labels that say only whether got holds
+// the same token as want.
+func redactTokens(want, got azcore.AccessToken) (azcore.AccessToken, azcore.AccessToken) {
+	same := want.Token == got.Token
+	want.Token = "<token 1>"
+	if same {
+		got.Token = "<token 1>"
+	} else {
+		got.Token = "<token 2>"
+	}
+	return want, got
+}
+
+// jwtShaped matches a JWT (assertions and fakeidp's access tokens) anywhere in
+// a string.
+var jwtShaped = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*)?`)
+
+// redact returns s with every one of secrets and anything JWT-shaped replaced
+// by "<redacted>", so a failure message can quote an error or log lines
+// without quoting a token even when the code under test leaks one.
+func redact(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "<redacted>")
+		}
+	}
+	return jwtShaped.ReplaceAllString(s, "<redacted>")
 }
