@@ -14,12 +14,12 @@ func warmCredential(b *testing.B) *Credential {
 	ts := newTokenServer(b)
 	c, err := NewCredential(homeTenant, testClient, newCountingSource(), &Options{})
 	if err != nil {
-		b.Fatal(err)
+		b.Fatal(redactErr(err))
 	}
 	c.authority = ts.URL
 	c.http = ts.Client()
 	if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
-		b.Fatal(err)
+		b.Fatal(redactErr(err))
 	}
 	return c
 }
@@ -33,7 +33,7 @@ func BenchmarkGetTokenWarm(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.GetToken(ctx, opts); err != nil {
-			b.Fatal(err)
+			b.Fatal(redactErr(err))
 		}
 	}
 }
@@ -48,7 +48,7 @@ func BenchmarkGetTokenWarmParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := c.GetToken(ctx, opts); err != nil {
-				b.Error(err)
+				b.Error(redactErr(err))
 				return
 			}
 		}
@@ -65,14 +65,14 @@ func BenchmarkGetTokenWarm100Tenants(b *testing.B) {
 	for i := range opts {
 		opts[i] = policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: fmt.Sprintf("tenant-%03d", i)}
 		if _, err := c.GetToken(ctx, opts[i]); err != nil {
-			b.Fatal(err)
+			b.Fatal(redactErr(err))
 		}
 	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		if _, err := c.GetToken(ctx, opts[i%len(opts)]); err != nil {
-			b.Fatal(err)
+			b.Fatal(redactErr(err))
 		}
 		i++
 	}

@@ -45,7 +45,7 @@ func TestColdCacheThousandCallersOneRequest(t *testing.T) {
 	close(toks)
 	for err := range errs {
 		if err != nil {
-			t.Fatal(err)
+			t.Fatal(redactErr(err))
 		}
 	}
 	for tok := range toks {
@@ -87,15 +87,15 @@ func TestDifferentKeysProceedInParallel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: tenantB}); err != nil {
-		t.Fatalf("tenant B waited for the home tenant's request: %v", err)
+		t.Fatalf("tenant B waited for the home tenant's request: %v", redactErr(err))
 	}
 	// Another scope in the blocked tenant is another key too.
 	if _, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{armScope}}); err != nil {
-		t.Fatalf("another scope waited for the blocked request: %v", err)
+		t.Fatalf("another scope waited for the blocked request: %v", redactErr(err))
 	}
 	release()
 	if err := <-done; err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 }
 
@@ -131,7 +131,7 @@ func TestRefreshAheadOneRefresherOthersKeepToken(t *testing.T) {
 	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}
 	first, err := c.GetToken(ctx, opts)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	if want := c.clock.Now().Add(43199 * time.Second); !first.RefreshOn.Equal(want) {
 		t.Errorf("RefreshOn = %v, want refresh_in %v", first.RefreshOn, want)
@@ -150,7 +150,7 @@ func TestRefreshAheadOneRefresherOthersKeepToken(t *testing.T) {
 	for range 50 {
 		got, err := c.GetToken(ctx, opts)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatal(redactErr(err))
 		}
 		if got.Token != first.Token {
 			t.Fatalf("got a new token while the refresh is blocked")
@@ -164,7 +164,7 @@ func TestRefreshAheadOneRefresherOthersKeepToken(t *testing.T) {
 	c.bg.Wait()
 	got, err := c.GetToken(ctx, opts)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	if got.Token != "t2" {
 		t.Errorf("after the refresh got a different token than the refresh issued (t2)")
@@ -184,7 +184,7 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}
 	first, err := c.GetToken(ctx, opts) // expires in 1h, refresh at 55m
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	ts.setHandler(func(n int64, r tokenRequest) reply {
 		return reply{status: 503, body: `{"error":"temporarily_unavailable","error_codes":[90033]}`}
@@ -192,7 +192,7 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 	c.clock.Advance(56 * time.Minute)
 	got, err := c.GetToken(ctx, opts)
 	if err != nil || got != first {
-		t.Fatalf("during a failing refresh got (%v, %v), want the current token", got.Token == first.Token, err)
+		t.Fatalf("during a failing refresh got (%v, %v), want the current token", got.Token == first.Token, redactErr(err))
 	}
 	c.bg.Wait()
 	if n := ts.count.Load(); n != 2 {
@@ -201,7 +201,7 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 	// The failure is not retried on every call, only after refreshRetryInterval.
 	for range 10 {
 		if got, err := c.GetToken(ctx, opts); err != nil || got != first {
-			t.Fatalf("after the failed refresh: err %v, same token %t", err, got == first)
+			t.Fatalf("after the failed refresh: err %v, same token %t", redactErr(err), got == first)
 		}
 	}
 	c.bg.Wait()
@@ -210,7 +210,7 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 	}
 	c.clock.Advance(refreshRetryInterval)
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
-		t.Fatalf("second attempt: err %v, same token %t", err, got == first)
+		t.Fatalf("second attempt: err %v, same token %t", redactErr(err), got == first)
 	}
 	c.bg.Wait()
 	if n := ts.count.Load(); n != 3 {
@@ -221,12 +221,12 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 	_, err = c.GetToken(ctx, opts)
 	var ae *AuthError
 	if !asAuthError(err, &ae) || ae.StatusCode != 503 {
-		t.Errorf("after expiry err = %v, want an *AuthError with status 503", err)
+		t.Errorf("after expiry err = %v, want an *AuthError with status 503", redactErr(err))
 	}
 	// And a working endpoint heals it with one request.
 	ts.setHandler(nil)
 	if _, err := c.GetToken(ctx, opts); err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	if n := ts.count.Load(); n != 5 {
 		t.Errorf("requests = %d, want 5", n)
@@ -242,7 +242,7 @@ func TestCAEAndClaims(t *testing.T) {
 		o.Scopes = []string{graphScope}
 		tok, err := c.GetToken(ctx, o)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatal(redactErr(err))
 		}
 		return tok
 	}
@@ -306,7 +306,7 @@ func TestRequestClaims(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := requestClaims(tt.cae, tt.challenge)
 			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %t", err, tt.wantErr)
+				t.Fatalf("err = %v, want error %t", redactErr(err), tt.wantErr)
 			}
 			if got != tt.want {
 				t.Errorf("claims = %s, want %s", got, tt.want)
@@ -323,7 +323,7 @@ func TestWarmPathAllocatesNothing(t *testing.T) {
 	view := c.ForTenant(tenantB)
 	for _, o := range []policy.TokenRequestOptions{{Scopes: scopes}, {Scopes: scopes, TenantID: tenantB}, {Scopes: scopes, EnableCAE: true}} {
 		if _, err := c.GetToken(ctx, o); err != nil {
-			t.Fatal(err)
+			t.Fatal(redactErr(err))
 		}
 	}
 	tests := []struct {
@@ -358,7 +358,7 @@ func TestManyKeysStayCached(t *testing.T) {
 			tenant := fmt.Sprintf("tenant-%02d", i)
 			tok, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: tenant})
 			if err != nil {
-				t.Fatal(err)
+				t.Fatal(redactErr(err))
 			}
 			if round == 0 {
 				first[tenant] = tok.Token
@@ -407,11 +407,11 @@ func TestWaiterOutlivesCancelledLeader(t *testing.T) {
 	<-joined // the waiter now waits on the leader's request
 	cancelLeader()
 	if err := <-leaderDone; !errors.Is(err, context.Canceled) {
-		t.Errorf("leader err = %v, want context.Canceled", err)
+		t.Errorf("leader err = %v, want context.Canceled", redactErr(err))
 	}
 	close(release)
 	if err := <-waiterErr; err != nil {
-		t.Fatalf("waiter got %v, want a token from a new request", err)
+		t.Fatalf("waiter got %v, want a token from a new request", redactErr(err))
 	}
 	if tok := <-waiterDone; tok.Token != "second" {
 		t.Errorf("the waiter got a different token than its own request issued (second)")
@@ -429,14 +429,14 @@ func TestBackgroundRefreshIsBounded(t *testing.T) {
 	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}
 	first, err := c.GetToken(ctx, opts)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	// A refresh budget that is already spent when the refresh starts: the
 	// refresh gives up without reaching the server, the token stays.
 	c.refreshBudget = time.Nanosecond
 	c.clock.Advance(56 * time.Minute)
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
-		t.Fatalf("got (same token %t, %v), want the current token", got == first, err)
+		t.Fatalf("got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
 	c.bg.Wait()
 	if n := ts.count.Load(); n != 1 {

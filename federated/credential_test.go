@@ -18,7 +18,7 @@ func TestFirstTokenIsOneRequestWithExactForm(t *testing.T) {
 
 	tok, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	if tok.Token != "access-token-1" {
 		t.Errorf("got a different token than the server issued (access-token-1)")
@@ -53,13 +53,13 @@ func TestCachedTokenMakesNoRequest(t *testing.T) {
 	ctx := context.Background()
 	first, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	for range 5 {
 		c.clock.Advance(10 * 60 * 1e9 / 5) // 10 minutes in all: well before refresh
 		got, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatal(redactErr(err))
 		}
 		if diff := cmp.Diff(redactTokens(first, got)); diff != "" {
 			t.Errorf("cached token differs (-want +got):\n%s", diff)
@@ -106,10 +106,10 @@ func TestTenantSelection(t *testing.T) {
 					t.Fatal("GetToken succeeded, want an error")
 				}
 				if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
-					t.Errorf("error %v is not %v", err, tt.wantIs)
+					t.Errorf("error %v is not %v", redactErr(err), tt.wantIs)
 				}
 				if errors.Is(err, ErrTenantNotAllowed) && !strings.Contains(err.Error(), "AdditionallyAllowedTenants") {
-					t.Errorf("error %q does not say how to allow the tenant", err)
+					t.Errorf("error %q does not say how to allow the tenant", redactErr(err))
 				}
 				if len(reqs) != 0 {
 					t.Errorf("%d requests made, want none", len(reqs))
@@ -117,7 +117,7 @@ func TestTenantSelection(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatal(err)
+				t.Fatal(redactErr(err))
 			}
 			if len(reqs) != 1 || reqs[0].Path != tt.wantPath {
 				t.Errorf("requests = %+v, want one to %s", len(reqs), tt.wantPath)
@@ -132,18 +132,18 @@ func TestForTenantSharesCacheAndAssertion(t *testing.T) {
 	ctx := context.Background()
 	viaOpts, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: tenantB})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	view := c.ForTenant(tenantB)
 	viaView, err := view.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	if diff := cmp.Diff(redactTokens(viaOpts, viaView)); diff != "" {
 		t.Errorf("view did not reuse the cached token (-want +got):\n%s", diff)
 	}
 	if _, err := view.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{armScope}}); err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	reqs := ts.requests()
 	if len(reqs) != 2 || reqs[1].Path != "/"+tenantB+"/oauth2/v2.0/token" {
@@ -155,7 +155,7 @@ func TestForTenantSharesCacheAndAssertion(t *testing.T) {
 
 	notAllowed := c.ForTenant(tenantC)
 	if _, err := notAllowed.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}}); !errors.Is(err, ErrTenantNotAllowed) {
-		t.Errorf("view for a tenant not allowed: err = %v, want ErrTenantNotAllowed", err)
+		t.Errorf("view for a tenant not allowed: err = %v, want ErrTenantNotAllowed", redactErr(err))
 	}
 	if n := ts.count.Load(); n != 2 {
 		t.Errorf("requests = %d after the refused view, want 2", n)
@@ -170,7 +170,7 @@ func TestOneAssertionServesAllTenantsAndScopes(t *testing.T) {
 		for _, scope := range []string{graphScope, armScope} {
 			for range 3 {
 				if _, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: tenant}); err != nil {
-					t.Fatal(err)
+					t.Fatal(redactErr(err))
 				}
 			}
 		}
@@ -211,12 +211,12 @@ func TestAuthorityHost(t *testing.T) {
 			got, err2 := authorityHost(tt.configured)
 			if tt.wantErr {
 				if err == nil || err2 == nil {
-					t.Errorf("NewCredential error = %v, authorityHost error = %v; want errors", err, err2)
+					t.Errorf("NewCredential error = %v, authorityHost error = %v; want errors", redactErr(err), redactErr(err2))
 				}
 				return
 			}
 			if err != nil || err2 != nil {
-				t.Fatalf("errors: %v, %v", err, err2)
+				t.Fatalf("errors: %v, %v", redactErr(err), redactErr(err2))
 			}
 			if got != tt.want {
 				t.Errorf("authority = %q, want %q", got, tt.want)
@@ -232,7 +232,7 @@ func TestSovereignCloudTokenURL(t *testing.T) {
 	c := newTestCred(t, ts, nil)
 	c.authority = ts.URL + "/usgov"
 	if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.us/.default"}}); err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	if got, want := ts.requests()[0].Path, "/usgov/"+homeTenant+"/oauth2/v2.0/token"; got != want {
 		t.Errorf("path = %q, want %q", got, want)
@@ -266,7 +266,7 @@ func TestNewCredentialValidates(t *testing.T) {
 				_, err = NewCredential(tt.tenant, tt.client, src, tt.opts)
 			}
 			if (err != nil) != tt.wantFail {
-				t.Errorf("err = %v, want failure %t", err, tt.wantFail)
+				t.Errorf("err = %v, want failure %t", redactErr(err), tt.wantFail)
 			}
 		})
 	}
@@ -287,7 +287,7 @@ func TestNewFromEnvironmentRequiresIDs(t *testing.T) {
 			t.Setenv(envClientIDFunctions, tt.functionsClient)
 			_, err := NewFromEnvironment(nil)
 			if err == nil || !strings.Contains(err.Error(), tt.wantInErr) {
-				t.Errorf("err = %v, want one naming %s", err, tt.wantInErr)
+				t.Errorf("err = %v, want one naming %s", redactErr(err), tt.wantInErr)
 			}
 		})
 	}

@@ -63,7 +63,7 @@ func TestAuthErrorHints(t *testing.T) {
 			_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: tt.tenant})
 			var ae *AuthError
 			if !errors.As(err, &ae) {
-				t.Fatalf("err = %v, want *AuthError", err)
+				t.Fatalf("err = %v, want *AuthError", redactErr(err))
 			}
 			tenant := tt.tenant
 			if tenant == "" {
@@ -73,7 +73,7 @@ func TestAuthErrorHints(t *testing.T) {
 				t.Errorf("ErrorCodes (-want +got):\n%s", diff)
 			}
 			if !ae.HasCode(tt.wantCode) || ae.TraceID != "trace-1" || ae.CorrelationID != "corr-1" || ae.Tenant != tenant || ae.ClientID != testClient || ae.StatusCode != tt.reply.status {
-				t.Errorf("AuthError fields: %+v", ae)
+				t.Errorf("AuthError fields: %s", redact(fmt.Sprintf("%+v", ae), c.src.token))
 			}
 			if strings.ContainsAny(ae.Description, "\r\n") || !strings.HasPrefix(ae.Description, fmt.Sprintf("AADSTS%d:", tt.wantCode)) {
 				t.Errorf("Description = %q, want the first line of error_description", ae.Description)
@@ -109,7 +109,7 @@ func TestAuthErrorScrubsEchoedAssertionAndBoundsBody(t *testing.T) {
 	_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
 	var ae *AuthError
 	if !errors.As(err, &ae) {
-		t.Fatalf("err = %v, want *AuthError", err)
+		t.Fatalf("err = %v, want *AuthError", redactErr(err))
 	}
 	if strings.Contains(err.Error(), tok[:20]) {
 		t.Error("error message contains (part of) the assertion")
@@ -126,7 +126,7 @@ func TestResponseSizeIsBounded(t *testing.T) {
 		return reply{status: 200, body: `{"expires_in":3600,"access_token":"` + strings.Repeat("a", maxResponseBytes) + `"}`}
 	})
 	if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err == nil || !strings.Contains(err.Error(), "larger than") {
-		t.Errorf("err = %v, want a size error", err)
+		t.Errorf("err = %v, want a size error", redactErr(err))
 	}
 }
 
@@ -161,7 +161,7 @@ func TestStringExpiresInAccepted(t *testing.T) {
 	})
 	tok, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	if got := tok.ExpiresOn.Sub(c.clock.Now()); got != 600*time.Second {
 		t.Errorf("expires in %v, want 10m", got)
@@ -186,10 +186,10 @@ func TestAssertionErrorIsWrapped(t *testing.T) {
 	_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
 	var se *sourceError
 	if !errors.As(err, &se) || se.status != 500 {
-		t.Errorf("err = %v, want it to wrap *sourceError", err)
+		t.Errorf("err = %v, want it to wrap *sourceError", redactErr(err))
 	}
 	if !strings.HasPrefix(err.Error(), "federated: ") {
-		t.Errorf("err = %q, want the package prefix", err)
+		t.Errorf("err = %q, want the package prefix", redactErr(err))
 	}
 	if n := ts.count.Load(); n != 0 {
 		t.Errorf("token requests = %d without an assertion, want 0", n)
@@ -223,7 +223,7 @@ func TestLogReachesAzcoreListenerWithoutSecrets(t *testing.T) {
 	c := newTestCred(t, ts, &Options{AdditionallyAllowedTenants: []string{tenantB}})
 	ctx := context.Background()
 	if _, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
-		t.Fatal(err)
+		t.Fatal(redactErr(err))
 	}
 	ts.setHandler(func(int64, tokenRequest) reply {
 		return entraError(400, "unauthorized_client", 700016, "not found")
@@ -251,7 +251,7 @@ func TestLogReachesAzcoreListenerWithoutSecrets(t *testing.T) {
 			found = found || strings.Contains(m, w)
 		}
 		if !found {
-			t.Errorf("no Authentication log line contains %q; got %q", w, auth)
+			t.Errorf("no Authentication log line contains %q; got %s", w, redact(fmt.Sprintf("%q", auth), c.src.token))
 		}
 	}
 }

@@ -248,18 +248,26 @@ func redactTokens(want, got azcore.AccessToken) (azcore.AccessToken, azcore.Acce
 	return want, got
 }
 
-// jwtShaped matches a JWT (assertions and fakeidp's access tokens) anywhere in
-// a string.
-var jwtShaped = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*)?`)
+// tokenShaped matches, anywhere in a string, a JWT (the assertions, fakeidp's
+// access tokens) or an access token of newTokenServer's default answer.
+var tokenShaped = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*)?|access-token-[0-9]+`)
 
-// redact returns s with every one of secrets and anything JWT-shaped replaced
-// by "<redacted>", so a failure message can quote an error or log lines
-// without quoting a token even when the code under test leaks one.
+// redact returns s with every one of secrets and anything token-shaped
+// replaced by "<redacted>", so a failure message can quote an error or log
+// lines without quoting a token even when the code under test leaks one.
 func redact(s string, secrets ...string) string {
 	for _, sec := range secrets {
 		if sec != "" {
 			s = strings.ReplaceAll(s, sec, "<redacted>")
 		}
 	}
-	return jwtShaped.ReplaceAllString(s, "<redacted>")
+	return tokenShaped.ReplaceAllString(s, "<redacted>")
+}
+
+// redactErr is err's text through redact, for failure messages.
+func redactErr(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return redact(err.Error())
 }

@@ -55,17 +55,17 @@ func TestRetries(t *testing.T) {
 			switch tt.wantStatus {
 			case 0:
 				if err != nil {
-					t.Fatal(err)
+					t.Fatal(redactErr(err))
 				}
 			case -1: // a transport error, not an answer from Entra
 				var ae *AuthError
 				if err == nil || errors.As(err, &ae) {
-					t.Fatalf("err = %v, want a transport error", err)
+					t.Fatalf("err = %v, want a transport error", redactErr(err))
 				}
 			default:
 				var ae *AuthError
 				if !errors.As(err, &ae) || ae.StatusCode != tt.wantStatus {
-					t.Fatalf("err = %v, want *AuthError with status %d", err, tt.wantStatus)
+					t.Fatalf("err = %v, want *AuthError with status %d", redactErr(err), tt.wantStatus)
 				}
 			}
 			if n := ts.count.Load(); n != tt.wantReqs {
@@ -88,11 +88,11 @@ func TestRetryStopsWhenContextEnds(t *testing.T) {
 	c.sleep = func(context.Context, time.Duration) error { cancel(); return ctx.Err() }
 	_, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
 	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v, want context.Canceled", err)
+		t.Errorf("err = %v, want context.Canceled", redactErr(err))
 	}
 	var ae *AuthError
 	if !errors.As(err, &ae) || ae.StatusCode != 503 {
-		t.Errorf("err = %v, want it to keep the last *AuthError", err)
+		t.Errorf("err = %v, want it to keep the last *AuthError", redactErr(err))
 	}
 	if n := ts.count.Load(); n != 1 {
 		t.Errorf("requests = %d, want 1", n)
@@ -125,7 +125,7 @@ func TestFICPropagationRetry(t *testing.T) {
 			ts.setHandler(func(n int64, r tokenRequest) reply { return tt.replies[min(int(n), len(tt.replies))-1] })
 			_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
 			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %t", err, tt.wantErr)
+				t.Fatalf("err = %v, want error %t", redactErr(err), tt.wantErr)
 			}
 			if n := ts.count.Load(); n != tt.wantReqs {
 				t.Errorf("requests = %d, want %d", n, tt.wantReqs)
