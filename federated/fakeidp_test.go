@@ -3,6 +3,7 @@ package federated_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func newFakeIDPCredential(t *testing.T) (*fakeidp.Server, *federated.Credential)
 	t.Helper()
 	srv, err := fakeidp.New(fakeidp.DefaultScenario(), nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	t.Cleanup(srv.Close)
 	src, err := assertion.AppService(&assertion.AppServiceOptions{
@@ -35,7 +36,7 @@ func newFakeIDPCredential(t *testing.T) (*fakeidp.Server, *federated.Credential)
 		ClientID:       fakeidp.DefaultUserIdentityClientID,
 	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	cred, err := federated.NewCredential(fakeidp.DefaultHomeTenantID, fakeidp.DefaultAppClientID, src, &federated.Options{
 		ClientOptions: azcore.ClientOptions{
@@ -45,7 +46,7 @@ func newFakeIDPCredential(t *testing.T) (*fakeidp.Server, *federated.Credential)
 		AdditionallyAllowedTenants: []string{"*"},
 	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	return srv, cred
 }
@@ -70,7 +71,7 @@ func TestFakeIDPEndToEnd(t *testing.T) {
 	// Consented remote tenant: a token with the granted application role.
 	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultConsentedTenantID})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	var claims struct {
 		jwt.RegisteredClaims
@@ -99,7 +100,7 @@ func TestFakeIDPEndToEnd(t *testing.T) {
 	_, err = cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultUnconsentedTenantID})
 	var ae *federated.AuthError
 	if !errors.As(err, &ae) || !ae.HasCode(700016) {
-		t.Fatalf("unconsented tenant: err = %v, want *AuthError with 700016", err)
+		t.Fatalf("unconsented tenant: err = %v, want *AuthError with 700016", federated.RedactErr(err))
 	}
 	consentURL := srv.URL() + "/" + fakeidp.DefaultUnconsentedTenantID + "/adminconsent?client_id=" + fakeidp.DefaultAppClientID
 	if !strings.Contains(ae.Hint, consentURL) {
@@ -109,13 +110,13 @@ func TestFakeIDPEndToEnd(t *testing.T) {
 	// Unknown tenant: 90002.
 	_, err = cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: "99999999-9999-9999-9999-999999999999"})
 	if !errors.As(err, &ae) || !ae.HasCode(90002) {
-		t.Fatalf("unknown tenant: err = %v, want *AuthError with 90002", err)
+		t.Fatalf("unknown tenant: err = %v, want *AuthError with 90002", federated.RedactErr(err))
 	}
 
 	// Cached: no request at all.
 	again, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultConsentedTenantID})
 	if err != nil || again != tok {
-		t.Errorf("second call: err %v, same token %t", err, again == tok)
+		t.Errorf("second call: err %v, same token %t", federated.RedactErr(err), again == tok)
 	}
 	msi, entra, paths = countRequests(srv)
 	if msi != 1 || entra != 3 {
@@ -126,7 +127,7 @@ func TestFakeIDPEndToEnd(t *testing.T) {
 func TestFakeIDPFICMismatchShowsPresentedSubject(t *testing.T) {
 	srv, err := fakeidp.New(fakeidp.DefaultScenario(), nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	defer srv.Close()
 	// An external issuer the app trusts, but a subject it does not.
@@ -138,12 +139,12 @@ func TestFakeIDPFICMismatchShowsPresentedSubject(t *testing.T) {
 		ClientOptions: azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL()}, Transport: srv.Client()},
 	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	_, err = cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graph}})
 	var ae *federated.AuthError
 	if !errors.As(err, &ae) || !ae.HasCode(700213) {
-		t.Fatalf("err = %v, want *AuthError with 700213", err)
+		t.Fatalf("err = %v, want *AuthError with 700213", federated.RedactErr(err))
 	}
 	if ae.AssertionSubject != "system:serviceaccount:default:other" || ae.AssertionIssuer != srv.IssuerURL(fakeidp.DefaultWorkloadIssuer) {
 		t.Errorf("presented issuer %q subject %q, want the external token's", ae.AssertionIssuer, ae.AssertionSubject)
@@ -156,7 +157,7 @@ func TestFakeIDPFICMismatchShowsPresentedSubject(t *testing.T) {
 func TestFakeIDPNewFromEnvironmentFunctionsVariables(t *testing.T) {
 	srv, err := fakeidp.New(fakeidp.DefaultScenario(), nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	defer srv.Close()
 	// Functions sets MSI_ENDPOINT/MSI_SECRET next to IDENTITY_*; some hosts
@@ -171,37 +172,37 @@ func TestFakeIDPNewFromEnvironmentFunctionsVariables(t *testing.T) {
 	}
 	cred, err := federated.NewFromEnvironment(&federated.Options{ClientOptions: azcore.ClientOptions{Transport: srv.Client()}})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	if _, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultConsentedTenantID}); err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	if _, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultUnconsentedTenantID}); !errors.Is(err, federated.ErrTenantNotAllowed) {
-		t.Errorf("tenant outside AZURE_ADDITIONALLY_ALLOWED_TENANTS: err = %v, want ErrTenantNotAllowed", err)
+		t.Errorf("tenant outside AZURE_ADDITIONALLY_ALLOWED_TENANTS: err = %v, want ErrTenantNotAllowed", federated.RedactErr(err))
 	}
 }
 
 func TestFakeIDPManagedIdentityErrorIsReachable(t *testing.T) {
 	srv, err := fakeidp.New(fakeidp.DefaultScenario(), nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	defer srv.Close()
 	const wrongHeader = "not-the-identity-header"
 	src, err := assertion.AppService(&assertion.AppServiceOptions{Endpoint: srv.AppServiceEndpoint(), IdentityHeader: wrongHeader})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	cred, err := federated.NewCredential(fakeidp.DefaultHomeTenantID, fakeidp.DefaultAppClientID, src, &federated.Options{
 		ClientOptions: azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL()}, Transport: srv.Client()},
 	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(federated.RedactErr(err))
 	}
 	_, err = cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graph}})
 	var re *assertion.ResponseError
 	if !errors.As(err, &re) || re.StatusCode/100 != 4 {
-		t.Fatalf("err = %v, want a wrapped *assertion.ResponseError with a 4xx status", err)
+		t.Fatalf("err = %v, want a wrapped *assertion.ResponseError with a 4xx status", federated.Redact(fmt.Sprint(err), wrongHeader, srv.IdentityHeader()))
 	}
 	if strings.Contains(err.Error(), wrongHeader) || strings.Contains(err.Error(), srv.IdentityHeader()) {
 		t.Error("error message contains an identity header")
