@@ -36,6 +36,22 @@ const (
 	unknownLifetime = time.Minute
 )
 
+// Invalidator is implemented by a caching Source that can be told its cached
+// assertion was rejected, so that the next call fetches a fresh one instead of
+// serving it until it expires. Entra rejects an assertion that is still within
+// its exp when the issuer rotated its signing keys (AADSTS700027) or the clocks
+// disagree (AADSTS700024); a managed-identity assertion lives 24 hours, so
+// without this a cache would keep serving the rejected one for hours.
+//
+// A caching Source that implements Invalidator drops its cached assertion when
+// it is token, so the next call fetches a fresh one; a token that is no longer
+// the cached one is ignored, so a late report never discards a newer
+// assertion. Invalidate is safe for concurrent use with Assertion, does not
+// block on a fetch in flight, and neither keeps nor logs token.
+type Invalidator interface {
+	Invalidate(token string)
+}
+
 // Cached returns a Source that reuses src's assertion until shortly before it
 // expires. The expiry is Assertion.ExpiresOn, else the JWT's exp claim, else
 // one minute after the fetch.
@@ -46,6 +62,10 @@ const (
 // RefreshBefore of expiry one caller fetches a replacement while the others
 // keep the valid assertion; if that refresh fails, the refreshing caller also
 // keeps the valid assertion and the failure is logged.
+//
+// The returned Source implements Invalidator (and passes the report on to src
+// when src implements it too, so that a cache beneath this one is not left
+// serving the rejected assertion).
 func Cached(src Source) Source { return CachedWithOptions(src, nil) }
 
 // CachedWithOptions is Cached with a clock, a refresh lead time and a logger.
@@ -70,7 +90,9 @@ type cache struct {
 	logger        func(log.Event, string)
 
 	// cur is read without a lock on every call; it is only ever replaced by a
-	// new entry, never mutated.
+	// new entry or, by Invalidate, by nil, never mutated. Because every fetch
+	// stores a new pointer, Invalidate's compare-and-swap cannot drop an entry
+	// stored after it looked.
 	cur atomic.Pointer[cacheEntry]
 
 	mu     sync.Mutex // guards flight; never held during a fetch
@@ -102,37 +124,64 @@ func (c *cache) Assertion(ctx context.Context) (Assertion, error) {
 		if now.Before(e.refreshAt) {
 			return e.a, nil
 		}
-		return c.refreshAhead(ctx, e), nil
+		return c.refreshAhead(ctx, e)
 	}
 	return c.miss(ctx)
 }
 
 // refreshAhead lets the first caller past refreshAt fetch a replacement; the
-// others, and this caller if the fetch fails, get the still-valid e.
-func (c *cache) refreshAhead(ctx context.Context, e *cacheEntry) Assertion {
+// others, and this caller if the fetch fails, get the still-valid e. If e is
+// invalidated meanwhile it is no longer valid: callers then get the fetch's
+// result, as on a miss.
+func (c *cache) refreshAhead(ctx context.Context, e *cacheEntry) (Assertion, error) {
 	c.mu.Lock()
 	if cur := c.cur.Load(); cur != e {
 		c.mu.Unlock()
-		return cur.a // replaced since we looked
+		if cur == nil { // invalidated since we looked
+			return c.miss(ctx)
+		}
+		return cur.a, nil // replaced since we looked
 	}
 	if c.flight != nil {
 		c.mu.Unlock()
-		return e.a
+		return e.a, nil
 	}
 	f := &cacheFlight{done: make(chan struct{})}
 	c.flight = f
 	c.mu.Unlock()
 	c.run(ctx, f)
-	if f.err != nil {
-		if c.logger != nil {
+	switch cur := c.cur.Load(); {
+	case cur == e:
+		// The refresh failed, or the source answered with an assertion
+		// already expired: keep serving e.
+		if f.err != nil && c.logger != nil {
 			c.logger(EventAssertion, fmt.Sprintf("Cached: refresh before expiry failed, keeping the current assertion until %s: %v", e.staleAt.UTC().Format(time.RFC3339), f.err))
 		}
-		return e.a
+		return e.a, nil
+	case cur != nil:
+		return cur.a, nil
+	default:
+		// e was invalidated during the fetch and nothing valid replaced it:
+		// the fetch's error, or its already expired assertion, as on a miss.
+		return f.a, f.err
 	}
-	if cur := c.cur.Load(); cur != e {
-		return cur.a
+}
+
+// Invalidate drops the cached assertion if it is token (see Invalidator),
+// after passing the report on to the wrapped source if it is an Invalidator.
+// It takes no lock: a fetch in flight is not disturbed, and its result, being
+// a new entry, is never dropped by a report about an older one.
+func (c *cache) Invalidate(token string) {
+	if inv, ok := c.src.(Invalidator); ok {
+		inv.Invalidate(token)
 	}
-	return e.a // the source answered with an assertion already expired
+	e := c.cur.Load()
+	if token == "" || e == nil || e.a.Token != token {
+		return
+	}
+	if c.cur.CompareAndSwap(e, nil) && c.logger != nil {
+		c.logger(EventAssertion, "Cached: the cached assertion was reported rejected; the next call fetches a new one")
+	}
 }
 
 // miss waits for the fetch in progress, or starts one.
@@ -181,18 +230,23 @@ func (c *cache) run(ctx context.Context, f *cacheFlight) {
 		if !finished {
 			f.err = errSourcePanicked
 		}
+		var e *cacheEntry
+		if f.err == nil {
+			e = c.entryFor(f.a, c.now())
+		}
+		// The result is published and the flight ended under one lock. A
+		// caller who reads the new entry, invalidates it and misses must not
+		// find this flight still open and be handed the invalidated assertion
+		// by joining it.
 		c.mu.Lock()
+		if e != nil {
+			c.cur.Store(e)
+		}
 		c.flight = nil
 		c.mu.Unlock()
 		close(f.done)
 	}()
-	a, err := c.src.Assertion(ctx)
-	f.a, f.err = a, err
-	if err == nil {
-		if e := c.entryFor(a, c.now()); e != nil {
-			c.cur.Store(e)
-		}
-	}
+	f.a, f.err = c.src.Assertion(ctx)
 	finished = true
 }
 
@@ -237,3 +291,5 @@ func sourceName(s Source) string {
 
 // GoString keeps %#v from printing the cached assertion.
 func (c *cache) GoString() string { return c.String() }
+
+var _ Invalidator = (*cache)(nil)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // countingSource hands out "tok-N" assertions valid for life, counting calls.
@@ -422,4 +424,269 @@ func TestSourcesNeverPrintSecrets(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestCachedInvalidate(t *testing.T) {
+	// Each step is "get" (one Assertion call, its token recorded) or
+	// "invalidate:TOKEN".
+	cases := []struct {
+		name        string
+		steps       []string
+		want        []string
+		wantFetches int32
+	}{
+		{"the cached token", []string{"get", "invalidate:tok-1", "get", "get"}, []string{"tok-1", "tok-2", "tok-2"}, 2},
+		{"a token never served", []string{"get", "invalidate:other", "get"}, []string{"tok-1", "tok-1"}, 1},
+		{"an empty token", []string{"get", "invalidate:", "get"}, []string{"tok-1", "tok-1"}, 1},
+		{"before any fetch", []string{"invalidate:tok-1", "get"}, []string{"tok-1"}, 1},
+		{"twice before the next call", []string{"get", "invalidate:tok-1", "invalidate:tok-1", "get"}, []string{"tok-1", "tok-2"}, 2},
+		{"a late report about the replaced token", []string{"get", "invalidate:tok-1", "get", "invalidate:tok-1", "get"}, []string{"tok-1", "tok-2", "tok-2"}, 2},
+		{"the replacement too", []string{"get", "invalidate:tok-1", "get", "invalidate:tok-2", "get"}, []string{"tok-1", "tok-2", "tok-3"}, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			src := &countingSource{clock: clock, life: time.Hour}
+			c := newTestCache(src, clock)
+			var got []string
+			for _, step := range tc.steps {
+				if tok, ok := strings.CutPrefix(step, "invalidate:"); ok {
+					c.Invalidate(tok)
+					continue
+				}
+				got = append(got, mustGet(t, c))
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("tokens served (-want +got):\n%s", diff)
+			}
+			if n := src.calls.Load(); n != tc.wantFetches {
+				t.Errorf("source called %d times, want %d", n, tc.wantFetches)
+			}
+		})
+	}
+}
+
+func TestCachedIsAnInvalidator(t *testing.T) {
+	if _, ok := Cached(Static(testToken)).(Invalidator); !ok {
+		t.Error("Cached's Source does not implement Invalidator")
+	}
+}
+
+func TestCachedInvalidateLogsWithoutTheToken(t *testing.T) {
+	clock := newFakeClock()
+	tok := makeJWT(t, testNow.Add(time.Hour))
+	logs := &logRecorder{}
+	c := CachedWithOptions(Static(tok), &CacheOptions{Clock: clock.Now, Logger: logs.log}).(*cache)
+	mustGet(t, c)
+	c.Invalidate("not the cached one")
+	if logs.all() != "" {
+		t.Error("an ignored report was logged")
+	}
+	c.Invalidate(tok)
+	out := logs.all()
+	if !strings.Contains(out, "reported rejected") {
+		t.Error("dropping the cached assertion was not logged")
+	}
+	if strings.Contains(out, tok) {
+		t.Error("the log contains the assertion")
+	}
+}
+
+// Callers after Invalidate share one new fetch, and a report that arrives
+// while that fetch is in flight does not discard its result.
+func TestCachedInvalidateThenConcurrentCallersShareOneFetch(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour}
+	c := newTestCache(src, clock)
+	if got := mustGet(t, c); got != "tok-1" {
+		t.Fatal(got)
+	}
+	src.entered, src.release = make(chan struct{}, 1), make(chan struct{})
+	c.Invalidate("tok-1")
+
+	const waiters = 20
+	var joined sync.WaitGroup
+	joined.Add(waiters)
+	c.onWait = joined.Done
+	results := make(chan string, waiters+1)
+	fetch := func() { results <- mustGet(t, c) }
+	go fetch()
+	<-src.entered // the first caller after Invalidate is fetching
+	for range waiters {
+		go fetch()
+	}
+	joined.Wait()
+	c.Invalidate("tok-1") // a late report about the old assertion
+	close(src.release)
+	for range waiters + 1 {
+		if got := <-results; got != "tok-2" {
+			t.Errorf("a caller got %q, want tok-2", got)
+		}
+	}
+	src.entered = nil
+	if got := mustGet(t, c); got != "tok-2" {
+		t.Errorf("after the fetch got %q, want the fresh tok-2 kept", got)
+	}
+	if n := src.calls.Load(); n != 2 {
+		t.Errorf("source called %d times, want 2", n)
+	}
+}
+
+// While one caller refreshes ahead of expiry, the others normally keep the
+// current assertion; once it is invalidated they wait for the refresh instead.
+func TestCachedInvalidateDuringRefreshAhead(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("refresh fails %t", fail), func(t *testing.T) {
+			clock := newFakeClock()
+			src := &countingSource{clock: clock, life: time.Hour}
+			c := newTestCache(src, clock)
+			if got := mustGet(t, c); got != "tok-1" {
+				t.Fatal(got)
+			}
+			clock.Advance(56 * time.Minute) // within RefreshBefore
+			src.fail.Store(fail)
+			src.entered, src.release = make(chan struct{}, 1), make(chan struct{})
+			type result struct {
+				tok string
+				err error
+			}
+			get := func(out chan<- result) {
+				a, err := c.Assertion(context.Background())
+				out <- result{a.Token, err}
+			}
+			refresher := make(chan result, 1)
+			go get(refresher)
+			<-src.entered
+			if got := mustGet(t, c); got != "tok-1" {
+				t.Fatalf("during the refresh got %q, want the still-valid tok-1", got)
+			}
+			c.Invalidate("tok-1")
+
+			const waiters = 3
+			var joined sync.WaitGroup
+			joined.Add(waiters)
+			c.onWait = joined.Done
+			others := make(chan result, waiters)
+			for range waiters {
+				go get(others)
+			}
+			joined.Wait() // they wait for the refresh rather than take tok-1
+			close(src.release)
+			want := result{tok: "tok-2"}
+			if fail {
+				want = result{tok: "error"}
+			}
+			for range waiters + 1 {
+				var r result
+				select {
+				case r = <-refresher:
+				case r = <-others:
+				}
+				if r.err != nil {
+					r.tok = "error"
+				}
+				if r.tok != want.tok {
+					t.Errorf("a caller got %q, want %q", r.tok, want.tok)
+				}
+			}
+			if n := src.calls.Load(); n != 2 {
+				t.Errorf("source called %d times, want 2", n)
+			}
+		})
+	}
+}
+
+// refreshAhead finds the entry it was given already invalidated (the report
+// came between the caller's lock-free look and its lock): it fetches.
+func TestCachedRefreshAheadOfAnInvalidatedEntry(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour}
+	c := newTestCache(src, clock)
+	mustGet(t, c)
+	clock.Advance(56 * time.Minute)
+	e := c.cur.Load()
+	c.Invalidate("tok-1")
+	a, err := c.refreshAhead(context.Background(), e)
+	if err != nil || a.Token != "tok-2" {
+		t.Errorf("got %q, %v; want tok-2", a.Token, err)
+	}
+}
+
+// recordingInvalidator is a Source that records the reports it receives.
+type recordingInvalidator struct {
+	Source
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *recordingInvalidator) Invalidate(token string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, token)
+}
+
+func TestCachedInvalidatePassesTheReportOn(t *testing.T) {
+	inner := &recordingInvalidator{Source: Static(testToken)}
+	Cached(inner).(Invalidator).Invalidate("tok-9")
+	if diff := cmp.Diff([]string{"tok-9"}, inner.calls); diff != "" {
+		t.Errorf("reports received by the wrapped source (-want +got):\n%s", diff)
+	}
+
+	// A cache over a cache: both drop the rejected assertion.
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour}
+	outer := newTestCache(newTestCache(src, clock), clock)
+	mustGet(t, outer)
+	outer.Invalidate("tok-1")
+	if got := mustGet(t, outer); got != "tok-2" {
+		t.Errorf("after invalidating a cache over a cache got %q, want tok-2", got)
+	}
+}
+
+// Many goroutines read and invalidate at once, some within the refresh
+// window: run with -race. No goroutine is ever served a token again after it
+// invalidated that token (tokens are unique per fetch), and nothing fails.
+func TestCachedInvalidateConcurrently(t *testing.T) {
+	// The clock alternates between two instants so that entries fetched at
+	// the earlier one are in their refresh window at the later one, and both
+	// the warm and the refresh-ahead paths race with Invalidate.
+	var ticks atomic.Int64
+	clock := func() time.Time {
+		if ticks.Add(1)%2 == 0 {
+			return testNow.Add(59 * time.Minute)
+		}
+		return testNow.Add(56 * time.Minute)
+	}
+	var calls atomic.Int64
+	src := Func(func(context.Context) (Assertion, error) {
+		n := calls.Add(1)
+		return Assertion{Token: fmt.Sprintf("tok-%d", n), ExpiresOn: testNow.Add(time.Hour)}, nil
+	})
+	c := CachedWithOptions(src, &CacheOptions{Clock: clock})
+	inv := c.(Invalidator)
+	const goroutines, rounds = 8, 200
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dropped := map[string]bool{}
+			for i := range rounds {
+				a, err := c.Assertion(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if dropped[a.Token] {
+					t.Errorf("goroutine %d was served %s after invalidating it", g, a.Token)
+					return
+				}
+				if (i+g)%3 == 0 {
+					inv.Invalidate(a.Token)
+					dropped[a.Token] = true
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

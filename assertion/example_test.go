@@ -162,6 +162,23 @@ func ExampleCachedWithOptions() {
 	// Output: fetches: 2
 }
 
+func ExampleInvalidator() {
+	calls := 0
+	src := assertion.Func(func(ctx context.Context) (assertion.Assertion, error) {
+		calls++
+		return assertion.Assertion{Token: fmt.Sprintf("eyJ...%d", calls), ExpiresOn: time.Now().Add(24 * time.Hour)}, nil
+	})
+	cached := assertion.Cached(src)
+	a, _ := cached.Assertion(context.Background())
+	// Entra rejected a (say AADSTS700027 after a key rotation): drop it.
+	if inv, ok := cached.(assertion.Invalidator); ok {
+		inv.Invalidate(a.Token)
+	}
+	fresh, _ := cached.Assertion(context.Background())
+	fmt.Println("fetches:", calls, "fresh differs:", fresh.Token != a.Token)
+	// Output: fetches: 2 fresh differs: true
+}
+
 func ExampleFromEnvironment() {
 	// What App Service and Functions set (the header value is a secret and
 	// never printed).
