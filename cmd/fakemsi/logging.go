@@ -6,9 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 // logFlags are the logging flags of serve and exec.
@@ -49,10 +50,6 @@ func (f logFlags) newLogger(w io.Writer) (*slog.Logger, *redactingHandler, func(
 	return slog.New(rh), rh, closeFn, nil
 }
 
-// jwtPattern matches a compact JWS: three base64url parts, the first of which
-// starts with `{"` (eyJ). Anything shaped like it is a token or an assertion.
-var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
-
 const redacted = "[redacted]"
 
 // redactingHandler is the last line of defence between the emulator's logs
@@ -89,7 +86,7 @@ func (h *redactingHandler) addSecret(s string) {
 
 func (h *redactingHandler) redact(s string) string {
 	if strings.Contains(s, "eyJ") {
-		s = jwtPattern.ReplaceAllString(s, redacted)
+		s = leak.JWT.ReplaceAllString(s, redacted) // anything shaped like a JWT is a token or an assertion
 	}
 	h.secrets.mu.RLock()
 	defer h.secrets.mu.RUnlock()

@@ -1,34 +1,16 @@
 package main
 
 import (
-	"fmt"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
-// secretAssignment matches the identity header in an environment block, as
-// an export line (IDENTITY_HEADER='...') or a KEY=VALUE line.
-var secretAssignment = regexp.MustCompile(`\b((?:IDENTITY_HEADER|MSI_SECRET)=)('[^']*'|"[^"]*"|[^\s"']*)`)
-
-// redact formats v (fakemsi's stdout or stderr, a log, lines of the
+// redact formats a value (fakemsi's stdout or stderr, a log, lines of the
 // environment block) for a failure message: the export lines carry the
-// identity header, and output that goes wrong may carry a token, so the
-// header's value, the given secrets and anything shaped like a JWT are
-// replaced.
-func redact(v any, secrets ...string) string {
-	s, ok := v.(string)
-	if !ok {
-		s = fmt.Sprintf("%q", v)
-	}
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, redacted)
-		}
-	}
-	s = secretAssignment.ReplaceAllString(s, "${1}"+redacted)
-	return jwtPattern.ReplaceAllString(s, "[jwt redacted]")
-}
+// identity header, and output that goes wrong may carry a token.
+var redact = leak.Redact
 
 // TestRedactHidesSecrets checks the helper the other tests print through:
 // export lines, env-file lines and JWTs lose their secret, the rest stays.
