@@ -79,6 +79,17 @@ func (e *AuthError) isFICMismatch() bool {
 	return e.HasCode(70021) || e.HasCode(700211) || e.HasCode(700212) || e.HasCode(700213)
 }
 
+// rejectsAssertion reports whether Entra refused the client assertion itself
+// rather than what it asserts: a bad or unverifiable signature (700027, as
+// after the issuer rotated its signing keys), a validity period the token
+// endpoint disagrees with (700024: clock skew, or a token the platform revoked
+// early), an invalid client credential (7000215) or a malformed JWT (50027).
+// A fresh assertion from the source can succeed where this one failed; a FIC
+// mismatch or a missing consent cannot, and is not retried this way.
+func (e *AuthError) rejectsAssertion() bool {
+	return e.HasCode(700027) || e.HasCode(700024) || e.HasCode(7000215) || e.HasCode(50027)
+}
+
 // errorResponse is the token endpoint's error body.
 type errorResponse struct {
 	Error         string `json:"error"`
@@ -194,6 +205,11 @@ func (e *AuthError) hint(now time.Time) string {
 	case e.HasCode(700024):
 		return fmt.Sprintf("the client assertion is outside its validity period (not before %s, expires %s, local clock %s): check the clock of this machine, and that the assertion source does not serve an expired token",
 			fmtTime(e.AssertionNotBefore), fmtTime(e.AssertionExpiresOn), now.UTC().Format(time.RFC3339))
+	case e.HasCode(700027):
+		return "Entra could not verify the client assertion's signature: its issuer may have rotated its signing keys since the assertion was issued, or (for an issuer outside Entra) " +
+			"the issuer's keys are unreachable or lack the assertion's kid. The credential fetches a new assertion once when this happens; if the error persists, the assertion source keeps returning assertions Entra cannot verify"
+	case e.HasCode(50027):
+		return "the client assertion is not a valid JWT: the assertion source must return the token itself (three base64url segments), not a JSON response, a file path or a quoted string"
 	case e.HasCode(90002):
 		return fmt.Sprintf("tenant %q was not found at %s: check the tenant ID or domain for typos, and that the authority host matches the tenant's cloud (public, US Government, China)", e.Tenant, e.Authority)
 	case e.HasCode(7000215):

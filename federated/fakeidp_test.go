@@ -212,3 +212,80 @@ func TestFakeIDPManagedIdentityErrorIsReachable(t *testing.T) {
 		t.Errorf("%d Entra requests without an assertion, want 0", entra)
 	}
 }
+
+// newRotationCredential returns a Credential whose assertions come from the
+// in-process emulator's App Service endpoint (system-assigned identity).
+func newRotationCredential(t *testing.T) (*fakeidp.Server, *federated.Credential) {
+	t.Helper()
+	srv, err := fakeidp.New(nil, &fakeidp.Options{NoListener: true})
+	if err != nil {
+		t.Fatal(federated.RedactErr(err))
+	}
+	t.Cleanup(srv.Close)
+	src, err := assertion.AppService(&assertion.AppServiceOptions{
+		Endpoint:       srv.AppServiceEndpoint(),
+		IdentityHeader: srv.IdentityHeader(),
+		HTTPClient:     srv.Client(),
+	})
+	if err != nil {
+		t.Fatal(federated.RedactErr(err))
+	}
+	cred, err := federated.NewCredential(fakeidp.DefaultHomeTenantID, fakeidp.DefaultAppClientID, src, &federated.Options{
+		ClientOptions: azcore.ClientOptions{
+			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL()},
+			Transport: srv.Client(),
+		},
+		AdditionallyAllowedTenants: []string{"*"},
+	})
+	if err != nil {
+		t.Fatal(federated.RedactErr(err))
+	}
+	return srv, cred
+}
+
+// After the issuer rotates its signing keys, the cached 24-hour managed
+// identity assertion fails with AADSTS700027; the credential drops it, fetches
+// a new one and succeeds instead of failing until the old one expires.
+// Likewise after the clocks drift apart (AADSTS700024).
+func TestFakeIDPRejectedAssertionIsRefetched(t *testing.T) {
+	tests := []struct {
+		name    string
+		disturb func(*fakeidp.Server)
+		code    int // what Entra answers to the old assertion
+	}{
+		{"key rotation, 700027", (*fakeidp.Server).RotateKeys, fakeidp.CodeInvalidSignature},
+		// The emulator's clock runs past the assertion's 24 hours; a new
+		// assertion is issued on the emulator's clock and is valid.
+		{"clock skew, 700024", func(s *fakeidp.Server) { s.SetClockOffset(25 * time.Hour) }, fakeidp.CodeAssertionTime},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, cred := newRotationCredential(t)
+			ctx := context.Background()
+			if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultConsentedTenantID}); err != nil {
+				t.Fatal(federated.RedactErr(err))
+			}
+			tt.disturb(srv)
+			if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graph}, TenantID: fakeidp.DefaultHomeTenantID}); err != nil {
+				t.Fatalf("after the change: %s", federated.RedactErr(err))
+			}
+			// And the next tenant uses the new assertion at once.
+			if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}, TenantID: fakeidp.DefaultConsentedTenantID}); err != nil {
+				t.Fatalf("third token: %s", federated.RedactErr(err))
+			}
+			msi, entra, paths := countRequests(srv)
+			if msi != 2 || entra != 4 {
+				t.Errorf("requests: %d managed-identity, %d Entra (%v); want 2 and 4 (first token, rejected attempt, retry with the new assertion, third token)", msi, entra, paths)
+			}
+			var codes []int
+			for _, r := range srv.Requests() {
+				if r.Listener == fakeidp.ListenerEntra {
+					codes = append(codes, r.ErrorCode)
+				}
+			}
+			if want := []int{0, tt.code, 0, 0}; !slices.Equal(codes, want) {
+				t.Errorf("Entra answered AADSTS codes %v, want %v", codes, want)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/tenantbridge/tenantbridge/assertion"
 )
 
 // maxResponseBytes bounds what is read of a token endpoint response; real
@@ -57,7 +58,7 @@ func (c *Credential) fetch(ctx context.Context, key cacheKey, claims string) (az
 	endpoint := c.authority + "/" + key.tenant + "/oauth2/v2.0/token"
 
 	start := c.now()
-	propagationRetried := false
+	propagationRetried, assertionRetried := false, false
 	for try := 1; ; try++ {
 		sent := c.now()
 		resp, err := c.post(ctx, endpoint, body)
@@ -88,6 +89,22 @@ func (c *Credential) fetch(ctx context.Context, key cacheKey, claims string) (az
 			if err := c.sleep(ctx, d); err != nil {
 				return azcore.AccessToken{}, errors.Join(authErr, err)
 			}
+		case !assertionRetried && authErr.rejectsAssertion():
+			assertionRetried = true
+			fresh, err := c.freshAssertion(ctx, a.Token)
+			if err != nil {
+				return azcore.AccessToken{}, errors.Join(authErr, err)
+			}
+			if fresh.Token == a.Token {
+				c.logf("federated: AADSTS%d: Entra rejected the client assertion for tenant %s scope %s, and the assertion source returned the same assertion again; not retrying",
+					authErr.firstCode(), key.tenant, key.scope)
+				return azcore.AccessToken{}, authErr
+			}
+			c.logf("federated: AADSTS%d: Entra rejected the client assertion for tenant %s scope %s; fetched a new assertion, retrying once",
+				authErr.firstCode(), key.tenant, key.scope)
+			a = fresh
+			form.Set("client_assertion", a.Token)
+			body = form.Encode()
 		case c.propagation && !propagationRetried && authErr.isFICMismatch() && c.now().Sub(c.created) < ficPropagationWindow:
 			propagationRetried = true
 			c.logf("federated: AADSTS%d for tenant %s shortly after the credential was created; retrying once in %s in case the federated credential is still propagating",
@@ -100,6 +117,23 @@ func (c *Credential) fetch(ctx context.Context, key cacheKey, claims string) (az
 			return azcore.AccessToken{}, authErr
 		}
 	}
+}
+
+// freshAssertion drops the rejected assertion from the source's cache (the
+// Credential's own assertion.Cached wrapper is an Invalidator) and fetches
+// another. Without this a rejected managed-identity assertion, cached for its
+// 24 hours, would be re-sent by every request for every tenant until it
+// expired. The source may answer with the same assertion (the platform caches
+// too); the caller checks.
+func (c *Credential) freshAssertion(ctx context.Context, rejected string) (assertion.Assertion, error) {
+	if inv, ok := c.src.(assertion.Invalidator); ok {
+		inv.Invalidate(rejected)
+	}
+	a, err := c.src.Assertion(ctx)
+	if err != nil {
+		return assertion.Assertion{}, fmt.Errorf("federated: getting a new client assertion after Entra rejected the previous one: %w", err)
+	}
+	return a, nil
 }
 
 // httpResult is what fetch needs of a response, read and closed.
