@@ -76,6 +76,13 @@ type Options struct {
 // refreshed ahead of expiry in the background; one assertion serves every
 // tenant and scope until it nears expiry. A Credential is safe for concurrent
 // use; create one per app and share it.
+//
+// Entra can reject a cached assertion long before its exp: after the issuer
+// rotates its signing keys (AADSTS700027) or when the clocks disagree
+// (AADSTS700024). When Entra rejects the assertion itself (those codes,
+// 7000215 and 50027), the Credential drops it from its cache and retries the
+// request once with a freshly fetched one, rather than re-sending the rejected
+// assertion for every tenant until it expires.
 type Credential struct {
 	clientID      string
 	tenant        string   // default tenant
