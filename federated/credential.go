@@ -111,7 +111,9 @@ type Credential struct {
 
 // NewCredential returns a Credential for the app clientID whose default tenant
 // is tenantID, trading the assertions of src for tokens. src is wrapped with
-// assertion.Cached, so it need not cache itself.
+// assertion.Cached, so it need not cache itself; if it does and implements
+// assertion.Invalidator, an assertion Entra rejects is dropped from its cache
+// too.
 func NewCredential(tenantID, clientID string, src assertion.Source, opts *Options) (*Credential, error) {
 	if opts == nil {
 		opts = &Options{}
