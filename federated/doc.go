@@ -22,6 +22,8 @@
 //		TenantID: customerTenant, // must be allowed, see Options.AdditionallyAllowedTenants
 //	})
 //
-// With a system-assigned identity, federated.NewFromEnvironment(nil) does all
-// of it. docs/setup.md walks through the Azure side.
+// federated.NewFromEnvironment(nil) does all of it from the app settings: the
+// user-assigned identity named by AZURE_MANAGED_IDENTITY_CLIENT_ID, or the
+// system-assigned one when that is empty (see assertion.FromEnvironment).
+// docs/setup.md walks through the Azure side.
 package federated
