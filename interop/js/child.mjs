@@ -1,6 +1,7 @@
 // A program as a Function App author writes it with @azure/identity:
 // ManagedIdentityCredential (App Service, detected from IDENTITY_ENDPOINT and
-// IDENTITY_HEADER) feeding ClientAssertionCredential for a tenant. It prints
+// IDENTITY_HEADER, or IMDS at AZURE_POD_IDENTITY_AUTHORITY_HOST under
+// `fakemsi exec --mode imds`) feeding ClientAssertionCredential for a tenant. It prints
 // one JSON line: the claims of the Graph token it got, or the error. It never
 // prints a token.
 //

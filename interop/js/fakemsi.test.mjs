@@ -28,7 +28,7 @@ function fakemsiExec(args, extraEnv = {}) {
   });
 }
 
-for (const [mode, credential] of [['appservice', 'ManagedIdentityCredential + ClientAssertionCredential'], ['workload', 'WorkloadIdentityCredential']]) {
+for (const [mode, credential] of [['appservice', 'ManagedIdentityCredential + ClientAssertionCredential'], ['imds', 'ManagedIdentityCredential (IMDS at AZURE_POD_IDENTITY_AUTHORITY_HOST) + ClientAssertionCredential'], ['workload', 'WorkloadIdentityCredential']]) {
   test(`fakemsi exec --mode ${mode} -- node child.mjs: ${credential} gets a Graph token`, { timeout: 120_000 }, async () => {
     const { code, out, err } = await fakemsiExec(['--mode', mode, '--', process.execPath, join(here, 'child.mjs')], { CHILD_CREDENTIAL: mode });
     assert.equal(code, 0, `fakemsi exec exited with ${code}:\n${err}`);
