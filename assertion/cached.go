@@ -115,6 +115,11 @@ type cacheFlight struct {
 	done chan struct{}
 	a    Assertion
 	err  error
+	// abandoned records that the fetching caller's context had ended when
+	// the fetch finished, so its error is that caller's, not the waiters'.
+	// An error matching context.DeadlineExceeded does not tell: a source's
+	// own timeout (an http.Client's Timeout) produces one too.
+	abandoned bool
 }
 
 // Assertion returns the cached assertion or fetches one.
@@ -211,7 +216,7 @@ func (c *cache) miss(ctx context.Context) (Assertion, error) {
 		}
 		// The fetching caller's context ended, not ours: fetch again rather
 		// than hand on someone else's cancellation.
-		if f.err != nil && isContextError(f.err) && ctx.Err() == nil {
+		if f.err != nil && f.abandoned && ctx.Err() == nil {
 			continue
 		}
 		return f.a, f.err
@@ -230,6 +235,7 @@ func (c *cache) run(ctx context.Context, f *cacheFlight) {
 		if !finished {
 			f.err = errSourcePanicked
 		}
+		f.abandoned = ctx.Err() != nil
 		var e *cacheEntry
 		if f.err == nil {
 			e = c.entryFor(f.a, c.now())
@@ -270,10 +276,6 @@ func (c *cache) entryFor(a Assertion, now time.Time) *cacheEntry {
 		refreshAt: exp.Add(-min(c.refreshBefore, life/2)),
 		staleAt:   exp.Add(-min(expiryMargin, life/10)),
 	}
-}
-
-func isContextError(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // String names the wrapped source; a source that is not a fmt.Stringer is

@@ -690,3 +690,41 @@ func TestCachedInvalidateConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A fetch that fails with a timeout of its own (an http.Client's Timeout
+// matches context.DeadlineExceeded) while the fetching caller's context is
+// live is the source's answer: its waiters share it rather than each fetching
+// again, one after another, from a source that is not answering.
+func TestCachedWaiterSharesTheSourcesTimeout(t *testing.T) {
+	clock := newFakeClock()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	src := Func(func(context.Context) (Assertion, error) {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return Assertion{}, fmt.Errorf("assertion: IMDS: %w", context.DeadlineExceeded)
+	})
+	c := newTestCache(src, clock)
+	waiting := make(chan struct{}, 1)
+	c.onWait = func() { waiting <- struct{}{} }
+	errs := make(chan error, 2)
+	get := func() {
+		_, err := c.Assertion(context.Background())
+		errs <- err
+	}
+	go get()
+	<-entered
+	go get()
+	<-waiting
+	close(release)
+	for range 2 {
+		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want the source's timeout", err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("source calls = %d, want 1 (the waiter shares the fetch)", n)
+	}
+}

@@ -69,6 +69,11 @@ type call struct {
 	done chan struct{}
 	tok  azcore.AccessToken
 	err  error
+	// abandoned records that the context the request ran under had ended
+	// when it finished: its error is then the starter's, not the waiters'.
+	// An error matching context.DeadlineExceeded is not enough to tell: an
+	// http.Client's Timeout produces one while every context is live.
+	abandoned bool
 }
 
 // entry holds one key's token and request bookkeeping. mu is never held across
@@ -208,9 +213,11 @@ func (c *Credential) getSlow(ctx context.Context, key cacheKey) (azcore.AccessTo
 			}
 			tok, err := cl.wait(ctx)
 			// The request ran under the context of the caller that started
-			// it. If that caller gave up, its cancellation is not this
+			// it. If that context ended, its cancellation is not this
 			// caller's answer: try again (start or join the next request).
-			if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			// cl.abandoned is read only after done is closed (wait returned
+			// without ctx.Err()), so it is the request's final value.
+			if err != nil && ctx.Err() == nil && cl.abandoned {
 				continue
 			}
 			return tok, err
@@ -238,6 +245,7 @@ func (c *Credential) run(ctx context.Context, key cacheKey, e *entry, cl *call) 
 	// Release the waiters however fetch ends, so that no caller blocks on a
 	// request that will never finish.
 	defer func() {
+		cl.abandoned = ctx.Err() != nil
 		e.mu.Lock()
 		e.inflight = nil
 		e.mu.Unlock()
@@ -265,6 +273,14 @@ func (c *Credential) refreshInBackground(ctx context.Context, key cacheKey, e *e
 
 		e.mu.Lock()
 		if e.inflight != nil { // a caller whose token expired is already fetching
+			e.mu.Unlock()
+			return
+		}
+		// The caller that won the refreshing flag read the state before
+		// winning it; a refresh that finished in between has already
+		// replaced that state (or a failure pushed nextTryAt on). Refresh
+		// only what is still due, or the fresh token is refreshed again.
+		if st, el := e.state.Load(), c.elapsed(); st == nil || el < st.refreshAt || el < st.nextTryAt {
 			e.mu.Unlock()
 			return
 		}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -448,5 +451,99 @@ func TestBackgroundRefreshIsBounded(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no log line reports the failed refresh: %s", redact(fmt.Sprintf("%q", logs()), first.Token, c.src.token))
+	}
+}
+
+// timeoutTransport answers every token request with the error an
+// http.Client returns when its Timeout expires: it matches
+// context.DeadlineExceeded although no caller's context ended. The first
+// request signals arrived and waits for release.
+type timeoutTransport struct {
+	calls   atomic.Int64
+	arrived chan struct{}
+	release chan struct{}
+}
+
+type clientTimeoutError struct{}
+
+func (clientTimeoutError) Error() string        { return "net/http: timeout awaiting response headers" }
+func (clientTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+func (tt *timeoutTransport) Do(req *http.Request) (*http.Response, error) {
+	if tt.calls.Add(1) == 1 {
+		tt.arrived <- struct{}{}
+		<-tt.release
+	}
+	return nil, &url.Error{Op: req.Method, URL: req.URL.String(), Err: clientTimeoutError{}}
+}
+
+// A leader whose request timed out (its own context still live) failed; its
+// waiters share that failure. Mistaking the timeout for the leader's
+// cancellation would make each waiter, one after another, repeat the whole
+// request against an endpoint that is not answering.
+func TestWaiterSharesLeadersRequestTimeout(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}}})
+	tt := &timeoutTransport{arrived: make(chan struct{}), release: make(chan struct{})}
+	c.http = tt
+	joined := make(chan struct{}, 4)
+	c.onJoin = func() { joined <- struct{}{} }
+	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}
+
+	errs := make(chan error, 2)
+	go func() {
+		_, err := c.GetToken(context.Background(), opts)
+		errs <- err
+	}()
+	<-tt.arrived
+	go func() {
+		_, err := c.GetToken(context.Background(), opts)
+		errs <- err
+	}()
+	<-joined
+	close(tt.release)
+	for range 2 {
+		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want the request's timeout", redactErr(err))
+		}
+	}
+	if n := tt.calls.Load(); n != 1 {
+		t.Errorf("token requests = %d, want 1 (the waiter shares the leader's)", n)
+	}
+}
+
+// A caller can win the refreshing flag after reading a token that another
+// caller's refresh has since replaced (the read and the compare-and-swap on
+// the warm path are not one step). Its background refresh must then see that
+// the current token is not due and make no request.
+func TestLateRefreshOfAReplacedTokenMakesNoRequest(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	ctx := context.Background()
+	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}
+	if _, err := c.GetToken(ctx, opts); err != nil {
+		t.Fatal(redactErr(err))
+	}
+	c.clock.Advance(56 * time.Minute) // past the refresh time of the 1h token
+	if _, err := c.GetToken(ctx, opts); err != nil {
+		t.Fatal(redactErr(err))
+	}
+	c.bg.Wait()
+	if n := ts.count.Load(); n != 2 {
+		t.Fatalf("requests = %d, want 2 (first token + one refresh)", n)
+	}
+	// The late winner: it read the first token, and its compare-and-swap
+	// succeeds after the refresh above has finished.
+	e := c.cache.lookup(cacheKey{tenant: homeTenant, scope: graphScope})
+	if !e.refreshing.CompareAndSwap(false, true) {
+		t.Fatal("the refreshing flag was not reset after the refresh")
+	}
+	c.refreshInBackground(ctx, e.key, e)
+	c.bg.Wait()
+	if n := ts.count.Load(); n != 2 {
+		t.Errorf("requests = %d, want 2: the token refreshed a moment ago was refreshed again", n)
+	}
+	if e.refreshing.Load() {
+		t.Error("the refreshing flag was left set")
 	}
 }
