@@ -19,6 +19,9 @@ type CacheOptions struct {
 	// RefreshBefore is how long before expiry one caller starts fetching a
 	// replacement while the others keep the current assertion. 0 means 5
 	// minutes; it is shortened to half the lifetime of short-lived assertions.
+	// Values under one minute are raised to one minute: an assertion stops
+	// being served 30 seconds before it expires, and the refresh must start
+	// before that for the others to keep a valid one meanwhile.
 	RefreshBefore time.Duration
 	// Logger receives EventAssertion entries (a failed refresh ahead of
 	// expiry); nil logs nothing.
@@ -76,7 +79,7 @@ func CachedWithOptions(src Source, opts *CacheOptions) Source {
 			c.now = opts.Clock
 		}
 		if opts.RefreshBefore > 0 {
-			c.refreshBefore = opts.RefreshBefore
+			c.refreshBefore = max(opts.RefreshBefore, 2*expiryMargin)
 		}
 		c.logger = opts.Logger
 	}

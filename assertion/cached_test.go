@@ -728,3 +728,18 @@ func TestCachedWaiterSharesTheSourcesTimeout(t *testing.T) {
 		t.Errorf("source calls = %d, want 1 (the waiter shares the fetch)", n)
 	}
 }
+
+// A RefreshBefore shorter than the margin in which an assertion is no longer
+// served would leave no window for refreshing ahead: it is raised to a minute.
+func TestCachedShortRefreshBeforeStillRefreshesAhead(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour}
+	c := CachedWithOptions(src, &CacheOptions{Clock: clock.Now, RefreshBefore: 10 * time.Second}).(*cache)
+	if got := mustGet(t, c); got != "tok-1" {
+		t.Fatalf("first call: %q", got)
+	}
+	clock.Advance(59*time.Minute + 15*time.Second) // 45 s before expiry: past a 1-minute lead, before the 30 s margin
+	if got := mustGet(t, c); got != "tok-2" {
+		t.Errorf("45 s before expiry with RefreshBefore 10 s: got %q, want a refresh ahead (tok-2)", got)
+	}
+}
