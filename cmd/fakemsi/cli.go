@@ -39,8 +39,8 @@ func init() {
 	commands = []command{
 		{"serve", "[flags]", "run the emulator until SIGINT/SIGTERM and print its environment block", runServe},
 		{"exec", "[flags] -- CMD [ARGS...]", "run CMD with the emulator's environment; exit with CMD's status", runExec},
-		{"env", "", "print the default scenario's IDs and what each environment variable means", runEnv},
-		{"demo", "[--config FILE]", "run the whole flow end to end: assertion, token per tenant, devices", runDemo},
+		{"env", "[--config FILE]", "print the scenario's IDs and what each environment variable means", runEnv},
+		{"demo", "[--config FILE] [--mode MODE]", "run the whole flow end to end: assertion, token per tenant, devices", runDemo},
 		{"scenario", "validate FILE | default", "check a config file, or print the default one", runScenario},
 		{"help", "[COMMAND]", "print this help, or a command's flags", runHelp},
 	}
@@ -119,8 +119,14 @@ func printUsage(w io.Writer) {
 
 Usage:
 `)
+	// The synopsis column is as wide as the longest synopsis, so that a
+	// command gaining a flag in its synopsis does not break the alignment.
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  fakemsi %-9s %-26s %s\n", c.name, c.args, c.summary)
+		width = max(width, len(c.args))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  fakemsi %-9s %-*s  %s\n", c.name, width, c.args, c.summary)
 	}
 	fmt.Fprint(w, `
 Run 'fakemsi help COMMAND' or 'fakemsi COMMAND -h' for a command's flags.

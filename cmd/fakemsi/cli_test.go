@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -91,6 +93,55 @@ func TestHelp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUsageSynopsisNamesEveryFlag checks that the overview of 'fakemsi help'
+// does not hide a flag: a command either says [flags] or names each of the
+// flags its own help lists (docs/fakemsi.md gives the same synopses).
+func TestUsageSynopsisNamesEveryFlag(t *testing.T) {
+	for _, c := range commands {
+		if c.name == "help" {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			if code := run([]string{c.name, "-h"}, &stdout, &stderr); code != exitOK {
+				t.Fatalf("fakemsi %s -h: exit code %d\nstderr:\n%s", c.name, code, redact(stderr.String()))
+			}
+			_, flags, _ := strings.Cut(stdout.String(), "\nFlags:\n")
+			for line := range strings.Lines(flags) {
+				name, ok := strings.CutPrefix(line, "  -")
+				if !ok {
+					continue // a flag's description
+				}
+				name, _, _ = strings.Cut(strings.TrimSpace(name), " ")
+				if !strings.Contains(c.args, "[flags]") && !strings.Contains(c.args, "--"+name) {
+					t.Errorf("synopsis %q of %s lacks --%s", c.args, c.name, name)
+				}
+			}
+		})
+	}
+}
+
+// TestScenarioHelpAligned checks that the two subcommands in 'fakemsi scenario
+// -h' start in the same column (a leading table line used to lose its indent).
+func TestScenarioHelpAligned(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if code := run([]string{"scenario", "-h"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit code %d\nstderr:\n%s", code, redact(stderr.String()))
+	}
+	cols := map[string]int{}
+	for line := range strings.Lines(stdout.String()) {
+		for _, sub := range []string{"fakemsi scenario validate FILE ", "fakemsi scenario default "} {
+			if i := strings.Index(line, sub); i >= 0 {
+				cols[sub] = i
+			}
+		}
+	}
+	want := map[string]int{"fakemsi scenario validate FILE ": 2, "fakemsi scenario default ": 2}
+	if diff := cmp.Diff(want, cols); diff != "" {
+		t.Errorf("columns of the subcommands (-want +got):\n%s\n%s", diff, stdout.String())
 	}
 }
 

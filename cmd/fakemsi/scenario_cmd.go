@@ -6,7 +6,11 @@ import (
 	"os"
 )
 
+// scenarioAbout starts with a sentence: parseFlags trims the text, which would
+// strip the indentation of a first line that is part of the table below.
 const scenarioAbout = `
+Check a config file, or print the built-in scenario to start one from.
+
   fakemsi scenario validate FILE   check a config file; print every problem
                                    with its field path and exit 1 if any
   fakemsi scenario default         print the built-in scenario as a config
