@@ -25,6 +25,6 @@
 //
 // The same suites run against real Azure in conformance/live_test.go, which is
 // compiled only with the build tag "live" (go test -tags live ./conformance)
-// and fails, rather than skips, when TENANTBRIDGE_LIVE=1 and the Azure
-// settings are missing.
+// and then fails, rather than skips, when TENANTBRIDGE_LIVE is not 1 or an
+// Azure setting it needs is missing.
 package conformance
