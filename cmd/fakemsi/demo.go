@@ -236,7 +236,7 @@ func (d *demo) tenant(ctx context.Context, cred *federated.Credential, t remoteT
 				d.printf("  Graph answered 403 %s: the app's roles in this tenant (%s) do not include Device.Read.All\n", ge.Code, rolesOrNone(t.Roles))
 				return true, fmt.Sprintf("%s: token without a device permission, Graph refused with 403, as expected", t.DisplayName)
 			}
-			d.printf("  FAILED after %d devices: %s\n", len(devs), oneLine(err.Error()))
+			d.printf("  FAILED after %s: %s\n", count(len(devs), "device", "devices"), oneLine(err.Error()))
 			return false, fmt.Sprintf("%s: UNEXPECTED: listing devices failed", t.DisplayName)
 		}
 		devs = append(devs, dev)
@@ -246,11 +246,11 @@ func (d *demo) tenant(ctx context.Context, cred *federated.Credential, t remoteT
 	}
 	took = time.Since(start)
 	d.printDevices(devs)
-	d.printf("  %d devices in %s (%s to Graph)\n", len(devs), round(took), trips(len(e.graph.Requests())-gBefore))
+	d.printf("  %s in %s (%s to Graph)\n", count(len(devs), "device", "devices"), round(took), trips(len(e.graph.Requests())-gBefore))
 	if len(devs) != len(t.Devices) {
 		return false, fmt.Sprintf("%s: UNEXPECTED: %d devices listed, the scenario has %d", t.DisplayName, len(devs), len(t.Devices))
 	}
-	return true, fmt.Sprintf("%s: token with roles %s, %d devices listed", t.DisplayName, rolesOrNone(t.Roles), len(devs))
+	return true, fmt.Sprintf("%s: token with roles %s, %s listed", t.DisplayName, rolesOrNone(t.Roles), count(len(devs), "device", "devices"))
 }
 
 // explain700016 says what the unconsented tenant's answer means and how to
@@ -411,11 +411,14 @@ func consentedRoles(sc *fakeidp.Scenario, tenant, clientID string) []string {
 	return nil
 }
 
-func trips(n int) string {
+func trips(n int) string { return count(n, "round trip", "round trips") }
+
+// count says "1 device" or "4 devices".
+func count(n int, one, many string) string {
 	if n == 1 {
-		return "1 round trip"
+		return "1 " + one
 	}
-	return fmt.Sprintf("%d round trips", n)
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func codes(cs []int) string {

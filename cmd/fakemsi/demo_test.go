@@ -87,3 +87,11 @@ func TestDemoFollowsTheScenario(t *testing.T) {
 		t.Error("devices listed without a device permission")
 	}
 }
+
+func TestCountAgreesInNumber(t *testing.T) {
+	for n, want := range map[int]string{0: "0 devices", 1: "1 device", 4: "4 devices"} {
+		if got := count(n, "device", "devices"); got != want {
+			t.Errorf("count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
