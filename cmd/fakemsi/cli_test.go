@@ -174,7 +174,7 @@ func TestScenarioDefaultRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := runFakemsi(t, nil, "scenario", "validate", path)
-	if v.code != 0 || !strings.Contains(v.stdout, "valid: 3 tenants, 1 apps") {
+	if v.code != 0 || !strings.Contains(v.stdout, "valid: 3 tenants, 1 app,") {
 		t.Fatalf("validate: exit %d\nstdout:\n%s\nstderr:\n%s", v.code, redact(v.stdout), redact(v.stderr))
 	}
 }

@@ -73,8 +73,10 @@ func validateFile(a *app, path string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "%s: valid: %d tenants, %d apps, %d consents, %d managed identities, %d issuers, %d faults\n", path,
-		len(cfg.Scenario.Tenants), len(cfg.Scenario.Apps), len(cfg.Scenario.Consents),
-		len(cfg.Scenario.ManagedIdentities), len(cfg.Scenario.Issuers), cfg.Faults.len())
+	fmt.Fprintf(a.stdout, "%s: valid: %s, %s, %s, %s, %s, %s\n", path,
+		count(len(cfg.Scenario.Tenants), "tenant", "tenants"), count(len(cfg.Scenario.Apps), "app", "apps"),
+		count(len(cfg.Scenario.Consents), "consent", "consents"),
+		count(len(cfg.Scenario.ManagedIdentities), "managed identity", "managed identities"),
+		count(len(cfg.Scenario.Issuers), "issuer", "issuers"), count(cfg.Faults.len(), "fault", "faults"))
 	return nil
 }
