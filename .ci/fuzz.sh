@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every Fuzz target of the main module for a short time ($1, default 3s).
+# Runs every Fuzz target of the main module for a short while: $1 is a
+# -fuzztime value, default 30000x (an execution count; see the Makefile for
+# why not a duration).
 set -euo pipefail
-fuzztime=${1:-3s}
+fuzztime=${1:-30000x}
 cd "$(dirname "$0")/.."
 found=0
 while IFS= read -r file; do
