@@ -86,9 +86,12 @@ type fakeCred struct {
 	requests atomic.Int64
 	serial   atomic.Int64
 
-	noCache        bool // every call is a new "request"
-	ignoreCtx      bool
-	leakInError    bool // errors quote the last token
+	noCache   bool // every call is a new "request"
+	ignoreCtx bool
+	// leakInError makes errors quote the last token: a deliberately broken
+	// credential, so the tests can prove that the harness catches the leak
+	// and that its own report redacts the token (TestCredentialReportRedactsALeakedToken).
+	leakInError    bool
 	ignoreTenant   bool // tid is always "home"
 	lifetime       time.Duration
 	expiresOnShift time.Duration // added to ExpiresOn beyond exp
