@@ -14,6 +14,7 @@ package graphtest
 import (
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -98,7 +99,8 @@ type Server struct {
 	requests []Request
 }
 
-// New starts a Server. opts may be nil.
+// New starts a Server. opts may be nil. When the listener cannot bind
+// Options.Addr, the error wraps the *net.OpError (use errors.As).
 func New(opts *Options) (*Server, error) {
 	var o Options
 	if opts != nil {
@@ -135,7 +137,9 @@ func New(opts *Options) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
-		return nil, errors.New("graphtest: listen: " + err.Error())
+		// Wrapped, not flattened: callers tell a taken port from other
+		// failures with errors.As(err, new(*net.OpError)).
+		return nil, fmt.Errorf("graphtest: listen: %w", err)
 	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	s.srv.Listener.Close()
