@@ -8,17 +8,20 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
-// AppServiceOptions configures AppService. The zero value (or nil) reads the
+// AppServiceOptions configures [AppService]. The zero value (or nil) reads the
 // endpoint and header from the environment and asks for the system-assigned
 // identity.
 type AppServiceOptions struct {
-	// Endpoint is the managed-identity endpoint. Empty reads IDENTITY_ENDPOINT,
-	// then MSI_ENDPOINT (Functions sets both to the same value).
+	// Endpoint is the managed-identity endpoint. Empty reads IDENTITY_ENDPOINT
+	// with IDENTITY_HEADER, else MSI_ENDPOINT with MSI_SECRET (Functions sets
+	// both pairs to the same values); a pair is never mixed with the other.
 	Endpoint string
-	// IdentityHeader is sent as X-IDENTITY-HEADER. Empty reads IDENTITY_HEADER,
-	// then MSI_SECRET. It is a secret and never printed.
+	// IdentityHeader is sent as X-IDENTITY-HEADER. Empty takes the header of
+	// the environment pair the endpoint came from; with an explicit Endpoint,
+	// IDENTITY_HEADER, then MSI_SECRET. It is a secret and never printed.
 	IdentityHeader string
 
 	// ClientID, ObjectID and ResourceID select a user-assigned identity (sent
@@ -28,14 +31,16 @@ type AppServiceOptions struct {
 	ObjectID   string
 	ResourceID string
 
-	// Resource is the audience asked for. Empty means ResourceAzurePublic;
-	// use ResourceAzureUSGovernment or ResourceAzureChina in those clouds.
+	// Resource is the audience asked for. Empty means [ResourceAzurePublic];
+	// use [ResourceAzureUSGovernment] or [ResourceAzureChina] in those clouds.
 	Resource string
 
-	// HTTPClient sends the requests. It is copied, never modified; the copy
-	// refuses redirects. Nil means a client without proxy and a 30 s
-	// per-attempt timeout.
-	HTTPClient *http.Client
+	// Transport sends the requests; an *http.Client satisfies it. Redirects
+	// are never followed, because the request carries the identity header: an
+	// *http.Client is copied (never modified) with redirects refused, and any
+	// other Transporter must not follow them itself. Nil means a client
+	// without proxy and a 30 s per-attempt timeout.
+	Transport policy.Transporter
 
 	// MaxRetries bounds the retries of 408, 429 and 5xx answers and transport
 	// errors: 0 means 3, negative means none.
@@ -44,14 +49,14 @@ type AppServiceOptions struct {
 	// 0 means 30 s.
 	MaxRetryDelay time.Duration
 
-	// Logger receives EventAssertion entries; nil logs nothing. Pass the
-	// function given to azcore/log.SetListener to see them with the SDK's.
+	// Logger receives [EventAssertion] entries; nil logs nothing. Pass the
+	// function given to [log.SetListener] to see them with the SDK's.
 	Logger func(event log.Event, message string)
 }
 
-// AppService returns a Source for the managed identity of an App Service or
+// AppService returns a [Source] for the managed identity of an App Service or
 // Functions app: GET {endpoint}?api-version=2019-08-01&resource=… with the
-// X-IDENTITY-HEADER header. It does not cache; wrap it with Cached.
+// X-IDENTITY-HEADER header. It does not cache; wrap it with [Cached].
 func AppService(opts *AppServiceOptions) (Source, error) {
 	if opts == nil {
 		opts = &AppServiceOptions{}
@@ -74,7 +79,16 @@ func AppService(opts *AppServiceOptions) (Source, error) {
 	if resource == "" {
 		resource = ResourceAzurePublic
 	}
-	m := newMSIClient(appServiceName, opts.HTTPClient, retryKnobs{opts.MaxRetries, opts.MaxRetryDelay}, 3, 500*time.Millisecond, appServiceRetryable, opts.Logger)
+	m := newMSIClient(msiConfig{
+		name:           appServiceName,
+		transport:      opts.Transport,
+		logger:         opts.Logger,
+		maxRetries:     opts.MaxRetries,
+		defaultRetries: 3,
+		maxDelay:       opts.MaxRetryDelay,
+		baseDelay:      500 * time.Millisecond,
+		retryStatus:    appServiceRetryable,
+	})
 	m.endpoint = printable
 	m.url = buildURL(u, "2019-08-01", resource, selName, selValue)
 	m.header = http.Header{"X-Identity-Header": {header}}
@@ -84,35 +98,47 @@ func AppService(opts *AppServiceOptions) (Source, error) {
 }
 
 // appServiceEnv resolves the endpoint and header: options first, then the
-// IDENTITY_* pair, then the older MSI_* pair. The header comes from the same
-// pair as the endpoint, so two platforms' values are never mixed.
+// IDENTITY_* pair, then the older MSI_* pair. Without an Endpoint option the
+// endpoint and the header come from one pair, so the two platforms' values
+// are never mixed: MSI_SECRET is never sent to IDENTITY_ENDPOINT, nor
+// IDENTITY_HEADER to MSI_ENDPOINT. An explicit Endpoint belongs to neither
+// pair and takes the header of either.
 func appServiceEnv(endpoint, header string) (string, string, error) {
-	if endpoint == "" {
-		switch {
-		case os.Getenv("IDENTITY_ENDPOINT") != "":
-			endpoint = os.Getenv("IDENTITY_ENDPOINT")
+	if endpoint != "" {
+		for _, k := range [...]string{"IDENTITY_HEADER", "MSI_SECRET"} {
 			if header == "" {
-				header = os.Getenv("IDENTITY_HEADER")
+				header = os.Getenv(k)
 			}
-		case os.Getenv("MSI_ENDPOINT") != "":
-			endpoint = os.Getenv("MSI_ENDPOINT")
-			if header == "" {
-				header = os.Getenv("MSI_SECRET")
-			}
-		default:
-			return "", "", errors.New("assertion: AppService: no endpoint: set IDENTITY_ENDPOINT and IDENTITY_HEADER (or MSI_ENDPOINT and MSI_SECRET), or AppServiceOptions.Endpoint and IdentityHeader")
+		}
+		if header == "" {
+			return "", "", errors.New("assertion: AppService: no identity header: set AppServiceOptions.IdentityHeader, or IDENTITY_HEADER (or MSI_SECRET)")
+		}
+		return endpoint, header, nil
+	}
+	incomplete := ""
+	for _, pair := range [...]struct{ endpoint, header string }{
+		{"IDENTITY_ENDPOINT", "IDENTITY_HEADER"},
+		{"MSI_ENDPOINT", "MSI_SECRET"},
+	} {
+		e := os.Getenv(pair.endpoint)
+		if e == "" {
+			continue
+		}
+		h := header
+		if h == "" {
+			h = os.Getenv(pair.header)
+		}
+		if h != "" {
+			return e, h, nil
+		}
+		if incomplete == "" {
+			incomplete = pair.endpoint + " is set but " + pair.header + " is not"
 		}
 	}
-	if header == "" {
-		header = os.Getenv("IDENTITY_HEADER")
+	if incomplete != "" {
+		return "", "", errors.New("assertion: AppService: no identity header: " + incomplete + " (the header is taken from the same pair as the endpoint), or set AppServiceOptions.IdentityHeader")
 	}
-	if header == "" {
-		header = os.Getenv("MSI_SECRET")
-	}
-	if header == "" {
-		return "", "", errors.New("assertion: AppService: no identity header: set IDENTITY_HEADER (or MSI_SECRET) next to the endpoint, or AppServiceOptions.IdentityHeader")
-	}
-	return endpoint, header, nil
+	return "", "", errors.New("assertion: AppService: no endpoint: set IDENTITY_ENDPOINT and IDENTITY_HEADER (or MSI_ENDPOINT and MSI_SECRET), or AppServiceOptions.Endpoint and IdentityHeader")
 }
 
 // appServiceRetryable: 408, 429 and 5xx are transient. 404 is not: it means a

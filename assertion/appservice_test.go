@@ -47,7 +47,7 @@ func TestAppServiceSelectors(t *testing.T) {
 			opts := tc.opts
 			opts.Endpoint = fake.URL + "/msi/token"
 			opts.IdentityHeader = testHeader
-			opts.HTTPClient = fake.Client()
+			opts.Transport = fake.Client()
 			src, err := AppService(&opts)
 			if err != nil {
 				t.Fatal(err)
@@ -98,7 +98,12 @@ func TestAppServiceEnvironment(t *testing.T) {
 		{"MSI pair", map[string]string{"MSI_ENDPOINT": "$URL", "MSI_SECRET": testHeader}, testHeader, ""},
 		{"IDENTITY pair wins", map[string]string{"IDENTITY_ENDPOINT": "$URL", "IDENTITY_HEADER": testHeader, "MSI_ENDPOINT": "http://127.0.0.1:1/other", "MSI_SECRET": "other"}, testHeader, ""},
 		{"nothing set", nil, "", "set IDENTITY_ENDPOINT and IDENTITY_HEADER (or MSI_ENDPOINT and MSI_SECRET)"},
-		{"no header", map[string]string{"IDENTITY_ENDPOINT": "$URL"}, "", "no identity header: set IDENTITY_HEADER (or MSI_SECRET)"},
+		{"no header", map[string]string{"IDENTITY_ENDPOINT": "$URL"}, "", "no identity header: IDENTITY_ENDPOINT is set but IDENTITY_HEADER is not"},
+		// The pairs are never mixed: each platform's secret goes only to its
+		// own endpoint.
+		{"IDENTITY_ENDPOINT with MSI_SECRET", map[string]string{"IDENTITY_ENDPOINT": "$URL", "MSI_SECRET": testHeader}, "", "IDENTITY_ENDPOINT is set but IDENTITY_HEADER is not"},
+		{"MSI_ENDPOINT with IDENTITY_HEADER", map[string]string{"MSI_ENDPOINT": "$URL", "IDENTITY_HEADER": testHeader}, "", "MSI_ENDPOINT is set but MSI_SECRET is not"},
+		{"incomplete IDENTITY pair, MSI pair used", map[string]string{"IDENTITY_ENDPOINT": "http://127.0.0.1:1/unused", "MSI_ENDPOINT": "$URL", "MSI_SECRET": testHeader}, testHeader, ""},
 		{"bad endpoint", map[string]string{"IDENTITY_ENDPOINT": "127.0.0.1:8081/msi", "IDENTITY_HEADER": testHeader}, "", "absolute http(s) URL"},
 	}
 	for _, tc := range cases {
@@ -142,7 +147,7 @@ func TestAppServiceUnknownUserAssignedIdentity(t *testing.T) {
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write([]byte(`{"statusCode":400,"message":"Unable to load the proper Managed Identity.","correlationId":"c0ffee"}`))
 	})
-	src, err := AppService(&AppServiceOptions{Endpoint: fake.URL, IdentityHeader: testHeader, ClientID: "abc-123", HTTPClient: fake.Client()})
+	src, err := AppService(&AppServiceOptions{Endpoint: fake.URL, IdentityHeader: testHeader, ClientID: "abc-123", Transport: fake.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +176,7 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 		}
 	})
 	logs := &logRecorder{}
-	src, err := AppService(&AppServiceOptions{Endpoint: fake.URL, IdentityHeader: testHeader, HTTPClient: fake.Client(), Logger: logs.log})
+	src, err := AppService(&AppServiceOptions{Endpoint: fake.URL, IdentityHeader: testHeader, Transport: fake.Client(), Logger: logs.log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,20 +9,20 @@
 //	if err != nil { ... }
 //	a, err := assertion.Cached(src).Assertion(ctx)
 //
-// The sources: AppService (App Service and Functions), IMDS (virtual machines,
-// scale sets, containers that reach the instance metadata service),
-// WorkloadFile (the projected token of AKS workload identity), Static and Func
-// (tests and anything else), and FromEnvironment, which picks one of the first
-// three the way the Azure SDKs detect their platform. No source caches; Cached
-// adds a lock-free cache with one shared fetch per miss.
+// The sources: [AppService] (App Service and Functions), [IMDS] (virtual
+// machines, scale sets, containers that reach the instance metadata service),
+// [WorkloadFile] (the projected token of AKS workload identity), [Static] and
+// [Func] (tests and anything else), and [FromEnvironment], which picks one of
+// the first three the way the Azure SDKs detect their platform. No source
+// caches; [Cached] adds a lock-free cache with one shared fetch per miss.
 //
 // Assertions are secrets. No error, log message or String() of this package
 // contains a token or a managed-identity header value. Failed responses from a
-// managed-identity endpoint are reported as *ResponseError (use errors.As; the
-// message text is not a contract).
+// managed-identity endpoint are reported as *[ResponseError] (use [errors.As];
+// the message text is not a contract).
 //
 // Logging: HTTP sources take a Logger option, a listener with the signature of
-// azcore/log.SetListener, and write EventAssertion entries to it. azcore keeps
+// [log.SetListener], and write [EventAssertion] entries to it. azcore keeps
 // its own writer internal to the Azure SDK, so a listener passed to both sees
 // every SDK entry and ours.
 package assertion
@@ -31,6 +31,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 )
 
 // Assertion is a signed JWT that proves the workload's identity to Entra.
@@ -39,7 +41,7 @@ type Assertion struct {
 	// error string.
 	Token string
 	// ExpiresOn is when Token stops being accepted; zero when unknown, in which
-	// case Cached reads the JWT's exp claim.
+	// case [Cached] reads the JWT's exp claim.
 	ExpiresOn time.Time
 }
 
@@ -61,8 +63,13 @@ func (a Assertion) GoString() string { return a.String() }
 // Source yields assertions.
 //
 // Implementations are safe for concurrent use. A Source does not cache unless
-// its documentation says so; wrap it with Cached to reuse assertions until they
-// near expiry.
+// its documentation says so; wrap it with [Cached] to reuse assertions until
+// they near expiry.
 type Source interface {
 	Assertion(ctx context.Context) (Assertion, error)
 }
+
+// jwtExpiry returns the exp claim of token, unverified: this package is the
+// bearer of the token, not its audience, and needs only the expiry to decide
+// when to fetch a new one. The error never contains the token.
+func jwtExpiry(token string) (time.Time, error) { return jwtpeek.Expiry(token) }

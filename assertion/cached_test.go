@@ -402,7 +402,7 @@ func BenchmarkCachedWarm(b *testing.B) {
 func TestSourcesNeverPrintSecrets(t *testing.T) {
 	clearIdentityEnv(t)
 	fake := newFakeEndpoint(t, func(w http.ResponseWriter, r *http.Request, n int) { tokenJSON(w, "1795773600") })
-	app, err := AppService(&AppServiceOptions{Endpoint: fake.URL, IdentityHeader: testHeader, HTTPClient: fake.Client()})
+	app, err := AppService(&AppServiceOptions{Endpoint: fake.URL, IdentityHeader: testHeader, Transport: fake.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,22 +6,22 @@ import (
 )
 
 // EnvManagedIdentityClientID is the environment variable through which
-// FromEnvironment selects a user-assigned managed identity by client ID.
+// [FromEnvironment] selects a user-assigned managed identity by client ID.
 const EnvManagedIdentityClientID = "AZURE_MANAGED_IDENTITY_CLIENT_ID"
 
-// FromEnvironment picks the Source for the platform the program runs on, in
+// FromEnvironment picks the [Source] for the platform the program runs on, in
 // the order the Azure SDKs detect it:
 //
 //  1. App Service and Functions: IDENTITY_ENDPOINT and IDENTITY_HEADER, or
-//     MSI_ENDPOINT and MSI_SECRET, are set (AppService).
-//  2. AKS workload identity: AZURE_FEDERATED_TOKEN_FILE is set (WorkloadFile).
-//  3. Otherwise the instance metadata service (IMDS), at
+//     MSI_ENDPOINT and MSI_SECRET, are set ([AppService]).
+//  2. AKS workload identity: AZURE_FEDERATED_TOKEN_FILE is set ([WorkloadFile]).
+//  3. Otherwise the instance metadata service ([IMDS]), at
 //     AZURE_POD_IDENTITY_AUTHORITY_HOST when that is set.
 //
 // The returned source's String names the choice and its endpoint or file.
 //
 // App Service and IMDS sources ask for the system-assigned identity unless
-// AZURE_MANAGED_IDENTITY_CLIENT_ID (EnvManagedIdentityClientID) names a
+// AZURE_MANAGED_IDENTITY_CLIENT_ID ([EnvManagedIdentityClientID]) names a
 // user-assigned one by client ID; Microsoft documents user-assigned identities
 // as the supported kind for federated credentials, and App Service gives
 // no variable of its own for them. FromEnvironment does not read
@@ -30,7 +30,7 @@ const EnvManagedIdentityClientID = "AZURE_MANAGED_IDENTITY_CLIENT_ID"
 // variable names the app registration whose token is wanted, not a managed
 // identity; treating it as an identity selector would ask the platform for an
 // identity that does not exist. To select an identity by object or resource
-// ID, call AppService or IMDS with ObjectID or ResourceID.
+// ID, call [AppService] or [IMDS] with ObjectID or ResourceID.
 //
 // Azure Arc, Service Fabric and Cloud Shell, which the Azure SDKs also
 // detect, use other protocols and are not supported.

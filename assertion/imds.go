@@ -8,18 +8,19 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
 // DefaultIMDSEndpoint is the link-local address of the instance metadata
 // service.
 const DefaultIMDSEndpoint = "http://169.254.169.254"
 
-// IMDSOptions configures IMDS. The zero value (or nil) asks the default
+// IMDSOptions configures [IMDS]. The zero value (or nil) asks the default
 // endpoint for the system-assigned identity.
 type IMDSOptions struct {
 	// Endpoint is the scheme and host of the metadata service; the token path
 	// is appended. Empty reads AZURE_POD_IDENTITY_AUTHORITY_HOST (as the
-	// JavaScript and .NET SDKs do), then uses DefaultIMDSEndpoint.
+	// JavaScript and .NET SDKs do), then uses [DefaultIMDSEndpoint].
 	Endpoint string
 
 	// ClientID, ObjectID and ResourceID select a user-assigned identity (sent
@@ -29,13 +30,14 @@ type IMDSOptions struct {
 	ObjectID   string
 	ResourceID string
 
-	// Resource is the audience asked for. Empty means ResourceAzurePublic.
+	// Resource is the audience asked for. Empty means [ResourceAzurePublic].
 	Resource string
 
-	// HTTPClient sends the requests; it is copied, never modified, and the
-	// copy refuses redirects. Nil means a client without proxy and a 30 s
-	// per-attempt timeout.
-	HTTPClient *http.Client
+	// Transport sends the requests; an *http.Client satisfies it. Redirects
+	// are never followed: an *http.Client is copied (never modified) with
+	// redirects refused, and any other Transporter must not follow them
+	// itself. Nil means a client without proxy and a 30 s per-attempt timeout.
+	Transport policy.Transporter
 
 	// MaxRetries bounds the retries of 404, 410, 429 and 5xx answers and
 	// transport errors: 0 means 5, negative means none.
@@ -44,13 +46,13 @@ type IMDSOptions struct {
 	// 0 means 30 s.
 	MaxRetryDelay time.Duration
 
-	// Logger receives EventAssertion entries; nil logs nothing.
+	// Logger receives [EventAssertion] entries; nil logs nothing.
 	Logger func(event log.Event, message string)
 }
 
-// IMDS returns a Source for the managed identity of a VM, scale set or
+// IMDS returns a [Source] for the managed identity of a VM, scale set or
 // container host: GET {endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=…
-// with the header Metadata: true. It does not cache; wrap it with Cached.
+// with the header Metadata: true. It does not cache; wrap it with [Cached].
 //
 // Retries follow the IMDS guidance: 404 (identity not yet propagated), 410
 // (the service is updating and answers within 70 s), 429 and 5xx are retried
@@ -83,7 +85,16 @@ func IMDS(opts *IMDSOptions) (Source, error) {
 	if resource == "" {
 		resource = ResourceAzurePublic
 	}
-	m := newMSIClient(imdsName, opts.HTTPClient, retryKnobs{opts.MaxRetries, opts.MaxRetryDelay}, 5, time.Second, imdsRetryable, opts.Logger)
+	m := newMSIClient(msiConfig{
+		name:           imdsName,
+		transport:      opts.Transport,
+		logger:         opts.Logger,
+		maxRetries:     opts.MaxRetries,
+		defaultRetries: 5,
+		maxDelay:       opts.MaxRetryDelay,
+		baseDelay:      time.Second,
+		retryStatus:    imdsRetryable,
+	})
 	m.endpoint = printable
 	m.url = buildURL(u, "2018-02-01", resource, selName, selValue)
 	m.header = http.Header{"Metadata": {"true"}}

@@ -40,7 +40,7 @@ func TestIMDSSelectors(t *testing.T) {
 			fake := newFakeEndpoint(t, func(w http.ResponseWriter, r *http.Request, n int) { imdsJSON(w, "1506484173") })
 			opts := tc.opts
 			opts.Endpoint = fake.URL + "/" // a trailing slash is tolerated
-			opts.HTTPClient = fake.Client()
+			opts.Transport = fake.Client()
 			src, err := IMDS(&opts)
 			if err != nil {
 				t.Fatal(err)
@@ -111,7 +111,7 @@ func TestIMDSIdentityNotFoundIsFinal(t *testing.T) {
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write([]byte(`{"error":"invalid_request","error_description":"Identity not found"}`))
 	})
-	src, err := IMDS(&IMDSOptions{Endpoint: fake.URL, ObjectID: "obj-42", HTTPClient: fake.Client()})
+	src, err := IMDS(&IMDSOptions{Endpoint: fake.URL, ObjectID: "obj-42", Transport: fake.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestIMDSWarmUp(t *testing.T) {
 		}
 		imdsJSON(w, "1506484173")
 	})
-	src, err := IMDS(&IMDSOptions{Endpoint: fake.URL, HTTPClient: fake.Client()})
+	src, err := IMDS(&IMDSOptions{Endpoint: fake.URL, Transport: fake.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/tenantbridge/tenantbridge/internal/backoff"
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/retryafter"
 )
 
 // Resource values (the audience of the assertion) that Entra accepts for
@@ -63,39 +66,47 @@ type msiClient struct {
 	wait func(time.Duration) time.Duration
 }
 
-// retryKnobs are the options the HTTP sources share.
-type retryKnobs struct {
-	maxRetries int
-	maxDelay   time.Duration
+// msiConfig is what the HTTP sources pass to [newMSIClient]: their options
+// and the parts of the protocol that differ between them.
+type msiConfig struct {
+	name      string             // protocol, for errors and logs
+	transport policy.Transporter // the caller's Transport option; nil means the default client
+	logger    func(log.Event, string)
+
+	maxRetries     int           // the caller's MaxRetries: 0 means defaultRetries, negative none
+	defaultRetries int           // the protocol's retry count
+	maxDelay       time.Duration // the caller's MaxRetryDelay: 0 means 30 s
+	baseDelay      time.Duration // the first backoff delay, doubled per attempt
+	retryStatus    func(status int) bool
 }
 
-func newMSIClient(name string, hc *http.Client, k retryKnobs, defaultRetries int, base time.Duration, retryStatus func(int) bool, logger func(log.Event, string)) *msiClient {
+func newMSIClient(c msiConfig) *msiClient {
 	m := &msiClient{
-		name:        name,
-		retryStatus: retryStatus,
-		baseDelay:   base,
-		maxDelay:    k.maxDelay,
-		logger:      logger,
+		name:        c.name,
+		retryStatus: c.retryStatus,
+		baseDelay:   c.baseDelay,
+		maxDelay:    c.maxDelay,
+		logger:      c.logger,
 		now:         time.Now,
 		wait:        func(d time.Duration) time.Duration { return d },
 	}
 	if m.maxDelay <= 0 {
 		m.maxDelay = 30 * time.Second
 	}
-	retries := k.maxRetries
+	retries := c.maxRetries
 	switch {
 	case retries == 0:
-		retries = defaultRetries
+		retries = c.defaultRetries
 	case retries < 0:
 		retries = 0
 	}
 	m.http = &retryablehttp.Client{
-		HTTPClient: noRedirects(hc),
+		HTTPClient: noRedirects(c.transport),
 		// A nil Logger silences go-retryablehttp, whose default logger would
 		// print request URLs to stderr; we log through m.logger instead.
 		Logger:       nil,
 		RetryMax:     retries,
-		RetryWaitMin: base,
+		RetryWaitMin: c.baseDelay,
 		RetryWaitMax: m.maxDelay,
 		CheckRetry:   m.checkRetry,
 		Backoff:      m.backoff,
@@ -106,25 +117,46 @@ func newMSIClient(name string, hc *http.Client, k retryKnobs, defaultRetries int
 	return m
 }
 
-// noRedirects copies the caller's client (never mutating it) and refuses
-// redirects: following one would send the identity header to whatever host
-// the redirect names. A nil client gets a transport without a proxy, because
-// managed-identity endpoints are always local to the host and must not be
-// sent through HTTP_PROXY.
-func noRedirects(c *http.Client) *http.Client {
-	var hc http.Client
-	if c != nil {
-		hc = *c
-	} else {
-		hc.Timeout = defaultAttemptTimeout
-		if t, ok := http.DefaultTransport.(*http.Transport); ok {
-			t = t.Clone()
-			t.Proxy = nil
-			hc.Transport = t
-		}
+// refuseRedirect is the CheckRedirect of every client that carries an
+// identity header: following a redirect would send the header to whatever
+// host the redirect names.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// noRedirects returns the *http.Client the sources send with, which never
+// follows a redirect. An *http.Client is copied (never mutated) with its
+// CheckRedirect replaced; any other [policy.Transporter] becomes the
+// transport of a new client. A nil transport gets a transport without a
+// proxy, because managed-identity endpoints are always local to the host and
+// must not be sent through HTTP_PROXY, and a per-attempt timeout.
+func noRedirects(t policy.Transporter) *http.Client {
+	if c, ok := t.(*http.Client); ok && c == nil {
+		t = nil // a nil *http.Client in the interface means the default too
 	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	var hc http.Client
+	switch t := t.(type) {
+	case nil:
+		hc.Timeout = defaultAttemptTimeout
+		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+			dt = dt.Clone()
+			dt.Proxy = nil
+			hc.Transport = dt
+		}
+	case *http.Client:
+		hc = *t
+	default:
+		hc.Transport = transporterRoundTripper{t}
+	}
+	hc.CheckRedirect = refuseRedirect
 	return &hc
+}
+
+// transporterRoundTripper lets an http.Client send through a
+// [policy.Transporter], so that the client's redirect policy applies to what
+// the transporter returns.
+type transporterRoundTripper struct{ t policy.Transporter }
+
+func (r transporterRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	return r.t.Do(req)
 }
 
 // checkRetry decides whether to try again. The context comes first: a caller
@@ -142,48 +174,22 @@ func (m *msiClient) checkRetry(ctx context.Context, resp *http.Response, err err
 }
 
 // backoff doubles baseDelay per attempt up to maxDelay. A Retry-After header
-// wins but is capped at maxDelay too: go-retryablehttp's default honours any
-// value, so one bad header could park a caller for hours. Backoff gets no
-// context; checkRetry has already refused to continue for an ended one, and
-// go-retryablehttp's wait selects on the request's context, so a caller who
-// gives up mid-wait returns at once.
+// (or Retry-After-Ms) wins but is capped at maxDelay too: go-retryablehttp's
+// default honours any value, so one bad header could park a caller for hours.
+// Backoff gets no context; checkRetry has already refused to continue for an
+// ended one, and go-retryablehttp's wait selects on the request's context, so
+// a caller who gives up mid-wait returns at once.
 func (m *msiClient) backoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
-	d := m.maxDelay
-	if attempt < 30 {
-		if e := m.baseDelay << attempt; e < d {
-			d = e
-		}
-	}
+	d := backoff.Exponential(attempt, m.baseDelay, m.maxDelay)
 	status := "a transport error"
 	if resp != nil {
 		status = "status " + strconv.Itoa(resp.StatusCode)
-		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), m.now()); ok {
-			d = min(ra, m.maxDelay)
+		if ra, ok := retryafter.Capped(resp.Header, m.now(), m.maxDelay); ok {
+			d = ra
 		}
 	}
 	m.log(fmt.Sprintf("%s: attempt %d got %s; retrying in %s", m.name, attempt+1, status, d))
 	return m.wait(d)
-}
-
-// retryAfter reads Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3).
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second) // capped again by the caller
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 func (m *msiClient) log(msg string) {
@@ -215,7 +221,7 @@ func (m *msiClient) fetch(ctx context.Context) (Assertion, error) {
 		return Assertion{}, fmt.Errorf("assertion: %s: GET %s%s: %w", m.name, m.endpoint, hint, err)
 	}
 	defer resp.Body.Close()
-	body, err := readAtMost(resp, maxResponseBytes)
+	body, err := bodylimit.Read(resp.Body, maxResponseBytes)
 	if err != nil {
 		return Assertion{}, fmt.Errorf("assertion: %s: reading the response of GET %s (status %d): %w", m.name, m.endpoint, resp.StatusCode, err)
 	}
@@ -229,24 +235,6 @@ func (m *msiClient) fetch(ctx context.Context) (Assertion, error) {
 		return Assertion{}, fmt.Errorf("assertion: %s: %w", m.name, err)
 	}
 	return a, nil
-}
-
-// errTooLarge reports a response body over the limit.
-var errTooLarge = errors.New("response body exceeds 1 MiB")
-
-// readAtMost reads the body, failing rather than truncating past limit bytes.
-func readAtMost(resp *http.Response, limit int64) ([]byte, error) {
-	if resp.ContentLength > limit {
-		return nil, errTooLarge
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, errTooLarge
-	}
-	return b, nil
 }
 
 // parseEndpoint checks that an endpoint is an absolute http(s) URL and returns

@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 )
 
 // Secrets the fakes hand out. Tests check that no error, log line or String
@@ -136,7 +139,7 @@ func (l *logRecorder) all() string {
 // httpSource builds the named protocol's source against url.
 type httpSource struct {
 	name   string
-	newSrc func(endpoint string, c *http.Client, maxRetries int, maxDelay time.Duration, logger func(log.Event, string)) (Source, error)
+	newSrc func(endpoint string, c policy.Transporter, maxRetries int, maxDelay time.Duration, logger func(log.Event, string)) (Source, error)
 	// path is where the fake must be mounted for the source to reach it.
 	retried map[int]bool
 }
@@ -144,15 +147,15 @@ type httpSource struct {
 var httpSources = []httpSource{
 	{
 		name: appServiceName,
-		newSrc: func(endpoint string, c *http.Client, maxRetries int, maxDelay time.Duration, logger func(log.Event, string)) (Source, error) {
-			return AppService(&AppServiceOptions{Endpoint: endpoint + "/msi/token", IdentityHeader: testHeader, HTTPClient: c, MaxRetries: maxRetries, MaxRetryDelay: maxDelay, Logger: logger})
+		newSrc: func(endpoint string, c policy.Transporter, maxRetries int, maxDelay time.Duration, logger func(log.Event, string)) (Source, error) {
+			return AppService(&AppServiceOptions{Endpoint: endpoint + "/msi/token", IdentityHeader: testHeader, Transport: c, MaxRetries: maxRetries, MaxRetryDelay: maxDelay, Logger: logger})
 		},
 		retried: map[int]bool{408: true, 429: true, 500: true, 502: true, 503: true},
 	},
 	{
 		name: imdsName,
-		newSrc: func(endpoint string, c *http.Client, maxRetries int, maxDelay time.Duration, logger func(log.Event, string)) (Source, error) {
-			return IMDS(&IMDSOptions{Endpoint: endpoint, HTTPClient: c, MaxRetries: maxRetries, MaxRetryDelay: maxDelay, Logger: logger})
+		newSrc: func(endpoint string, c policy.Transporter, maxRetries int, maxDelay time.Duration, logger func(log.Event, string)) (Source, error) {
+			return IMDS(&IMDSOptions{Endpoint: endpoint, Transport: c, MaxRetries: maxRetries, MaxRetryDelay: maxDelay, Logger: logger})
 		},
 		retried: map[int]bool{404: true, 410: true, 429: true, 500: true, 502: true, 503: true},
 	},
@@ -200,7 +203,7 @@ func TestErrorStatuses(t *testing.T) {
 				if !errors.As(err, &re) {
 					t.Fatalf("error %v is not a *ResponseError", err)
 				}
-				want := &ResponseError{Source: hs.name, StatusCode: tc.status, ErrorCode: tc.wantCode, Description: strings.ReplaceAll(tc.wantDesc, "$SCRUBBED", scrubbed), Identity: systemAssigned, Hint: re.Hint}
+				want := &ResponseError{Source: hs.name, StatusCode: tc.status, Code: tc.wantCode, Message: strings.ReplaceAll(tc.wantDesc, "$SCRUBBED", scrubbed), Identity: systemAssigned, Hint: re.Hint}
 				if diff := cmp.Diff(want, re); diff != "" {
 					t.Errorf("ResponseError (-want +got):\n%s", diff)
 				}
@@ -282,8 +285,8 @@ func TestHugeBody(t *testing.T) {
 					t.Fatal(err)
 				}
 				_, err = src.Assertion(context.Background())
-				if !errors.Is(err, errTooLarge) {
-					t.Fatalf("error = %v, want errTooLarge", err)
+				if !errors.Is(err, bodylimit.ErrTooLarge) {
+					t.Fatalf("error = %v, want bodylimit.ErrTooLarge", err)
 				}
 			})
 		}
@@ -319,6 +322,65 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 				t.Error("the caller's http.Client was modified")
 			}
 		})
+	}
+}
+
+// countingTransporter is a policy.Transporter that is not an *http.Client:
+// it sends each request once through rt and never follows a redirect itself.
+type countingTransporter struct {
+	rt http.RoundTripper
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingTransporter) Do(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return c.rt.RoundTrip(req)
+}
+
+func TestTransporterIsUsedAndRedirectRefused(t *testing.T) {
+	for _, hs := range httpSources {
+		t.Run(hs.name, func(t *testing.T) {
+			target := newFakeEndpoint(t, func(w http.ResponseWriter, r *http.Request, n int) { tokenJSON(w, "1506484173") })
+			origin := newFakeEndpoint(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				if n == 0 {
+					tokenJSON(w, "1506484173")
+					return
+				}
+				http.Redirect(w, r, target.URL+"/steal", http.StatusTemporaryRedirect)
+			})
+			tr := &countingTransporter{rt: origin.Client().Transport}
+			src, err := hs.newSrc(origin.URL, tr, -1, 0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, err := src.Assertion(context.Background()); err != nil || a.Token != testToken {
+				t.Fatalf("first Assertion: err = %v, token served = %v", err, a.Token == testToken)
+			}
+			_, err = src.Assertion(context.Background())
+			var re *ResponseError
+			if !errors.As(err, &re) || re.StatusCode != http.StatusTemporaryRedirect {
+				t.Fatalf("error = %v, want a *ResponseError for 307", err)
+			}
+			tr.mu.Lock()
+			n := tr.n
+			tr.mu.Unlock()
+			if n != 2 {
+				t.Errorf("the Transporter sent %d requests, want 2 (one per Assertion, no redirect followed)", n)
+			}
+			if n := len(target.requests()); n != 0 {
+				t.Errorf("the redirect target received %d requests, want 0", n)
+			}
+		})
+	}
+}
+
+func TestNilHTTPClientTransportMeansDefault(t *testing.T) {
+	var c *http.Client
+	if hc := noRedirects(c); hc.Timeout != defaultAttemptTimeout || hc.CheckRedirect == nil {
+		t.Errorf("noRedirects((*http.Client)(nil)) = timeout %v, CheckRedirect set %v; want the default client", hc.Timeout, hc.CheckRedirect != nil)
 	}
 }
 

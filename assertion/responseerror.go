@@ -7,20 +7,20 @@ import (
 	"strings"
 )
 
-// ResponseError is a failed answer from a managed-identity endpoint. Use
-// errors.As to get one; the message text is not a contract. It never holds a
+// ResponseError is a failed answer from a managed-identity endpoint ([AppService]
+// or [IMDS]). Use [errors.As] to get one; the message text is not a contract. It never holds a
 // token or an identity header value.
 type ResponseError struct {
 	// Source names the protocol: "AppService" or "IMDS".
 	Source string
 	// StatusCode is the HTTP status of the last attempt.
 	StatusCode int
-	// ErrorCode is the OAuth "error" field (IMDS) or "statusCode" (App Service),
+	// Code is the OAuth "error" field (IMDS) or "statusCode" (App Service),
 	// empty when the body had none.
-	ErrorCode string
-	// Description is error_description (IMDS) or message (App Service), clipped
+	Code string
+	// Message is error_description (IMDS) or message (App Service), clipped
 	// and with any identity header value removed.
-	Description string
+	Message string
 	// Identity is the identity that was asked for, such as "client_id=…" or
 	// "system-assigned".
 	Identity string
@@ -38,13 +38,13 @@ func (e *ResponseError) Error() string {
 		b.WriteString(" ")
 		b.WriteString(t)
 	}
-	if e.ErrorCode != "" {
+	if e.Code != "" {
 		b.WriteString(": ")
-		b.WriteString(e.ErrorCode)
+		b.WriteString(e.Code)
 	}
-	if e.Description != "" {
+	if e.Message != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Description)
+		b.WriteString(e.Message)
 	}
 	if e.Identity != "" {
 		b.WriteString(" (identity ")
@@ -75,19 +75,19 @@ func newResponseError(source string, status int, body []byte, identity, secret s
 	}
 	_ = json.Unmarshal(body, &r) // a non-JSON error body leaves the fields empty
 	e := &ResponseError{Source: source, StatusCode: status, Identity: identity}
-	e.ErrorCode = r.Error
-	if e.ErrorCode == "" {
+	e.Code = r.Error
+	if e.Code == "" {
 		if v, ok := jsonScalar(r.StatusCode); ok {
-			e.ErrorCode = v
+			e.Code = v
 		}
 	}
-	e.ErrorCode = scrub(e.ErrorCode, secret, 64)
+	e.Code = scrub(e.Code, secret, 64)
 	desc := r.Description
 	if desc == "" {
 		desc = r.Message
 	}
-	e.Description = scrub(desc, secret, maxDescription)
-	e.Hint = hintFor(source, status, e.Description, identity)
+	e.Message = scrub(desc, secret, maxDescription)
+	e.Hint = hintFor(source, status, e.Message, identity)
 	return e
 }
 

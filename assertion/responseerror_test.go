@@ -3,7 +3,6 @@ package assertion
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -18,16 +17,16 @@ func TestNewResponseError(t *testing.T) {
 		want   ResponseError
 	}{
 		{"IMDS shape", imdsName, 400, `{"error":"invalid_request","error_description":"Identity not found"}`,
-			ResponseError{Source: imdsName, StatusCode: 400, ErrorCode: "invalid_request", Description: "Identity not found", Identity: "client_id=c",
+			ResponseError{Source: imdsName, StatusCode: 400, Code: "invalid_request", Message: "Identity not found", Identity: "client_id=c",
 				Hint: "the identity client_id=c is not assigned to this resource, or the selector names another identity"}},
 		{"App Service shape", appServiceName, 401, `{"statusCode":401,"message":"X-IDENTITY-HEADER mismatch: ` + testHeader + `","correlationId":"x"}`,
-			ResponseError{Source: appServiceName, StatusCode: 401, ErrorCode: "401", Description: "X-IDENTITY-HEADER mismatch: [REDACTED]", Identity: "client_id=c",
+			ResponseError{Source: appServiceName, StatusCode: 401, Code: "401", Message: "X-IDENTITY-HEADER mismatch: [REDACTED]", Identity: "client_id=c",
 				Hint: "the identity header was rejected: check that IDENTITY_HEADER (or MSI_SECRET) is the value the platform set next to IDENTITY_ENDPOINT (or MSI_ENDPOINT)"}},
 		{"control characters", imdsName, 500, `{"error":"e","error_description":"line1\nline2\u0000"}`,
-			ResponseError{Source: imdsName, StatusCode: 500, ErrorCode: "e", Description: "line1 line2", Identity: "client_id=c",
+			ResponseError{Source: imdsName, StatusCode: 500, Code: "e", Message: "line1 line2", Identity: "client_id=c",
 				Hint: "the managed-identity endpoint failed; retries were exhausted"}},
 		{"clipped", imdsName, 418, `{"error":"e","error_description":"` + long + `"}`,
-			ResponseError{Source: imdsName, StatusCode: 418, ErrorCode: "e", Description: strings.Repeat("é", maxDescription/2) + "…", Identity: "client_id=c"}},
+			ResponseError{Source: imdsName, StatusCode: 418, Code: "e", Message: strings.Repeat("é", maxDescription/2) + "…", Identity: "client_id=c"}},
 		{"HTML", appServiceName, 502, `<html>Bad gateway</html>`,
 			ResponseError{Source: appServiceName, StatusCode: 502, Identity: "client_id=c", Hint: "the managed-identity endpoint failed; retries were exhausted"}},
 	}
@@ -43,32 +42,9 @@ func TestNewResponseError(t *testing.T) {
 }
 
 func TestResponseErrorMessage(t *testing.T) {
-	e := &ResponseError{Source: imdsName, StatusCode: 400, ErrorCode: "invalid_request", Description: "Identity not found", Identity: "object_id=o", Hint: "h"}
+	e := &ResponseError{Source: imdsName, StatusCode: 400, Code: "invalid_request", Message: "Identity not found", Identity: "object_id=o", Hint: "h"}
 	want := "assertion: IMDS: 400 Bad Request: invalid_request: Identity not found (identity object_id=o); h"
 	if got := e.Error(); got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	cases := []struct {
-		in     string
-		want   time.Duration
-		wantOK bool
-	}{
-		{"", 0, false},
-		{"5", 5 * time.Second, true},
-		{" 0 ", 0, true},
-		{"-3", 0, false},
-		{"99999999999999", 24 * time.Hour, true},
-		{testNow.Add(90 * time.Second).Format("Mon, 02 Jan 2006 15:04:05 GMT"), 90 * time.Second, true},
-		{testNow.Add(-time.Hour).Format("Mon, 02 Jan 2006 15:04:05 GMT"), 0, true},
-		{"later", 0, false},
-	}
-	for _, tc := range cases {
-		got, ok := retryAfter(tc.in, testNow)
-		if got != tc.want || ok != tc.wantOK {
-			t.Errorf("retryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.wantOK)
-		}
 	}
 }

@@ -2,8 +2,8 @@ package assertion
 
 import "context"
 
-// Static returns a Source that always yields token with an unknown expiry
-// (Cached then reads the token's exp claim). It is meant for tests and for
+// Static returns a [Source] that always yields token with an unknown expiry
+// ([Cached] then reads the token's exp claim). It is meant for tests and for
 // tokens obtained elsewhere; it never fails.
 func Static(token string) Source { return staticSource{a: Assertion{Token: token}} }
 
@@ -19,7 +19,7 @@ func (s staticSource) Assertion(ctx context.Context) (Assertion, error) {
 // String names the source without revealing the token.
 func (staticSource) String() string { return "assertion.Static" }
 
-// Func adapts an ordinary function to Source, for issuers this package does not
+// Func adapts an ordinary function to [Source], for issuers this package does not
 // ship (GitHub Actions OIDC, a vault, a test double). The function must be safe
 // for concurrent use.
 type Func func(ctx context.Context) (Assertion, error)

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 )
 
-// WorkloadFile returns a Source that reads the projected service-account
+// WorkloadFile returns a [Source] that reads the projected service-account
 // token of AKS workload identity (or any file holding one JWT). An empty path
 // reads AZURE_FEDERATED_TOKEN_FILE.
 //
@@ -91,12 +92,12 @@ func (w *workloadFile) read() (Assertion, error) {
 		return Assertion{}, fmt.Errorf("assertion: WorkloadFile: %w", err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenFileBytes+1))
+	b, err := bodylimit.Read(f, maxTokenFileBytes)
+	if errors.Is(err, bodylimit.ErrTooLarge) {
+		return Assertion{}, fmt.Errorf("assertion: WorkloadFile: %s is larger than %s; it should hold one JWT: %w", w.path, bodylimit.Size(maxTokenFileBytes), err)
+	}
 	if err != nil {
 		return Assertion{}, fmt.Errorf("assertion: WorkloadFile: reading %s: %w", w.path, err)
-	}
-	if len(b) > maxTokenFileBytes {
-		return Assertion{}, fmt.Errorf("assertion: WorkloadFile: %s is larger than %d bytes; it should hold one JWT", w.path, maxTokenFileBytes)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {

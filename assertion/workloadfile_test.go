@@ -129,7 +129,7 @@ func TestWorkloadFileErrors(t *testing.T) {
 		name, content, want string
 	}{
 		{"empty", "", "is empty"},
-		{"not a JWT", testToken + "-not-a-jwt", "not a JWT (malformed)"},
+		{"not a JWT", testToken + "-not-a-jwt", "malformed JWT"},
 		{"no exp", noExp, "no exp claim"},
 		{"too large", strings.Repeat("a", maxTokenFileBytes+1), "larger than"},
 	}

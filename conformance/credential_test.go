@@ -32,7 +32,7 @@ func appServiceSource(t *testing.T, idp *fakeidp.Server) assertion.Source {
 	src, err := assertion.AppService(&assertion.AppServiceOptions{
 		Endpoint:       idp.AppServiceEndpoint(),
 		IdentityHeader: idp.IdentityHeader(),
-		HTTPClient:     idp.Client(),
+		Transport:      idp.Client(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 )
 
 // MaxBatchRequests is Graph's limit of requests in one $batch
@@ -27,7 +29,7 @@ type BatchRequest struct {
 	Header map[string]string
 }
 
-// BatchResponse is the answer to one BatchRequest.
+// BatchResponse is the answer to one [BatchRequest].
 type BatchResponse struct {
 	ID      string
 	Status  int
@@ -37,7 +39,7 @@ type BatchResponse struct {
 	Body json.RawMessage
 }
 
-// Err returns the *Error of a failed response (status 400 or more), else nil.
+// Err returns the *[Error] of a failed response (status 400 or more), else nil.
 func (r BatchResponse) Err() error {
 	if r.Status < 400 {
 		return nil
@@ -59,9 +61,9 @@ type readCloser struct{ *strings.Reader }
 
 func (readCloser) Close() error { return nil }
 
-// Batch sends up to MaxBatchRequests GETs in one POST {BaseURL}/$batch and
+// Batch sends up to [MaxBatchRequests] GETs in one POST {BaseURL}/$batch and
 // returns their responses in the order of reqs, each with its own status.
-// The error is for the batch as a whole; see BatchResponse.Err for each part.
+// The error is for the batch as a whole; see [BatchResponse.Err] for each part.
 func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchResponse, error) {
 	if len(reqs) == 0 || len(reqs) > MaxBatchRequests {
 		return nil, fmt.Errorf("graphlite: a batch holds 1 to %d requests, not %d", MaxBatchRequests, len(reqs))
@@ -111,7 +113,7 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 			Body    json.RawMessage   `json:"body"`
 		} `json:"responses"`
 	}
-	if err := json.NewDecoder(&limitedReader{r: resp.Body, left: c.maxBytes}).Decode(&out); err != nil {
+	if err := json.NewDecoder(bodylimit.NewReader(resp.Body, c.maxBytes)).Decode(&out); err != nil {
 		return nil, fmt.Errorf("graphlite: batch: decode response: %w", err)
 	}
 	// Graph answers in any order; put the responses back in request order.

@@ -11,7 +11,7 @@ import (
 type eventualKey struct{}
 
 // WithEventualConsistency returns a context under which every request, and so
-// every page of a List, carries the header ConsistencyLevel: eventual, which
+// every page of a [List], carries the header ConsistencyLevel: eventual, which
 // Graph requires for its "advanced queries" on directory objects ($count,
 // $search, ne, not, endsWith; learn.microsoft.com/graph/aad-advanced-queries).
 // A request whose query has $count=true or $search gets the header anyway.

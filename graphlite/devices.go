@@ -57,7 +57,7 @@ type DevicesOptions struct {
 	Top int
 	// Count adds $count=true and ConsistencyLevel: eventual, which makes the
 	// listing an advanced query, as Graph requires for filters with ne, not or
-	// endsWith. (For the number itself, use CountDevices.)
+	// endsWith. (For the number itself, use [Client.CountDevices].)
 	Count bool
 }
 
@@ -82,7 +82,7 @@ func (o *DevicesOptions) query() url.Values {
 }
 
 // Devices lists the devices of the token's tenant (GET /devices), page by
-// page; see List. The app needs the application permission Device.Read.All.
+// page; see [List]. The app needs the application permission Device.Read.All.
 func (c *Client) Devices(ctx context.Context, opts *DevicesOptions) iter.Seq2[Device, error] {
 	if opts != nil && opts.Count {
 		ctx = WithEventualConsistency(ctx)

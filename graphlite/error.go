@@ -1,15 +1,16 @@
 package graphlite
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
+
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 )
 
-// Error is a failure response from Graph. Use errors.As to get it; the
+// Error is a failure response from Graph. Use [errors.As] to get it; the
 // message text is not a contract. It never contains a token.
 type Error struct {
 	// StatusCode is the HTTP status.
@@ -65,7 +66,9 @@ func newError(resp *http.Response, method string) *Error {
 		e.Path = resp.Request.URL.Path
 		e.TenantID, e.Roles = tokenClaims(resp.Request.Header.Get("Authorization"))
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	// An error body over the limit leaves the Graph fields empty: the status
+	// and headers still explain the failure.
+	body, _ := bodylimit.Read(resp.Body, maxErrorBodyBytes)
 	var doc struct {
 		Error struct {
 			Code       string          `json:"code"`
@@ -146,19 +149,11 @@ func tokenClaims(authz string) (string, []string) {
 	if !ok {
 		return "", nil
 	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return "", nil
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return "", nil
-	}
 	var c struct {
 		TID   string   `json:"tid"`
 		Roles []string `json:"roles"`
 	}
-	if json.Unmarshal(payload, &c) != nil {
+	if jwtpeek.Claims(tok, &c) != nil {
 		return "", nil
 	}
 	// Keep them only if they look like what they should be.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
+	"github.com/tenantbridge/tenantbridge/fanout"
 	"github.com/tenantbridge/tenantbridge/graphlite"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 )
@@ -132,14 +133,16 @@ func ExampleClient_Batch() {
 	// 2 404 Request_ResourceNotFound
 }
 
-func ExampleFanOut() {
+// Example_multiTenant lists the devices of several tenants with one client
+// per tenant, run side by side by [fanout.Run].
+func Example_multiTenant() {
 	_, opts, done := exampleGraph()
 	defer done()
 	// cred stands in for a federated.Credential: one app, consented
 	// Device.Read.All in tenant A only.
 	cred := &multiTenant{roles: map[string][]string{tenantA: {"Device.Read.All"}}}
 
-	results := graphlite.FanOut(context.Background(), []string{tenantA, tenantB}, 4,
+	results := fanout.Run(context.Background(), []string{tenantA, tenantB}, nil,
 		func(ctx context.Context, tenant string) (int, error) {
 			client, err := graphlite.New(cred.ForTenant(tenant), opts)
 			if err != nil {

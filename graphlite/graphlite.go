@@ -1,13 +1,17 @@
 // Package graphlite is a small Microsoft Graph client for the calls that
-// workloads make with an app-only token: Get, paging with List, $batch, and
-// Devices. It runs on an azcore pipeline with BearerTokenPolicy, so any
-// azcore.TokenCredential (federated.Credential, an azidentity credential)
-// authorizes it, and CAE claims challenges are handled the Azure SDK way.
+// workloads make with an app-only token: [Client.Get], paging with [List],
+// $batch ([Client.Batch]), and [Client.Devices]. It runs on an azcore pipeline
+// with [runtime.NewBearerTokenPolicy], so any [azcore.TokenCredential]
+// (federated.Credential, an azidentity credential) authorizes it, and CAE
+// claims challenges are handled the Azure SDK way.
 //
 //	client, err := graphlite.New(cred, nil)
 //	for d, err := range client.Devices(ctx, &graphlite.DevicesOptions{Select: []string{"id", "displayName"}}) {
 //		...
 //	}
+//
+// To call many tenants side by side, build one client per tenant inside
+// [github.com/tenantbridge/tenantbridge/fanout.Run].
 package graphlite
 
 import (
@@ -21,12 +25,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 )
 
 const (
@@ -54,25 +59,27 @@ const (
 	headerClientRequestID = "client-request-id"
 )
 
-// Options configure a Client. nil and zero fields mean defaults.
+// Options configure a [Client]. nil and zero fields mean defaults.
 type Options struct {
 	// ClientOptions are azcore's: Transport, Retry (for transport errors and
-	// 408/500/502/504; 429 and 503 are Throttle's), Logging, PerCallPolicies...
+	// 408/500/502/504; 429 and 503 are Throttle's), Logging, PerCallPolicies,
+	// with the meaning they have in every Azure SDK client.
 	azcore.ClientOptions
 
 	// BaseURL is the Graph endpoint including the version, e.g.
 	// https://graph.microsoft.com/v1.0 (the default), .../beta, or a national
-	// cloud's (USGovernmentCloud+"/v1.0"). It must be https. The token scope is
+	// cloud's ([USGovernmentCloud]+"/v1.0"). It must be https. The token scope is
 	// the national cloud's "{host}/.default"; other hosts (a test server) use
 	// the public cloud's scope unless Scope is set.
 	BaseURL string
 	// Scope overrides the token scope derived from BaseURL.
 	Scope string
 
-	// Throttle configures the retries of 429 and 503.
+	// Throttle configures the retries of 429 and 503; see [ThrottleOptions].
 	Throttle ThrottleOptions
 
-	// MaxPageBytes bounds one response body; default DefaultMaxPageBytes.
+	// MaxPageBytes bounds one response body; default [DefaultMaxPageBytes].
+	// A longer body fails with [ErrResponseTooLarge].
 	MaxPageBytes int64
 }
 
@@ -84,7 +91,7 @@ type Client struct {
 	maxBytes int64
 }
 
-// New returns a Client that authorizes its requests with tokens from cred.
+// New returns a [Client] that authorizes its requests with tokens from cred.
 // opts may be nil.
 func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 	if cred == nil {
@@ -209,7 +216,7 @@ func (c *Client) send(ctx context.Context, method, rawURL string, body []byte) (
 }
 
 // Get sends GET {BaseURL}/{path}?{query} and decodes the JSON response into
-// out (a pointer), reading at most MaxPageBytes. A text/plain answer (such as
+// out (a pointer), reading at most [Options.MaxPageBytes]. A text/plain answer (such as
 // /devices/$count) decodes into *string or *int. out may be nil.
 func (c *Client) Get(ctx context.Context, path string, query url.Values, out any) error {
 	u, err := c.resolve(path, query)
@@ -221,7 +228,7 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values, out any
 		return err
 	}
 	defer closeBody(resp.Body)
-	body := &limitedReader{r: resp.Body, left: c.maxBytes}
+	body := bodylimit.NewReader(resp.Body, c.maxBytes)
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 		b, err := io.ReadAll(body)
 		if err != nil {
@@ -251,32 +258,10 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values, out any
 	return nil
 }
 
-// ErrResponseTooLarge is returned (wrapped) when a response exceeds MaxPageBytes.
-var ErrResponseTooLarge = errors.New("graphlite: response larger than MaxPageBytes")
-
-// limitedReader fails, rather than truncating silently like io.LimitReader,
-// when the body is longer than the limit.
-type limitedReader struct {
-	r    io.Reader
-	left int64
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		var one [1]byte
-		n, err := l.r.Read(one[:])
-		if n > 0 {
-			return 0, ErrResponseTooLarge
-		}
-		return 0, err
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	return n, err
-}
+// ErrResponseTooLarge is returned (wrapped) when a response exceeds
+// [Options.MaxPageBytes]; test for it with [errors.Is]. The error names the
+// limit. A body over the limit is never decoded in part.
+var ErrResponseTooLarge = bodylimit.ErrTooLarge
 
 // closeBody reads what is left of a body (up to 64 KiB, so that the
 // connection can be reused: a JSON decoder stops at the closing brace) and
@@ -284,16 +269,4 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 func closeBody(body io.ReadCloser) {
 	io.CopyN(io.Discard, body, 64<<10)
 	body.Close()
-}
-
-// sleepCtx waits d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tenantbridge/tenantbridge/fanout"
 	"github.com/tenantbridge/tenantbridge/graphlite"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 )
@@ -271,7 +272,7 @@ func TestThrottling(t *testing.T) {
 			w := &waits{}
 			c := newClient(t, srv, newCredential(tenantA, "Device.Read.All"), w, func(o *graphlite.Options) {
 				o.Throttle.MaxDelay = 30 * time.Second
-				o.Throttle.Now = func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
+				o.Throttle.Clock = func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
 			})
 			var d graphlite.Device
 			err := c.Get(context.Background(), "/devices/d-1", nil, &d)
@@ -520,6 +521,8 @@ type transportFunc func(*http.Request) (*http.Response, error)
 
 func (f transportFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
 
+// TestFanOut runs graphlite clients across tenants with fanout.Run, as a
+// multi-tenant inventory does: one tenant's 403 does not stop the others.
 func TestFanOut(t *testing.T) {
 	srv := startGraph(t, graphtest.Options{
 		Devices:   map[string][]map[string]any{tenantA: scenarioDevices(), tenantB: scenarioDevices()},
@@ -527,7 +530,7 @@ func TestFanOut(t *testing.T) {
 	})
 	creds := &multiTenant{roles: map[string][]string{tenantA: {"Device.Read.All"}, tenantC: {"Directory.Read.All"}}}
 	var running, peak atomic.Int32
-	results := graphlite.FanOut(context.Background(), []string{tenantA, tenantB, tenantC, tenantA}, 2,
+	results := fanout.Run(context.Background(), []string{tenantA, tenantB, tenantC, tenantA}, &fanout.Options{Parallelism: 2},
 		func(ctx context.Context, tenant string) (int, error) {
 			now := running.Add(1)
 			defer running.Add(-1)
@@ -562,9 +565,9 @@ func TestFanOut(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
-	for _, r := range graphlite.FanOut(ctx, []string{tenantA}, 0, func(context.Context, string) (int, error) { ran = true; return 0, nil }) {
+	for _, r := range fanout.Run(ctx, []string{tenantA}, nil, func(context.Context, string) (int, error) { ran = true; return 0, nil }) {
 		if !errors.Is(r.Err, context.Canceled) || ran {
-			t.Errorf("cancelled FanOut: %+v, ran %v", r, ran)
+			t.Errorf("cancelled fanout.Run: %+v, ran %v", r, ran)
 		}
 	}
 }

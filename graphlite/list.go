@@ -8,6 +8,8 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 )
 
 // List iterates over a Graph collection: it GETs {BaseURL}/{path}?{query},
@@ -18,7 +20,7 @@ import (
 //
 // A failure is yielded once, as the last pair, with the zero T. Stopping the
 // loop early stops the paging. Advanced queries need ConsistencyLevel:
-// eventual on every page: see WithEventualConsistency.
+// eventual on every page: see [WithEventualConsistency].
 func List[T any](ctx context.Context, c *Client, path string, query url.Values) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
@@ -63,7 +65,7 @@ func getPage[T any](ctx context.Context, c *Client, u string, page []T) ([]T, st
 		return page, "", err
 	}
 	defer closeBody(resp.Body)
-	page, next, err := decodePage(json.NewDecoder(&limitedReader{r: resp.Body, left: c.maxBytes}), page)
+	page, next, err := decodePage(json.NewDecoder(bodylimit.NewReader(resp.Body, c.maxBytes)), page)
 	if err != nil {
 		return page, "", fmt.Errorf("graphlite: GET %s: decode page: %w", resp.Request.URL.Path, err)
 	}

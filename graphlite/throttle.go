@@ -3,11 +3,12 @@ package graphlite
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/tenantbridge/tenantbridge/internal/backoff"
+	"github.com/tenantbridge/tenantbridge/internal/retryafter"
 )
 
 // ThrottleOptions configure the retries of 429 Too Many Requests and 503
@@ -25,8 +26,8 @@ type ThrottleOptions struct {
 	// Wait waits d or until ctx is done (returning ctx.Err()); nil means a
 	// timer. Tests inject one that records d and returns at once.
 	Wait func(ctx context.Context, d time.Duration) error
-	// Now tells the time for Retry-After dates; nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time for Retry-After dates; nil means [time.Now].
+	Clock func() time.Time
 }
 
 type throttlePolicy struct{ o ThrottleOptions }
@@ -44,10 +45,10 @@ func newThrottlePolicy(o ThrottleOptions) *throttlePolicy {
 		o.MaxDelay = 60 * time.Second
 	}
 	if o.Wait == nil {
-		o.Wait = sleepCtx
+		o.Wait = backoff.Sleep
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
 	return &throttlePolicy{o: o}
 }
@@ -65,42 +66,19 @@ func (p *throttlePolicy) Do(req *policy.Request) (*http.Response, error) {
 		}
 		d := p.delay(resp, try)
 		// Drain a little so that the connection can be reused, then wait.
-		drain(resp)
+		closeBody(resp.Body)
 		if err := p.o.Wait(ctx, d); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// delay is Retry-After (seconds or an HTTP date) when Graph sends it, else
-// BaseDelay·2^try; both capped at MaxDelay so that a server cannot park us.
+// delay is Retry-After (seconds, an HTTP date, or Retry-After-Ms) when Graph
+// sends it, else BaseDelay·2^try; both capped at MaxDelay so that a server
+// cannot park us.
 func (p *throttlePolicy) delay(resp *http.Response, try int) time.Duration {
-	d := time.Duration(-1)
-	if ra := strings.TrimSpace(resp.Header.Get("Retry-After")); ra != "" {
-		if secs, err := strconv.ParseInt(ra, 10, 64); err == nil && secs >= 0 {
-			d = time.Duration(min(secs, int64(p.o.MaxDelay/time.Second)+1)) * time.Second
-		} else if t, err := http.ParseTime(ra); err == nil {
-			d = max(t.Sub(p.o.Now()), 0)
-		}
+	if d, ok := retryafter.Capped(resp.Header, p.o.Clock(), p.o.MaxDelay); ok {
+		return d
 	}
-	if d < 0 {
-		d = p.o.BaseDelay
-		for range try {
-			if d >= p.o.MaxDelay {
-				break
-			}
-			d *= 2
-		}
-	}
-	return min(d, p.o.MaxDelay)
-}
-
-func drain(resp *http.Response) {
-	buf := make([]byte, 4096)
-	for range 16 {
-		if _, err := resp.Body.Read(buf); err != nil {
-			break
-		}
-	}
-	resp.Body.Close()
+	return backoff.Exponential(try, p.o.BaseDelay, p.o.MaxDelay)
 }

@@ -81,7 +81,7 @@ func newEnvWith(t testing.TB, sc *fakeidp.Scenario, allowed []string, mods ...fu
 	msi, err := assertion.AppService(&assertion.AppServiceOptions{
 		Endpoint:       idp.AppServiceEndpoint(),
 		IdentityHeader: idp.IdentityHeader(),
-		HTTPClient:     idp.Client(),
+		Transport:      idp.Client(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,87 @@
+// Package fanout runs one function per tenant, a bounded number at a time,
+// and collects every tenant's result, so that one failing tenant does not
+// hide the others. It knows nothing of tokens or Graph: the function does.
+//
+//	results := fanout.Run(ctx, tenants, nil, func(ctx context.Context, tenant string) (int, error) {
+//		client, err := graphlite.New(cred.ForTenant(tenant), opts)
+//		...
+//	})
+//	for _, r := range results {
+//		if r.Err != nil { ... }
+//	}
+package fanout
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// DefaultParallelism is the number of tenants [Run] works on at once when
+// [Options.Parallelism] is 0.
+const DefaultParallelism = 4
+
+// Options configure [Run]. nil and zero fields mean defaults.
+type Options struct {
+	// Parallelism bounds how many calls of the function run at once; 0 or
+	// less means [DefaultParallelism].
+	Parallelism int
+}
+
+// Result is the outcome of the function for one tenant.
+type Result[T any] struct {
+	Tenant string
+	Value  T
+	Err    error
+}
+
+// Run calls fn once per entry of tenants, at most [Options.Parallelism] at a
+// time, and returns the results in the order of tenants (a tenant listed
+// twice runs twice). A failing tenant does not stop the others; each result
+// carries its own error. When ctx is done, the tenants not yet started get
+// ctx.Err() without running fn. A panic in fn becomes that tenant's error,
+// so one tenant cannot crash the program of every other.
+//
+// Run returns when every started call has returned; fn must honour ctx.
+func Run[T any](ctx context.Context, tenants []string, opts *Options, fn func(ctx context.Context, tenant string) (T, error)) []Result[T] {
+	parallelism := DefaultParallelism
+	if opts != nil && opts.Parallelism > 0 {
+		parallelism = opts.Parallelism
+	}
+	results := make([]Result[T], len(tenants))
+	sem := make(chan struct{}, parallelism)
+	var wg sync.WaitGroup
+	for i, tenant := range tenants {
+		results[i].Tenant = tenant
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			results[i].Err = ctx.Err()
+			continue
+		}
+		// Both cases of the select can be ready at once; an ended context
+		// wins, so no tenant starts after the caller gave up.
+		if err := ctx.Err(); err != nil {
+			<-sem
+			results[i].Err = err
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			results[i].Value, results[i].Err = call(ctx, tenant, fn)
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// call runs fn, turning a panic into an error.
+func call[T any](ctx context.Context, tenant string, fn func(context.Context, string) (T, error)) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var zero T
+			v, err = zero, fmt.Errorf("fanout: the function panicked for tenant %s: %v", tenant, p)
+		}
+	}()
+	return fn(ctx, tenant)
+}
