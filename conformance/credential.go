@@ -14,14 +14,14 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
-// CredentialOptions tunes TestCredential. A nil *CredentialOptions and zero
+// CredentialOptions tunes [TestCredential]. A nil *CredentialOptions and zero
 // fields mean defaults.
 type CredentialOptions struct {
 	// Scope is requested in every call. Empty means
 	// "https://graph.microsoft.com/.default".
 	Scope string
 	// Tenants, when set, are requested one by one through
-	// TokenRequestOptions.TenantID in the TenantSelection subtest; each must
+	// [policy.TokenRequestOptions].TenantID in the TenantSelection subtest; each must
 	// yield a token, and when the token is a JWT with a tid claim, tid must be
 	// that tenant.
 	Tenants []string
@@ -43,10 +43,10 @@ type CredentialOptions struct {
 	// the JWT checks (exp against ExpiresOn, tid) apply only when the token
 	// parses as one.
 	RequireJWT bool
-	// Concurrency, Timeout and Now are as in SourceOptions.
+	// Concurrency, Timeout and Clock are as in [SourceOptions].
 	Concurrency int
 	Timeout     time.Duration
-	Now         func() time.Time
+	Clock       func() time.Time
 }
 
 func (o *CredentialOptions) withDefaults() CredentialOptions {
@@ -63,29 +63,29 @@ func (o *CredentialOptions) withDefaults() CredentialOptions {
 	if r.Timeout <= 0 {
 		r.Timeout = 30 * time.Second
 	}
-	if r.Now == nil {
-		r.Now = time.Now
+	if r.Clock == nil {
+		r.Clock = time.Now
 	}
 	return r
 }
 
-// TestCredential runs the TokenCredential conformance suite as subtests of t,
-// each on a fresh credential from newCred, and reports every failure with
-// t.Errorf. The subtests are:
+// TestCredential runs the [azcore.TokenCredential] conformance suite as
+// subtests of t, each on a fresh credential from newCred, and reports every
+// failure with t.Errorf. The subtests are:
 //
-//   - GetToken: a token for CredentialOptions.Scope, non-empty, ExpiresOn in
+//   - GetToken: a token for [CredentialOptions.Scope], non-empty, ExpiresOn in
 //     the future, RefreshOn (when set) before ExpiresOn; for a JWT, exp in the
 //     future and ExpiresOn not later than exp.
-//   - Concurrent: CredentialOptions.Concurrency simultaneous callers all get
+//   - Concurrent: [CredentialOptions.Concurrency] simultaneous callers all get
 //     such a token.
 //   - CancelledContext: a fresh credential given a cancelled context fails
 //     within the timeout with an error wrapping context.Canceled.
 //   - TenantSelection: only when Tenants or DisallowedTenant is set; see
-//     CredentialOptions.
+//     [CredentialOptions].
 //   - ErrorsDoNotLeakToken: no error of the credential, in any subtest,
 //     contains a token it returned.
 //   - FormattingDoesNotLeakToken: as for sources.
-//   - Caching: only when ExpectCaching is set; see CredentialOptions.
+//   - Caching: only when ExpectCaching is set; see [CredentialOptions].
 //
 // Run under -race.
 func TestCredential(t *testing.T, newCred func(t *testing.T) azcore.TokenCredential, opts *CredentialOptions) {
@@ -216,7 +216,7 @@ func validateAccessToken(tok azcore.AccessToken, o *CredentialOptions) ([]error,
 		return []error{errors.New("returned an empty token with a nil error")}, nil
 	}
 	var errs []error
-	now := o.Now()
+	now := o.Clock()
 	if !tok.ExpiresOn.After(now) {
 		errs = append(errs, fmt.Errorf("ExpiresOn %s is not after now (%s)", fmtTime(tok.ExpiresOn), fmtTime(now)))
 	}

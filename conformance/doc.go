@@ -1,5 +1,5 @@
-// Package conformance checks that an assertion.Source or an
-// azcore.TokenCredential keeps the promises the rest of tenantbridge relies
+// Package conformance checks that an [assertion.Source] or an
+// [azcore.TokenCredential] keeps the promises the rest of tenantbridge relies
 // on: it returns a usable, unexpired JWT; it is safe for concurrent use; it
 // gives up when its context is cancelled; and no error or String() it
 // produces contains the token. Run it in CI against your own implementation:
@@ -10,11 +10,11 @@
 //		}, nil)
 //	}
 //
-// Like testing/fstest.TestFS and testing/slogtest, the harness takes a
-// factory, runs named subtests on fresh instances, reports every failure it
-// finds rather than stopping at the first, and checks optional capabilities
-// (fmt.Stringer, fmt.GoStringer, slog.LogValuer) only when the implementation
-// has them.
+// Like [testing/fstest.TestFS] and [testing/slogtest], the harness ([TestSource],
+// [TestCredential]) takes a factory, runs named subtests on fresh instances,
+// reports every failure it finds rather than stopping at the first, and checks
+// optional capabilities ([fmt.Stringer], [fmt.GoStringer], [log/slog.LogValuer])
+// only when the implementation has them.
 //
 // Passing proves less than it seems. The checks observe behaviour from the
 // outside, on the inputs the factory allows: a source that leaks its token

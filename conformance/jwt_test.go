@@ -20,10 +20,12 @@ func TestParseJWT(t *testing.T) {
 		{"aud string", signJWT(t, jwt.MapClaims{"exp": exp.Unix(), "aud": "a", "tid": "t"}), "", []string{"a"}},
 		{"aud array", signJWT(t, jwt.MapClaims{"exp": exp.Unix(), "aud": []string{"a", "b"}}), "", []string{"a", "b"}},
 		{"two parts", "a.b", "3 dot-separated parts", nil},
-		{"header not base64", "!!.e30.sig", "JWT header: not base64url", nil},
+		{"header not base64", "!!.e30.sig", "header is not base64url", nil},
 		{"alg none", "eyJhbGciOiJub25lIn0.e30.sig", `alg is empty or "none"`, nil},
-		{"payload not JSON", "eyJhbGciOiJIUzI1NiJ9.bm90anNvbg.sig", "JWT payload: not a JSON object", nil},
-		{"exp not a number", "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOiJzb29uIn0.sig", "JWT payload", nil},
+		{"payload not JSON", "eyJhbGciOiJIUzI1NiJ9.bm90anNvbg.sig", "payload is not a JSON object", nil},
+		{"exp not a number", "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOiJzb29uIn0.sig", "payload is not valid JSON", nil},
+		{"exp negative", "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOi0xfQ.sig", "JWT exp: out of range", nil},
+		{"empty signature", "eyJhbGciOiJIUzI1NiJ9.e30.", "empty signature", nil},
 		{"aud number", "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOjF9.sig", "aud is neither", nil},
 	}
 	for _, tt := range tests {

@@ -12,7 +12,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/assertion"
 )
 
-// SourceOptions tunes TestSource. A nil *SourceOptions and zero fields mean
+// SourceOptions tunes [TestSource]. A nil *SourceOptions and zero fields mean
 // defaults.
 type SourceOptions struct {
 	// Audience, when set, must be one of the JWT's aud values, e.g.
@@ -26,9 +26,9 @@ type SourceOptions struct {
 	// call that overruns is reported and abandoned (its goroutine is left
 	// running: the harness cannot stop code that ignores its context).
 	Timeout time.Duration
-	// Now is the clock the JWT's exp and ExpiresOn are compared with; nil
-	// means time.Now. Set it to the clock of a fake issuer that runs on one.
-	Now func() time.Time
+	// Clock is the clock the JWT's exp and ExpiresOn are compared with; nil
+	// means [time.Now]. Set it to the clock of a fake issuer that runs on one.
+	Clock func() time.Time
 }
 
 func (o *SourceOptions) withDefaults() SourceOptions {
@@ -42,28 +42,29 @@ func (o *SourceOptions) withDefaults() SourceOptions {
 	if r.Timeout <= 0 {
 		r.Timeout = 30 * time.Second
 	}
-	if r.Now == nil {
-		r.Now = time.Now
+	if r.Clock == nil {
+		r.Clock = time.Now
 	}
 	return r
 }
 
-// TestSource runs the Source conformance suite as subtests of t, each on a
-// fresh Source from newSource, and reports every failure with t.Errorf. The
+// TestSource runs the [assertion.Source] conformance suite as subtests of t,
+// each on a fresh Source from newSource, and reports every failure with
+// t.Errorf. The
 // subtests are:
 //
 //   - Assertion: a call returns a JWT (three base64url parts, an alg other
 //     than "none", JSON claims) whose exp is in the future and, when
-//     Assertion.ExpiresOn is set, ExpiresOn is in the future and not later
-//     than exp; aud contains SourceOptions.Audience when set.
+//     [assertion.Assertion.ExpiresOn] is set, ExpiresOn is in the future and
+//     not later than exp; aud contains [SourceOptions.Audience] when set.
 //   - Repeated: three calls in a row each return such a JWT.
-//   - Concurrent: SourceOptions.Concurrency simultaneous calls all succeed
+//   - Concurrent: [SourceOptions.Concurrency] simultaneous calls all succeed
 //     (and -race reports any data race they cause).
 //   - CancelledContext, DeadlineExceeded: a fresh Source given a context that
 //     is already done fails with an error wrapping context.Canceled or
-//     context.DeadlineExceeded, within SourceOptions.Timeout.
+//     context.DeadlineExceeded, within [SourceOptions.Timeout].
 //   - CancelDuringCall: a call whose context is cancelled as it starts
-//     returns within SourceOptions.Timeout, and if it fails the error wraps
+//     returns within [SourceOptions.Timeout], and if it fails the error wraps
 //     context.Canceled.
 //   - ErrorsDoNotLeakToken: after a successful call, the errors of calls with
 //     done contexts do not contain the token (and no error of any subtest
@@ -217,7 +218,7 @@ func validateAssertion(a assertion.Assertion, o *SourceOptions) []error {
 		return []error{fmt.Errorf("the token is not a usable JWT: %v", err)}
 	}
 	var errs []error
-	now := o.Now()
+	now := o.Clock()
 	switch {
 	case c.exp.IsZero():
 		errs = append(errs, errors.New("the JWT has no exp claim (Entra rejects assertions without one)"))
