@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 )
 
 // maxFormBytes bounds what the token endpoint reads; real token requests are
@@ -213,12 +214,6 @@ func parseScope(scope string) (string, *entraError) {
 	return strings.TrimSuffix(res[0], "/.default"), nil
 }
 
-// jwtHeader is the part of a JOSE header the checks read.
-type jwtHeader struct {
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
-}
-
 // verifyAssertion parses the assertion, checks alg, key and signature
 // against its issuer's keys, then exp and nbf. hosted is false when the
 // issuer is not one the fake hosts: its keys are then unavailable and the
@@ -226,12 +221,8 @@ type jwtHeader struct {
 // fetches keys of issuers that a credential trusts).
 func (s *Server) verifyAssertion(a string, now time.Time) (claims map[string]any, hosted bool, e *entraError) {
 	malformed := newEntraError(CodeMalformedJWT, "JWT token is invalid or malformed.")
-	parts := strings.Split(a, ".")
-	if len(parts) != 3 {
-		return nil, false, malformed
-	}
-	var hdr jwtHeader
-	if !decodeSegment(parts[0], &hdr) || !decodeSegment(parts[1], &claims) || claims == nil {
+	hdr, err := jwtpeek.ParseHeader(a)
+	if err != nil || jwtpeek.Claims(a, &claims) != nil {
 		return nil, false, malformed
 	}
 	badSig := func(format string, args ...any) *entraError {
@@ -267,15 +258,6 @@ func (s *Server) verifyAssertion(a string, now time.Time) (claims map[string]any
 			now.UTC().Format(time.RFC3339), from, exp.UTC().Format(time.RFC3339))
 	}
 	return claims, hosted, nil
-}
-
-// decodeSegment decodes one base64url JWT segment into v; false on any error.
-func decodeSegment(seg string, v any) bool {
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return false
-	}
-	return json.Unmarshal(b, v) == nil
 }
 
 func numericDate(v any) (time.Time, bool) {
