@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
 	"github.com/tenantbridge/tenantbridge/assertion"
@@ -84,11 +83,7 @@ func (s *rotatingSource) stats() (calls int, issued, invalidated []string) {
 // newRotatingCred is newTestCred with src as the assertion source.
 func newRotatingCred(t *testing.T, ts *tokenServer, src *rotatingSource, opts *Options) *Credential {
 	t.Helper()
-	if opts == nil {
-		opts = &Options{}
-	}
-	opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: ts.URL}
-	opts.Transport = ts.Client()
+	opts = testOptions(t, ts, opts)
 	clock := newFakeClock()
 	src.exp = clock.Now().Add(24 * time.Hour)
 	c, err := NewCredential(homeTenant, testClient, src, opts)

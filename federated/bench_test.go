@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
@@ -12,12 +13,12 @@ import (
 func warmCredential(b *testing.B) *Credential {
 	b.Helper()
 	ts := newTokenServer(b)
-	c, err := NewCredential(homeTenant, testClient, newCountingSource(), &Options{})
+	c, err := NewCredential(homeTenant, testClient, newCountingSource(), &Options{
+		ClientOptions: policy.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: ts.URL}, Transport: ts.Client()},
+	})
 	if err != nil {
 		b.Fatal(redactErr(err))
 	}
-	c.authority = ts.URL
-	c.http = ts.Client()
 	if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
 		b.Fatal(redactErr(err))
 	}

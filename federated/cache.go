@@ -314,11 +314,3 @@ func refreshOn(now time.Time, expiresIn, refreshIn time.Duration) time.Time {
 		return now.Add(expiresIn / 2)
 	}
 }
-
-// logf writes an EventAuthentication entry if a listener wants it. It is only
-// called off the warm path; its arguments never include a token.
-func (c *Credential) logf(format string, args ...any) {
-	if logShould(EventAuthentication) {
-		logWrite(EventAuthentication, fmt.Sprintf(format, args...))
-	}
-}

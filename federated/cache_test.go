@@ -483,9 +483,8 @@ func (tt *timeoutTransport) Do(req *http.Request) (*http.Response, error) {
 // request against an endpoint that is not answering.
 func TestWaiterSharesLeadersRequestTimeout(t *testing.T) {
 	ts := newTokenServer(t)
-	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}}})
 	tt := &timeoutTransport{arrived: make(chan struct{}), release: make(chan struct{})}
-	c.http = tt
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}, Transport: tt}})
 	joined := make(chan struct{}, 4)
 	c.onJoin = func() { joined <- struct{}{} }
 	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}

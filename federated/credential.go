@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -12,8 +11,10 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/internal/backoff"
 )
 
 // Environment variables read by NewCredential and NewFromEnvironment. The names
@@ -28,34 +29,54 @@ const (
 
 const defaultAuthorityHost = "https://login.microsoftonline.com/"
 
-// ErrTenantNotAllowed is returned (wrapped) by GetToken, before any request,
-// when TokenRequestOptions.TenantID names a tenant the credential was not
-// configured for. Test with errors.Is.
+// ErrTenantNotAllowed is returned (wrapped) by [Credential.GetToken], before
+// any request, when [policy.TokenRequestOptions].TenantID names a tenant the
+// credential was not configured for (see [Options].AdditionallyAllowedTenants).
+// Test with [errors.Is].
 var ErrTenantNotAllowed = errors.New("federated: tenant not allowed")
 
-// Options configures a Credential. A nil *Options and zero fields mean defaults.
+// Options configures a [Credential]. A nil *Options and zero fields mean
+// defaults.
 type Options struct {
-	// ClientOptions carries the settings shared with every azcore client:
-	//   - Cloud.ActiveDirectoryAuthorityHost selects the cloud (cloud.AzurePublic,
-	//     cloud.AzureGovernment, cloud.AzureChina or a custom host). Empty means
-	//     AZURE_AUTHORITY_HOST, else https://login.microsoftonline.com/. The host
-	//     must use https: the request carries a credential, and azidentity refuses
-	//     http authorities too.
-	//   - Transport sends the token requests (default: an http.Client that does
-	//     not follow redirects, so the assertion is never re-posted elsewhere).
-	//   - Retry: MaxRetries (default 3, negative for none), RetryDelay (default
-	//     800ms), MaxRetryDelay (default 60s, also the cap on Retry-After) and
-	//     TryTimeout bound the retries of 429 and 5xx responses.
-	//   - Telemetry.ApplicationID is prefixed to the User-Agent.
-	// Logging is not used: the token request is logged through
-	// EventAuthentication without its body, whatever Logging says, because the
-	// body holds the assertion.
+	// ClientOptions builds the azcore pipeline that sends the token request,
+	// so every field means what it means in any Azure SDK client:
+	//   - Cloud.ActiveDirectoryAuthorityHost selects the cloud
+	//     (cloud.AzurePublic, cloud.AzureGovernment, cloud.AzureChina or a
+	//     custom host). Empty means AZURE_AUTHORITY_HOST, else
+	//     https://login.microsoftonline.com/. The host must use https: the
+	//     request carries a credential, and azidentity refuses http authorities
+	//     too.
+	//   - PerCallPolicies and PerRetryPolicies see the token request.
+	//   - Retry governs its retries as [policy.RetryOptions] documents:
+	//     MaxRetries (default 3, -1 for none), RetryDelay, MaxRetryDelay (a
+	//     longer Retry-After is not waited for: the answer is returned),
+	//     TryTimeout, StatusCodes (default 408, 429, 500, 502, 503, 504) and
+	//     ShouldRetry. Entra's 4xx verdicts are not in the default list.
+	//   - Logging: azcore's log listener ([log.SetListener]) receives
+	//     [log.EventRequest], [log.EventResponse] and [log.EventRetryPolicy]
+	//     entries for the token request, with headers redacted as
+	//     Logging.AllowedHeaders says. Bodies are never logged, whatever
+	//     Logging.IncludeBody says: the request holds the assertion and the
+	//     response the access token.
+	//   - TracingProvider: a span for each token request (not for cached
+	//     tokens) and one for each HTTP attempt, in namespace Microsoft.Entra
+	//     as azidentity's.
+	//   - Telemetry: ApplicationID prefixes the User-Agent entry
+	//     azsdk-go-tenantbridge-federated/{version} ({Go version}; {OS});
+	//     Disabled drops both.
+	//   - Transport sends the requests. Default: an [http.Client] with a
+	//     2-minute timeout that does not follow redirects (a redirect would
+	//     re-post the assertion wherever Location points; Entra never redirects
+	//     a token request). An *http.Client given here is copied with redirects
+	//     refused for the same reason; another [policy.Transporter] is used as
+	//     is. Response bodies are read up to 1 MiB; a longer one is an error.
 	azcore.ClientOptions
 
 	// AdditionallyAllowedTenants lists the tenants, besides the one given to
-	// NewCredential, for which TokenRequestOptions.TenantID may ask for a token.
-	// "*" allows any tenant. When empty, AZURE_ADDITIONALLY_ALLOWED_TENANTS
-	// (semicolon-separated) is used, as azidentity does.
+	// [NewCredential], for which [policy.TokenRequestOptions].TenantID may ask
+	// for a token. "*" allows any tenant. When empty,
+	// AZURE_ADDITIONALLY_ALLOWED_TENANTS (semicolon-separated) is used, as
+	// azidentity does.
 	AdditionallyAllowedTenants []string
 
 	// RetryFederatedCredentialPropagation retries a token request once, after a
@@ -67,10 +88,22 @@ type Options struct {
 	// requests. Leave it off when the setup is long established: a real
 	// mismatch then fails at once.
 	RetryFederatedCredentialPropagation bool
+
+	// Logger receives the Credential's own entries, under
+	// [EventAuthentication]: cache misses, tokens obtained, refreshes ahead of
+	// expiry, rejected assertions and retries, failures; and the
+	// [assertion.EventAssertion] entries of its assertion cache. nil logs
+	// nothing of ours. It has the signature of [log.SetListener]'s listener:
+	// pass the same function to both to see these entries next to azcore's
+	// HTTP entries for the token request, which reach the azcore listener in
+	// any case (see ClientOptions above). No entry contains a token or an
+	// assertion. It may be called from several goroutines at once.
+	Logger func(event log.Event, message string)
 }
 
-// Credential is an azcore.TokenCredential for a multi-tenant app registration
-// that authenticates with a client assertion (workload identity federation).
+// Credential is an [azcore.TokenCredential] for a multi-tenant app
+// registration that authenticates with a client assertion (workload identity
+// federation).
 //
 // Tokens are cached per (tenant, scopes, CAE) for the Credential's lifetime and
 // refreshed ahead of expiry in the background; one assertion serves every
@@ -90,10 +123,9 @@ type Credential struct {
 	allowAny      bool
 	authority     string // scheme://host[/path], no trailing slash
 	src           assertion.Source
-	http          policy.Transporter
-	userAgent     string
-	retry         retryPolicy
+	client        *azcore.Client // the pipeline and tracer of the token request
 	propagation   bool
+	logger        func(log.Event, string)
 	created       time.Time // c.now() at construction; the cache's times are durations since then
 	cache         tokenCache
 	bg            sync.WaitGroup // background refreshes, waited for by tests
@@ -105,15 +137,15 @@ type Credential struct {
 	// time.Since(created), one monotonic clock read, because created comes
 	// from time.Now and so carries a monotonic reading.
 	elapsed func() time.Duration
-	sleep   func(ctx context.Context, d time.Duration) error
-	onJoin  func() // called when a caller joins another caller's request
+	sleep   func(ctx context.Context, d time.Duration) error // the FIC propagation wait
+	onJoin  func()                                           // called when a caller joins another caller's request
 }
 
-// NewCredential returns a Credential for the app clientID whose default tenant
-// is tenantID, trading the assertions of src for tokens. src is wrapped with
-// assertion.Cached, so it need not cache itself; if it does and implements
-// assertion.Invalidator, an assertion Entra rejects is dropped from its cache
-// too.
+// NewCredential returns a [Credential] for the app clientID whose default
+// tenant is tenantID, trading the assertions of src for tokens. src is wrapped
+// with [assertion.Cached], so it need not cache itself; if it does and
+// implements [assertion.Invalidator], an assertion Entra rejects is dropped
+// from its cache too.
 func NewCredential(tenantID, clientID string, src assertion.Source, opts *Options) (*Credential, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -131,15 +163,20 @@ func NewCredential(tenantID, clientID string, src assertion.Source, opts *Option
 	if err != nil {
 		return nil, err
 	}
+	client, err := newTokenClient(opts.ClientOptions)
+	if err != nil {
+		return nil, err
+	}
 	c := &Credential{
 		clientID:      clientID,
 		tenant:        tenantID,
 		authority:     authority,
-		retry:         newRetryPolicy(opts.Retry),
+		client:        client,
 		propagation:   opts.RetryFederatedCredentialPropagation,
+		logger:        opts.Logger,
 		refreshBudget: defaultRefreshBudget,
 		now:           time.Now,
-		sleep:         sleepCtx,
+		sleep:         backoff.Sleep,
 	}
 	allowed := opts.AdditionallyAllowedTenants
 	if len(allowed) == 0 {
@@ -160,25 +197,12 @@ func NewCredential(tenantID, clientID string, src assertion.Source, opts *Option
 			c.allowed = append(c.allowed, t)
 		}
 	}
-	c.http = opts.Transport
-	if c.http == nil {
-		c.http = &http.Client{
-			Timeout: 2 * time.Minute,
-			// A redirect of the token POST would re-send the assertion to
-			// wherever Location points; Entra never redirects it.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
-	}
-	c.userAgent = "tenantbridge-federated"
-	if id := opts.Telemetry.ApplicationID; id != "" && !opts.Telemetry.Disabled {
-		c.userAgent = id + " " + c.userAgent
-	}
 	// One assertion serves every tenant and scope. The cache reads the
 	// Credential's clock (so tests move both through expiry together) and
-	// reports failed assertion refreshes to the azcore log listener.
+	// reports failed assertion refreshes to the same Logger.
 	c.src = assertion.CachedWithOptions(src, &assertion.CacheOptions{
 		Clock:  func() time.Time { return c.now() },
-		Logger: logWrite,
+		Logger: opts.Logger,
 	})
 	c.created = c.now()
 	c.elapsed = func() time.Duration { return time.Since(c.created) }
@@ -186,9 +210,9 @@ func NewCredential(tenantID, clientID string, src assertion.Source, opts *Option
 	return c, nil
 }
 
-// NewFromEnvironment returns a Credential configured the way Azure hosts set
+// NewFromEnvironment returns a [Credential] configured the way Azure hosts set
 // their environment: AZURE_TENANT_ID is the default tenant, AZURE_CLIENT_ID
-// (else CLIENT_ID) the multi-tenant app, and assertion.FromEnvironment picks
+// (else CLIENT_ID) the multi-tenant app, and [assertion.FromEnvironment] picks
 // the assertion source (App Service or Functions managed identity, a workload
 // identity token file, or IMDS).
 func NewFromEnvironment(opts *Options) (*Credential, error) {
@@ -274,16 +298,17 @@ func (c *Credential) resolveTenant(requested, def string) (string, error) {
 // credential's tenant). A cached token is returned without a lock or an
 // allocation when there is one scope; otherwise one request is made, shared by
 // every concurrent caller for the same tenant, scopes and CAE setting.
-// Requests with opts.Claims bypass the cache. Errors from Entra are *AuthError.
+// Requests with opts.Claims bypass the cache. Errors from Entra are
+// [*AuthError]; a tenant not allowed is [ErrTenantNotAllowed].
 func (c *Credential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return c.getToken(ctx, c.tenant, opts)
 }
 
-// ForTenant returns a TokenCredential whose default tenant is tenantID; it
-// shares this Credential's cache and assertion. Use it for clients that cannot
-// set TokenRequestOptions.TenantID. tenantID must be allowed (see
-// Options.AdditionallyAllowedTenants); if it is not, the view's GetToken fails
-// before any request.
+// ForTenant returns an [azcore.TokenCredential] whose default tenant is
+// tenantID; it shares this Credential's cache and assertion. Use it for
+// clients that cannot set [policy.TokenRequestOptions].TenantID. tenantID must
+// be allowed (see [Options].AdditionallyAllowedTenants); if it is not, the
+// view's GetToken fails with [ErrTenantNotAllowed] before any request.
 func (c *Credential) ForTenant(tenantID string) azcore.TokenCredential {
 	return &tenantView{c: c, tenant: tenantID}
 }
@@ -293,7 +318,7 @@ type tenantView struct {
 	tenant string
 }
 
-// GetToken is Credential.GetToken with the view's tenant as the default.
+// GetToken is [Credential.GetToken] with the view's tenant as the default.
 func (v *tenantView) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	tenant, err := v.c.resolveTenant(v.tenant, v.c.tenant)
 	if err != nil {
@@ -304,17 +329,3 @@ func (v *tenantView) GetToken(ctx context.Context, opts policy.TokenRequestOptio
 
 var _ azcore.TokenCredential = (*Credential)(nil)
 var _ azcore.TokenCredential = (*tenantView)(nil)
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

@@ -3,13 +3,22 @@ package federated
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 )
 
 func TestFirstTokenIsOneRequestWithExactForm(t *testing.T) {
@@ -288,6 +297,357 @@ func TestNewFromEnvironmentRequiresIDs(t *testing.T) {
 			_, err := NewFromEnvironment(nil)
 			if err == nil || !strings.Contains(err.Error(), tt.wantInErr) {
 				t.Errorf("err = %v, want one naming %s", redactErr(err), tt.wantInErr)
+			}
+		})
+	}
+}
+
+// countingPolicy counts the requests it sees and keeps their method, path
+// and headers.
+type countingPolicy struct {
+	mu   sync.Mutex
+	seen []string      // "METHOD path"
+	hdrs []http.Header // of each request
+}
+
+func (p *countingPolicy) Do(req *policy.Request) (*http.Response, error) {
+	p.mu.Lock()
+	p.seen = append(p.seen, req.Raw().Method+" "+req.Raw().URL.Path)
+	p.hdrs = append(p.hdrs, req.Raw().Header.Clone())
+	p.mu.Unlock()
+	return req.Next()
+}
+
+func (p *countingPolicy) requests() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.seen...)
+}
+
+// PerCallPolicies run once per token request, PerRetryPolicies once per
+// attempt, as in every azcore client.
+func TestPoliciesSeeTheTokenRequest(t *testing.T) {
+	ts := newTokenServer(t)
+	ts.setHandler(func(n int64, r tokenRequest) reply {
+		if n == 1 {
+			return reply{status: 503, body: `{"error":"temporarily_unavailable"}`}
+		}
+		return reply{status: 200, body: `{"expires_in":3600,"access_token":"tok"}`}
+	})
+	perCall, perRetry := &countingPolicy{}, &countingPolicy{}
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{
+		PerCallPolicies:  []policy.Policy{perCall},
+		PerRetryPolicies: []policy.Policy{perRetry},
+		Retry:            fastRetry(policy.RetryOptions{}),
+	}})
+	for range 3 { // the second and third are cached: no request, no policy
+		if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
+			t.Fatal(redactErr(err))
+		}
+	}
+	post := "POST /" + homeTenant + "/oauth2/v2.0/token"
+	if diff := cmp.Diff([]string{post}, perCall.requests()); diff != "" {
+		t.Errorf("per-call policy saw (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{post, post}, perRetry.requests()); diff != "" {
+		t.Errorf("per-retry policy saw (-want +got):\n%s", diff)
+	}
+	// No header carries the assertion: it belongs in the body only, which
+	// no logging policy prints.
+	for _, h := range append(perRetry.hdrs, ts.requestHeaders()...) {
+		for k, vs := range h {
+			for _, v := range vs {
+				if strings.Contains(v, c.src.token) {
+					t.Errorf("header %s carries the assertion", k)
+				}
+			}
+		}
+	}
+}
+
+// azcore's log listener sees the token request (Request and Response
+// entries) but never a body, even with Logging.IncludeBody; the Logger sees
+// our own entries; neither sees a token. Not parallel: the listener is
+// process-wide.
+func TestLoggingWithoutSecrets(t *testing.T) {
+	logs := captureLog(t)
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{
+		AdditionallyAllowedTenants: []string{tenantB},
+		ClientOptions:              policy.ClientOptions{Logging: policy.LogOptions{IncludeBody: true}},
+	})
+	ctx := context.Background()
+	if _, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
+		t.Fatal(redactErr(err))
+	}
+	ts.setHandler(func(int64, tokenRequest) reply {
+		return entraError(400, "unauthorized_client", 700016, "not found")
+	})
+	if _, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: tenantB}); err == nil {
+		t.Fatal("want an error")
+	}
+	got := logs()
+	byEvent := map[log.Event][]string{}
+	for _, m := range got {
+		ev, msg, _ := strings.Cut(m, ": ")
+		byEvent[log.Event(ev)] = append(byEvent[log.Event(ev)], msg)
+		if strings.Contains(m, c.src.token) || strings.Contains(m, "client_assertion=") {
+			t.Error("a log entry contains the assertion or the request body")
+		}
+		if strings.Contains(m, "access-token-1") || strings.Contains(m, `"access_token"`) {
+			t.Error("a log entry contains the access token or the response body")
+		}
+	}
+	contains := func(ev log.Event, want string) {
+		t.Helper()
+		for _, m := range byEvent[ev] {
+			if strings.Contains(m, want) {
+				return
+			}
+		}
+		t.Errorf("no %s entry contains %q; %s entries: %s", ev, want, ev, redact(fmt.Sprintf("%q", byEvent[ev]), c.src.token))
+	}
+	contains(log.EventRequest, "POST "+ts.URL+"/"+homeTenant+"/oauth2/v2.0/token")
+	contains(log.EventRequest, "POST "+ts.URL+"/"+tenantB+"/oauth2/v2.0/token")
+	contains(log.EventResponse, "RESPONSE Status: 200")
+	contains(log.EventResponse, "RESPONSE Status: 400")
+	contains(EventAuthentication, "cache miss for tenant "+homeTenant+" scope "+graphScope)
+	contains(EventAuthentication, "got token for tenant "+homeTenant)
+	contains(EventAuthentication, "token request for tenant "+tenantB+" scope "+graphScope+" failed")
+}
+
+// With no Logger, no entry of ours is written anywhere; azcore's listener
+// still sees the HTTP entries.
+func TestNoLoggerNoEntries(t *testing.T) {
+	logs := captureLog(t)
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{Logger: func(log.Event, string) {}})
+	c.logger = nil // as when Options.Logger is nil
+	if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
+		t.Fatal(redactErr(err))
+	}
+	requests := 0
+	for _, m := range logs() {
+		if strings.HasPrefix(m, string(EventAuthentication)+": ") {
+			t.Errorf("entry without a Logger: %s", redact(m))
+		}
+		if strings.HasPrefix(m, string(log.EventRequest)+": ") {
+			requests++
+		}
+	}
+	if requests != 1 {
+		t.Errorf("%d Request entries, want 1", requests)
+	}
+}
+
+// span is what fakeTracer records of a span.
+type span struct {
+	Name  string
+	Kind  tracing.SpanKind
+	Attrs map[string]any
+	Ended bool
+}
+
+// fakeTracer records the spans of the tracers its provider makes.
+type fakeTracer struct {
+	mu    sync.Mutex
+	spans []*span
+}
+
+func (ft *fakeTracer) provider() tracing.Provider {
+	return tracing.NewProvider(func(name, version string) tracing.Tracer {
+		return tracing.NewTracer(func(ctx context.Context, spanName string, o *tracing.SpanOptions) (context.Context, tracing.Span) {
+			s := &span{Name: spanName, Kind: o.Kind, Attrs: map[string]any{}}
+			for _, a := range o.Attributes {
+				s.Attrs[a.Key] = a.Value
+			}
+			ft.mu.Lock()
+			ft.spans = append(ft.spans, s)
+			ft.mu.Unlock()
+			return ctx, tracing.NewSpan(tracing.SpanImpl{End: func() {
+				ft.mu.Lock()
+				s.Ended = true
+				ft.mu.Unlock()
+			}})
+		}, nil)
+	}, nil)
+}
+
+func (ft *fakeTracer) recorded() []span {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	out := make([]span, len(ft.spans))
+	for i, s := range ft.spans {
+		out[i] = *s
+	}
+	return out
+}
+
+// A TracingProvider gets a span for the token request and one for its HTTP
+// attempt, in azidentity's namespace; a cached token makes none.
+func TestTracingProviderGetsSpans(t *testing.T) {
+	ts := newTokenServer(t)
+	ft := &fakeTracer{}
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{TracingProvider: ft.provider()}})
+	for range 2 {
+		if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
+			t.Fatal(redactErr(err))
+		}
+	}
+	var names []string
+	for _, s := range ft.recorded() {
+		names = append(names, s.Name)
+		if !s.Ended {
+			t.Errorf("span %s was not ended", s.Name)
+		}
+		if s.Attrs["az.namespace"] != traceNamespace {
+			t.Errorf("span %s: az.namespace = %v, want %s", s.Name, s.Attrs["az.namespace"], traceNamespace)
+		}
+	}
+	if diff := cmp.Diff([]string{spanGetToken, "HTTP POST"}, names); diff != "" {
+		t.Errorf("spans (-want +got):\n%s", diff)
+	}
+}
+
+// Telemetry shapes the User-Agent through azcore's telemetry policy.
+func TestTelemetryUserAgent(t *testing.T) {
+	tests := []struct {
+		name       string
+		telemetry  policy.TelemetryOptions
+		wantPrefix string
+		wantSDK    bool
+	}{
+		{name: "default", wantPrefix: "azsdk-go-" + moduleName + "/" + moduleVersion + " (", wantSDK: true},
+		{name: "ApplicationID", telemetry: policy.TelemetryOptions{ApplicationID: "inventory-func"}, wantPrefix: "inventory-func azsdk-go-" + moduleName + "/", wantSDK: true},
+		{name: "Disabled", telemetry: policy.TelemetryOptions{ApplicationID: "inventory-func", Disabled: true}, wantPrefix: "Go-http-client/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTokenServer(t)
+			c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Telemetry: tt.telemetry}})
+			if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
+				t.Fatal(redactErr(err))
+			}
+			ua := ts.requestHeaders()[0].Get("User-Agent")
+			if !strings.HasPrefix(ua, tt.wantPrefix) || strings.Contains(ua, "azsdk-go-") != tt.wantSDK {
+				t.Errorf("User-Agent = %q, want it to start with %q (azsdk-go entry %t)", ua, tt.wantPrefix, tt.wantSDK)
+			}
+		})
+	}
+}
+
+// A redirect of the token POST is returned as the answer, not followed: the
+// assertion is posted once, to the token endpoint. An *http.Client given as
+// Transport is used through a copy, so the caller's stays as it was.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			ts := newTokenServer(t)
+			ts.setHandler(func(n int64, r tokenRequest) reply {
+				if r.Path == "/elsewhere" {
+					return reply{status: 200, body: `{"expires_in":3600,"access_token":"tok"}`}
+				}
+				return reply{status: status, header: map[string]string{"Location": ts.URL + "/elsewhere"}}
+			})
+			client := ts.Client()
+			c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Transport: client}})
+			_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+			var ae *AuthError
+			if !errors.As(err, &ae) || ae.StatusCode != status {
+				t.Errorf("err = %v, want *AuthError with status %d", redactErr(err), status)
+			}
+			var paths []string
+			for _, r := range ts.requests() {
+				paths = append(paths, r.Path)
+			}
+			if diff := cmp.Diff([]string{"/" + homeTenant + "/oauth2/v2.0/token"}, paths); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
+			}
+			if client.CheckRedirect != nil {
+				t.Error("the caller's http.Client was modified")
+			}
+		})
+	}
+}
+
+func TestDefaultTransportRefusesRedirects(t *testing.T) {
+	hc, ok := redirectFree(nil).(*http.Client)
+	if !ok {
+		t.Fatalf("default transport is %T, want *http.Client", redirectFree(nil))
+	}
+	if hc.CheckRedirect == nil || !errors.Is(hc.CheckRedirect(nil, nil), http.ErrUseLastResponse) {
+		t.Error("the default client follows redirects")
+	}
+	if hc.Timeout <= 0 {
+		t.Error("the default client has no timeout")
+	}
+	// Any other Transporter is the caller's, used as is.
+	other := &countingTransport{}
+	if got := redirectFree(other); got != policy.Transporter(other) {
+		t.Errorf("redirectFree(%T) = %T, want it unchanged", other, got)
+	}
+}
+
+type countingTransport struct{ n atomic.Int64 }
+
+func (ct *countingTransport) Do(*http.Request) (*http.Response, error) {
+	ct.n.Add(1)
+	return nil, errors.New("not sent")
+}
+
+// A response body longer than 1 MiB fails the request after about 1 MiB was
+// read: the client stops reading and closes the connection, so the server's
+// writes fail long before its 256 MiB are out. Error answers too (azcore
+// reads an error body whole before any policy sees it).
+func TestHugeResponseIsNotReadWhole(t *testing.T) {
+	const total = 256 << 20
+	for _, status := range []int{200, 400, 503} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			type outcome struct {
+				written int64
+				err     error
+			}
+			done := make(chan outcome, 4)
+			var requests atomic.Int64
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				chunk := []byte(`{"error":"` + strings.Repeat("a", 64<<10))
+				var o outcome
+				for o.written < total {
+					n, err := w.Write(chunk)
+					o.written += int64(n)
+					if err != nil {
+						o.err = err
+						break
+					}
+				}
+				done <- o
+			}))
+			defer srv.Close()
+			c, err := NewCredential(homeTenant, testClient, newCountingSource(), &Options{ClientOptions: policy.ClientOptions{
+				Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL},
+				Transport: srv.Client(),
+				Retry:     fastRetry(policy.RetryOptions{}),
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+			if !errors.Is(err, bodylimit.ErrTooLarge) {
+				t.Errorf("err = %v, want bodylimit.ErrTooLarge", redactErr(err))
+			}
+			select {
+			case o := <-done:
+				if o.err == nil || o.written >= total {
+					t.Errorf("the server wrote %d bytes (write error %v): the client read the whole body", o.written, o.err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the server's handler did not end within 30s of the client giving up")
+			}
+			if n := requests.Load(); n != 1 {
+				t.Errorf("requests = %d, want 1: a body too large is not retried", n)
 			}
 		})
 	}

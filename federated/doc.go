@@ -1,8 +1,9 @@
-// Package federated provides Credential, an azcore.TokenCredential that trades
-// a client assertion (a managed identity's token for api://AzureADTokenExchange,
-// a projected workload token, any OIDC JWT) for a Microsoft Entra access token
-// of a multi-tenant app registration, in its home tenant or in any tenant that
-// consented to it and that the credential is allowed to use.
+// Package federated provides [Credential], an [azcore.TokenCredential] that
+// trades a client assertion (a managed identity's token for
+// api://AzureADTokenExchange, a projected workload token, any OIDC JWT) for a
+// Microsoft Entra access token of a multi-tenant app registration, in its home
+// tenant or in any tenant that consented to it and that the credential is
+// allowed to use.
 //
 // It exists because the usual glue (azidentity's ManagedIdentityCredential
 // feeding ClientAssertionCredential) makes three round trips for the first
@@ -22,8 +23,15 @@
 //		TenantID: customerTenant, // must be allowed, see Options.AdditionallyAllowedTenants
 //	})
 //
-// federated.NewFromEnvironment(nil) does all of it from the app settings: the
+// [NewFromEnvironment](nil) does all of it from the app settings: the
 // user-assigned identity named by AZURE_MANAGED_IDENTITY_CLIENT_ID, or the
-// system-assigned one when that is empty (see assertion.FromEnvironment).
+// system-assigned one when that is empty (see [assertion.FromEnvironment]).
 // docs/setup.md walks through the Azure side.
+//
+// The token request goes through an azcore pipeline built from
+// [Options].ClientOptions, as in azidentity's credentials: policies, retry,
+// logging (never of bodies), tracing, telemetry and transport mean what they
+// mean in any Azure SDK client. The Credential's own log entries
+// ([EventAuthentication]) go to [Options].Logger. Entra's errors are
+// [*AuthError].
 package federated

@@ -1,24 +1,28 @@
 package federated
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+
+	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 // AuthError is a token request that Microsoft Entra answered with an error.
 // It carries the protocol fields and, for the errors people hit while setting
 // up workload identity federation, a Hint saying what to change. Use
-// errors.As to get it; the message text is not a contract. It never contains
-// an access token or the client assertion.
+// [errors.As] to get it from an error of [Credential.GetToken]; the message
+// text is not a contract. It never contains an access token or the client
+// assertion.
 type AuthError struct {
 	StatusCode    int    // HTTP status of the token response
-	ErrorCode     string // OAuth "error", e.g. "invalid_client"
-	ErrorCodes    []int  // AADSTS codes, e.g. 700016
-	Description   string // "error_description", first line
+	Code          string // OAuth "error", e.g. "invalid_client"
+	ErrorCodes    []int  // AADSTS codes, e.g. 700016; see HasCode
+	Message       string // "error_description", first line, clipped; or the start of a non-JSON body
 	TraceID       string
 	CorrelationID string
 	Timestamp     string
@@ -46,11 +50,11 @@ type AuthError struct {
 func (e *AuthError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "federated: token request for tenant %s (client %s, scope %s) failed: HTTP %d", e.Tenant, e.ClientID, e.Scope, e.StatusCode)
-	if e.ErrorCode != "" {
-		b.WriteString(" " + e.ErrorCode)
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
 	}
-	if e.Description != "" {
-		b.WriteString(": " + e.Description)
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
 	}
 	if e.TraceID != "" || e.CorrelationID != "" {
 		fmt.Fprintf(&b, " (trace ID %s, correlation ID %s", e.TraceID, e.CorrelationID)
@@ -65,7 +69,8 @@ func (e *AuthError) Error() string {
 	return b.String()
 }
 
-// HasCode reports whether Entra returned the AADSTS code.
+// HasCode reports whether Entra returned the AADSTS code (one of
+// [AuthError].ErrorCodes).
 func (e *AuthError) HasCode(code int) bool { return slices.Contains(e.ErrorCodes, code) }
 
 func (e *AuthError) firstCode() int {
@@ -100,9 +105,9 @@ type errorResponse struct {
 	CorrelationID string `json:"correlation_id"`
 }
 
-// maxDescription bounds how much of a description (or a non-JSON body) an
+// maxMessage bounds how much of error_description (or of a non-JSON body) an
 // error repeats.
-const maxDescription = 512
+const maxMessage = 512
 
 func newAuthError(resp *httpResult, c *Credential, key cacheKey, assertionToken string) *AuthError {
 	e := &AuthError{
@@ -114,26 +119,14 @@ func newAuthError(resp *httpResult, c *Credential, key cacheKey, assertionToken 
 	}
 	var er errorResponse
 	if err := json.Unmarshal(resp.body, &er); err == nil {
-		e.ErrorCode = er.Error
+		e.Code = er.Error
 		e.ErrorCodes = er.ErrorCodes
-		e.Description = er.Description
+		e.Message = er.Description
 		e.TraceID, e.CorrelationID, e.Timestamp = er.TraceID, er.CorrelationID, er.Timestamp
 	} else if len(resp.body) > 0 {
-		e.Description = "non-JSON response: " + string(resp.body)
+		e.Message = "non-JSON response: " + string(resp.body)
 	}
-	// Entra never echoes the assertion, but a proxy in between might. Scrub
-	// before cutting, so no fragment of it survives the cut.
-	if assertionToken != "" {
-		e.Description = strings.ReplaceAll(e.Description, assertionToken, "[assertion]")
-	}
-	// Entra appends trace and correlation IDs on further lines; they are in
-	// their own fields already.
-	if i := strings.IndexAny(e.Description, "\r\n"); i >= 0 {
-		e.Description = e.Description[:i]
-	}
-	if len(e.Description) > maxDescription {
-		e.Description = strings.ToValidUTF8(e.Description[:maxDescription], "") + "…"
-	}
+	e.Message = clipMessage(e.Message, assertionToken)
 	if e.TraceID == "" {
 		e.TraceID = resp.header.Get("X-Ms-Request-Id")
 	}
@@ -144,17 +137,32 @@ func newAuthError(resp *httpResult, c *Credential, key cacheKey, assertionToken 
 	return e
 }
 
+// clipMessage makes text from the network fit for an error message: the
+// first line only (Entra appends trace and correlation IDs on further lines;
+// they are in their own fields already), without control characters, without
+// the assertion or anything shaped like a JWT (Entra never echoes the
+// assertion, but a proxy in between might), at most maxMessage bytes.
+// Secrets are scrubbed before the cut, so no fragment of one survives it.
+func clipMessage(s, assertionToken string) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	s = leak.Redact(s, assertionToken)
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > maxMessage {
+		s = strings.ToValidUTF8(s[:maxMessage], "") + "…"
+	}
+	return s
+}
+
 // readAssertion fills the Assertion* fields from the JWT's payload. The
 // signature is not checked: the values are only shown to a human.
 func (e *AuthError) readAssertion(jwt string) {
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return
-	}
 	var claims struct {
 		Iss string          `json:"iss"`
 		Sub string          `json:"sub"`
@@ -162,7 +170,7 @@ func (e *AuthError) readAssertion(jwt string) {
 		Nbf json.Number     `json:"nbf"`
 		Exp json.Number     `json:"exp"`
 	}
-	if json.Unmarshal(payload, &claims) != nil {
+	if jwtpeek.Claims(jwt, &claims) != nil {
 		return
 	}
 	e.AssertionIssuer, e.AssertionSubject = claims.Iss, claims.Sub
@@ -172,11 +180,11 @@ func (e *AuthError) readAssertion(jwt string) {
 	} else {
 		_ = json.Unmarshal(claims.Aud, &e.AssertionAudience)
 	}
-	if n, err := claims.Nbf.Int64(); err == nil {
-		e.AssertionNotBefore = time.Unix(n, 0).UTC()
+	if t, err := jwtpeek.NumericDate(claims.Nbf); err == nil {
+		e.AssertionNotBefore = t
 	}
-	if n, err := claims.Exp.Int64(); err == nil {
-		e.AssertionExpiresOn = time.Unix(n, 0).UTC()
+	if t, err := jwtpeek.NumericDate(claims.Exp); err == nil {
+		e.AssertionExpiresOn = t
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	azlog "github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/tenantbridge/tenantbridge/assertion"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
@@ -71,6 +73,53 @@ func ExampleNewCredential() {
 	// got a token valid for 1h0m0s
 }
 
+func ExampleOptions_logging() {
+	entra := exampleTokenServer()
+	defer entra.Close()
+
+	// One function receives the Credential's own entries (Options.Logger)
+	// and azcore's entries for the token request (azlog.SetListener); here
+	// it hands them to slog.
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // for a stable example output
+			}
+			return a
+		},
+	}))
+	toSlog := func(ev azlog.Event, msg string) {
+		// The example keeps the first words, which do not vary from run to
+		// run; a service logs msg whole.
+		msg, _, _ = strings.Cut(msg, "\n")
+		msg, _, _ = strings.Cut(msg, " for ")
+		logger.Info(msg, "event", string(ev))
+	}
+	azlog.SetListener(toSlog)
+	azlog.SetEvents(azlog.EventRequest) // of azcore's events, only the outgoing requests
+	defer func() {
+		azlog.SetListener(nil)
+		azlog.SetEvents() // all events again
+	}()
+
+	cred, err := federated.NewCredential("home-tenant", "app-client-id", assertion.Static("eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjQxMDI0NDQ4MDB9.c2ln"), &federated.Options{
+		ClientOptions: azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: entra.URL}, Transport: entra.Client()},
+		Logger:        toSlog,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}}); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// level=INFO msg="federated: cache miss" event=Authentication
+	// level=INFO msg="==> OUTGOING REQUEST (Try=1)" event=Request
+	// token request for home-tenant
+	// level=INFO msg="federated: got token" event=Authentication
+}
+
 func ExampleCredential_ForTenant() {
 	entra := exampleTokenServer()
 	defer entra.Close()
@@ -128,7 +177,7 @@ func ExampleAuthError() {
 	})
 	var ae *federated.AuthError
 	if errors.As(err, &ae) {
-		fmt.Println(ae.StatusCode, ae.ErrorCode, ae.ErrorCodes)
+		fmt.Println(ae.StatusCode, ae.Code, ae.ErrorCodes)
 		consentURL := srv.URL() + "/" + fakeidp.DefaultUnconsentedTenantID + "/adminconsent?client_id=" + fakeidp.DefaultAppClientID
 		fmt.Println("hint has the admin consent URL:", strings.Contains(ae.Hint, consentURL))
 	}

@@ -225,7 +225,7 @@ func newRotationCredential(t *testing.T) (*fakeidp.Server, *federated.Credential
 	src, err := assertion.AppService(&assertion.AppServiceOptions{
 		Endpoint:       srv.AppServiceEndpoint(),
 		IdentityHeader: srv.IdentityHeader(),
-		HTTPClient:     srv.Client(),
+		Transport:      srv.Client(),
 	})
 	if err != nil {
 		t.Fatal(federated.RedactErr(err))
@@ -280,7 +280,11 @@ func TestFakeIDPRejectedAssertionIsRefetched(t *testing.T) {
 			var codes []int
 			for _, r := range srv.Requests() {
 				if r.Listener == fakeidp.ListenerEntra {
-					codes = append(codes, r.ErrorCode)
+					code := 0 // success
+					if len(r.ErrorCodes) > 0 {
+						code = r.ErrorCodes[0]
+					}
+					codes = append(codes, code)
 				}
 			}
 			if want := []int{0, tt.code, 0, 0}; !slices.Equal(codes, want) {

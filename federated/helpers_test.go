@@ -17,6 +17,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/tenantbridge/tenantbridge/assertion"
 )
 
@@ -121,6 +122,7 @@ type tokenServer struct {
 	*httptest.Server
 	mu      sync.Mutex
 	reqs    []tokenRequest
+	headers []http.Header // of each request, in order
 	count   atomic.Int64
 	handler func(n int64, r tokenRequest) reply // nil: success
 }
@@ -134,6 +136,7 @@ func newTokenServer(t testing.TB) *tokenServer {
 		tr := tokenRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, CT: r.Header.Get("Content-Type"), Form: r.PostForm}
 		ts.mu.Lock()
 		ts.reqs = append(ts.reqs, tr)
+		ts.headers = append(ts.headers, r.Header.Clone())
 		h := ts.handler
 		ts.mu.Unlock()
 		rp := reply{status: 200, body: fmt.Sprintf(`{"token_type":"Bearer","expires_in":3600,"ext_expires_in":3600,"access_token":"access-token-%d"}`, n)}
@@ -170,8 +173,15 @@ func (ts *tokenServer) requests() []tokenRequest {
 	return append([]tokenRequest(nil), ts.reqs...)
 }
 
-// testCred builds a Credential against ts with a fake clock and a sleep that
-// records the waits instead of waiting.
+// requestHeaders returns the headers of each request received, in order.
+func (ts *tokenServer) requestHeaders() []http.Header {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return append([]http.Header(nil), ts.headers...)
+}
+
+// testCred is a Credential against a tokenServer with a fake clock and a
+// FIC propagation wait that records the waits instead of waiting.
 type testCred struct {
 	*Credential
 	clock  *fakeClock
@@ -186,13 +196,11 @@ func (tc *testCred) slept() []time.Duration {
 	return append([]time.Duration(nil), tc.sleeps...)
 }
 
+// newTestCred builds a testCred for ts. opts.Transport defaults to ts's
+// client; opts.Logger to the one captureLog installed for t, if any.
 func newTestCred(t *testing.T, ts *tokenServer, opts *Options) *testCred {
 	t.Helper()
-	if opts == nil {
-		opts = &Options{}
-	}
-	opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: ts.URL}
-	opts.Transport = ts.Client()
+	opts = testOptions(t, ts, opts)
 	clock := newFakeClock()
 	tc := &testCred{clock: clock, src: newCountingSourceAt(clock.Now())}
 	c, err := NewCredential(homeTenant, testClient, tc.src, opts)
@@ -210,6 +218,54 @@ func newTestCred(t *testing.T, ts *tokenServer, opts *Options) *testCred {
 	}
 	tc.Credential = c
 	return tc
+}
+
+// testOptions completes opts for a Credential against ts: its authority,
+// its client unless opts names a transport, and the Logger of captureLog.
+func testOptions(t *testing.T, ts *tokenServer, opts *Options) *Options {
+	if opts == nil {
+		opts = &Options{}
+	}
+	opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: ts.URL}
+	if opts.Transport == nil {
+		opts.Transport = ts.Client()
+	}
+	if l, ok := testLoggers.Load(t); ok && opts.Logger == nil {
+		opts.Logger = l.(func(log.Event, string))
+	}
+	return opts
+}
+
+// testLoggers maps a test to the Logger captureLog installed for it.
+var testLoggers sync.Map // *testing.T -> func(log.Event, string)
+
+// captureLog collects, for the test, every entry of azcore's log listener
+// (the pipeline's HTTP entries) and of the Logger of the Credentials that
+// newTestCred and newRotatingCred build for t afterwards, as "Event: message"
+// lines in the order they arrive. azcore's listener is process-wide, so tests
+// that use it do not run in parallel.
+func captureLog(t *testing.T) func() []string {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		msgs []string
+	)
+	listener := func(ev log.Event, msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		msgs = append(msgs, string(ev)+": "+msg)
+	}
+	log.SetListener(listener)
+	testLoggers.Store(t, listener)
+	t.Cleanup(func() {
+		log.SetListener(nil)
+		testLoggers.Delete(t)
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), msgs...)
+	}
 }
 
 // redactAssertion replaces client_assertion values so that a failure message

@@ -1,20 +1,18 @@
 package federated
 
 import (
-	"net/http"
-	"strconv"
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/tenantbridge/tenantbridge/assertion"
 )
 
-// Defaults match azcore's RetryOptions so that a Credential behaves like the
-// rest of the SDK when Options.Retry is zero.
-const (
-	defaultMaxRetries    = 3
-	defaultRetryDelay    = 800 * time.Millisecond
-	defaultMaxRetryDelay = 60 * time.Second
-)
+// The azcore pipeline retries what any HTTP request may meet (throttling,
+// an unhealthy front end, a broken connection) as Options.Retry says. The
+// two recoveries here depend on what Entra's error means, so they sit above
+// the pipeline and are tried at most once each per token.
 
 // FIC propagation: Entra documents that a new federated identity credential
 // may take a few seconds to be honoured. One retry after ficPropagationWait,
@@ -24,81 +22,48 @@ const (
 	ficPropagationWait   = 10 * time.Second
 )
 
-type retryPolicy struct {
-	maxRetries int
-	delay      time.Duration
-	maxDelay   time.Duration
-	tryTimeout time.Duration
+// replaceAssertion answers Entra's rejection of the client assertion itself
+// (AuthError.rejectsAssertion): it drops the rejected assertion from
+// the source's cache (the Credential's own assertion.Cached wrapper is an
+// Invalidator) and fetches another for one more attempt. Without this a
+// rejected managed-identity assertion, cached for its 24 hours, would be
+// re-sent by every request for every tenant until it expired. When the source
+// answers with the same assertion (the platform caches too) or fails, the
+// error is returned: rejected, joined with the source's error if any.
+func (c *Credential) replaceAssertion(ctx context.Context, key cacheKey, rejected *AuthError, token string) (assertion.Assertion, error) {
+	if inv, ok := c.src.(assertion.Invalidator); ok {
+		inv.Invalidate(token)
+	}
+	fresh, err := c.src.Assertion(ctx)
+	if err != nil {
+		return assertion.Assertion{}, errors.Join(rejected,
+			fmt.Errorf("federated: getting a new client assertion after Entra rejected the previous one: %w", err))
+	}
+	if fresh.Token == token {
+		c.logf("federated: AADSTS%d: Entra rejected the client assertion for tenant %s scope %s, and the assertion source returned the same assertion again; not retrying",
+			rejected.firstCode(), key.tenant, key.scope)
+		return assertion.Assertion{}, rejected
+	}
+	c.logf("federated: AADSTS%d: Entra rejected the client assertion for tenant %s scope %s; fetched a new assertion, retrying once",
+		rejected.firstCode(), key.tenant, key.scope)
+	return fresh, nil
 }
 
-func newRetryPolicy(o policy.RetryOptions) retryPolicy {
-	p := retryPolicy{
-		maxRetries: int(o.MaxRetries),
-		delay:      o.RetryDelay,
-		maxDelay:   o.MaxRetryDelay,
-		tryTimeout: o.TryTimeout,
-	}
-	switch {
-	case p.maxRetries == 0:
-		p.maxRetries = defaultMaxRetries
-	case p.maxRetries < 0:
-		p.maxRetries = 0
-	}
-	if p.delay <= 0 {
-		p.delay = defaultRetryDelay
-	}
-	if p.maxDelay <= 0 {
-		p.maxDelay = defaultMaxRetryDelay
-	}
-	return p
+// mayBePropagating reports whether e can be a federated credential that
+// Entra has not propagated yet: a FIC mismatch, early in the Credential's
+// life, and the caller asked for the wait
+// ([Options].RetryFederatedCredentialPropagation).
+func (c *Credential) mayBePropagating(e *AuthError) bool {
+	return c.propagation && e.isFICMismatch() && c.now().Sub(c.created) < ficPropagationWindow
 }
 
-// retryableStatus: Entra answers 429 when throttling and 5xx when a front end
-// or its store is unhealthy; both are transient. Every 4xx other than 429 is a
-// verdict on the request (AADSTS code) that repeating cannot change.
-func retryableStatus(status int) bool {
-	return status == http.StatusTooManyRequests || status >= 500 && status <= 599
-}
-
-// backoff returns the wait before retry number try (1-based): Retry-After when
-// the server sent one, else delay doubled per try; either way at most maxDelay,
-// so a hostile or confused Retry-After cannot park the caller for hours.
-func (p retryPolicy) backoff(try int, h http.Header, now time.Time) time.Duration {
-	if d, ok := retryAfter(h, now); ok {
-		return min(max(d, 0), p.maxDelay)
+// awaitPropagation waits ficPropagationWait before the one more attempt; an
+// end of ctx during the wait is returned joined with e.
+func (c *Credential) awaitPropagation(ctx context.Context, key cacheKey, e *AuthError) error {
+	c.logf("federated: AADSTS%d for tenant %s shortly after the credential was created; retrying once in %s in case the federated credential is still propagating",
+		e.firstCode(), key.tenant, ficPropagationWait)
+	if err := c.sleep(ctx, ficPropagationWait); err != nil {
+		return errors.Join(e, err)
 	}
-	d := p.delay
-	for i := 1; i < try && d < p.maxDelay; i++ {
-		d *= 2
-	}
-	return min(d, p.maxDelay)
-}
-
-// retryAfter reads the Retry-After family of headers: the standard one in
-// seconds or as an HTTP date, and Azure's millisecond variants.
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	if h == nil {
-		return 0, false
-	}
-	for _, name := range []string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
-		if v := h.Get(name); v != "" {
-			if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-				return time.Duration(ms) * time.Millisecond, true
-			}
-		}
-	}
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s > int64(24*time.Hour/time.Second) { // avoid overflow; capped anyway
-			s = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return t.Sub(now), true
-	}
-	return 0, false
+	return nil
 }

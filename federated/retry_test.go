@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,23 @@ import (
 
 func asAuthError(err error, target **AuthError) bool { return errors.As(err, target) }
 
+// fastRetry is Options.Retry with waits short enough for a test: azcore's
+// retry policy sleeps on the real clock.
+func fastRetry(o policy.RetryOptions) policy.RetryOptions {
+	if o.RetryDelay == 0 {
+		o.RetryDelay = time.Millisecond
+	}
+	if o.MaxRetryDelay == 0 {
+		o.MaxRetryDelay = 20 * time.Millisecond
+	}
+	return o
+}
+
+// TestRetries shows that Options.Retry governs the token request's retries
+// with azcore's semantics: its default status codes (408, 429, 500, 502, 503,
+// 504), StatusCodes and ShouldRetry replacing them, MaxRetries (-1: one
+// attempt), a Retry-After beyond MaxRetryDelay ending the retries, transport
+// errors retried.
 func TestRetries(t *testing.T) {
 	ok := reply{status: 200, body: `{"expires_in":3600,"access_token":"tok"}`}
 	throttled := func(h map[string]string) reply {
@@ -21,33 +39,43 @@ func TestRetries(t *testing.T) {
 	unavailable := func(h map[string]string) reply {
 		return reply{status: 503, header: h, body: `{"error":"temporarily_unavailable","error_codes":[90033]}`}
 	}
+	teapot := reply{status: 418, body: `{"error":"teapot"}`}
+	unknownTenant := reply{status: 400, body: `{"error":"invalid_request","error_codes":[90002]}`}
 	tests := []struct {
 		name       string
 		retry      policy.RetryOptions
 		replies    []reply // the last one repeats
-		wantStatus int     // 0: success
+		wantStatus int     // 0: success; -1: a transport error
 		wantReqs   int64
-		wantSleeps []time.Duration
 	}{
-		{name: "429 Retry-After seconds", replies: []reply{throttled(map[string]string{"Retry-After": "5"}), ok}, wantReqs: 2, wantSleeps: []time.Duration{5 * time.Second}},
-		{name: "503 Retry-After capped", replies: []reply{unavailable(map[string]string{"Retry-After": "100000"}), ok}, wantReqs: 2, wantSleeps: []time.Duration{defaultMaxRetryDelay}},
-		{name: "Retry-After capped by option", retry: policy.RetryOptions{MaxRetryDelay: 2 * time.Second}, replies: []reply{unavailable(map[string]string{"Retry-After": "30"}), ok}, wantReqs: 2, wantSleeps: []time.Duration{2 * time.Second}},
-		{name: "retry-after-ms", replies: []reply{throttled(map[string]string{"Retry-After-Ms": "250"}), ok}, wantReqs: 2, wantSleeps: []time.Duration{250 * time.Millisecond}},
-		{name: "exponential backoff then give up", replies: []reply{unavailable(nil)}, wantStatus: 503, wantReqs: 4,
-			wantSleeps: []time.Duration{800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond}},
-		{name: "backoff capped", retry: policy.RetryOptions{MaxRetries: 4, RetryDelay: time.Second, MaxRetryDelay: 3 * time.Second}, replies: []reply{{status: 500, body: "oops"}}, wantStatus: 500, wantReqs: 5,
-			wantSleeps: []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}},
-		{name: "connection reset retried", replies: []reply{{status: resetConnection}, ok}, wantReqs: 2, wantSleeps: []time.Duration{800 * time.Millisecond}},
-		{name: "connection resets until retries run out", retry: policy.RetryOptions{MaxRetries: 1}, replies: []reply{{status: resetConnection}}, wantStatus: -1, wantReqs: 2,
-			wantSleeps: []time.Duration{800 * time.Millisecond}},
-		{name: "no retries", retry: policy.RetryOptions{MaxRetries: -1}, replies: []reply{unavailable(nil)}, wantStatus: 503, wantReqs: 1},
-		{name: "400 never retried", replies: []reply{{status: 400, body: `{"error":"invalid_request","error_codes":[90002]}`}}, wantStatus: 400, wantReqs: 1},
+		{name: "429 retried", replies: []reply{throttled(map[string]string{"Retry-After-Ms": "1"}), ok}, wantReqs: 2},
+		{name: "503 retried", replies: []reply{unavailable(nil), ok}, wantReqs: 2},
+		{name: "502 retried", replies: []reply{{status: 502, body: "bad gateway"}, ok}, wantReqs: 2},
+		{name: "retries run out after MaxRetries 3", replies: []reply{unavailable(nil)}, wantStatus: 503, wantReqs: 4},
+		{name: "MaxRetries 1", retry: policy.RetryOptions{MaxRetries: 1}, replies: []reply{unavailable(nil)}, wantStatus: 503, wantReqs: 2},
+		{name: "MaxRetries -1: one attempt", retry: policy.RetryOptions{MaxRetries: -1}, replies: []reply{unavailable(nil), ok}, wantStatus: 503, wantReqs: 1},
+		{name: "Retry-After beyond MaxRetryDelay: answer returned", replies: []reply{unavailable(map[string]string{"Retry-After": "100000"}), ok}, wantStatus: 503, wantReqs: 1},
+		{name: "Retry-After-Ms beyond MaxRetryDelay: answer returned", retry: policy.RetryOptions{MaxRetryDelay: 5 * time.Millisecond}, replies: []reply{throttled(map[string]string{"Retry-After-Ms": "500"}), ok}, wantStatus: 429, wantReqs: 1},
+		{name: "418 not retried by default", replies: []reply{teapot, ok}, wantStatus: 418, wantReqs: 1},
+		{name: "StatusCodes 418: retried", retry: policy.RetryOptions{StatusCodes: []int{418}}, replies: []reply{teapot, ok}, wantReqs: 2},
+		{name: "StatusCodes 418: 503 no longer retried", retry: policy.RetryOptions{StatusCodes: []int{418}}, replies: []reply{unavailable(nil), ok}, wantStatus: 503, wantReqs: 1},
+		{
+			name: "ShouldRetry retries a 400", replies: []reply{unknownTenant, ok}, wantReqs: 2,
+			retry: policy.RetryOptions{ShouldRetry: func(resp *http.Response, err error) bool { return resp != nil && resp.StatusCode == 400 }},
+		},
+		{
+			name: "ShouldRetry refuses a 503", replies: []reply{unavailable(nil), ok}, wantStatus: 503, wantReqs: 1,
+			retry: policy.RetryOptions{ShouldRetry: func(*http.Response, error) bool { return false }},
+		},
+		{name: "connection reset retried", replies: []reply{{status: resetConnection}, ok}, wantReqs: 2},
+		{name: "connection resets until retries run out", retry: policy.RetryOptions{MaxRetries: 1}, replies: []reply{{status: resetConnection}}, wantStatus: -1, wantReqs: 2},
+		{name: "400 never retried", replies: []reply{unknownTenant, ok}, wantStatus: 400, wantReqs: 1},
 		{name: "401 never retried", replies: []reply{{status: 401, body: `{"error":"invalid_client","error_codes":[7000215]}`}}, wantStatus: 401, wantReqs: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTokenServer(t)
-			c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Retry: tt.retry}})
+			c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Retry: fastRetry(tt.retry)}})
 			ts.setHandler(func(n int64, r tokenRequest) reply {
 				return tt.replies[min(int(n), len(tt.replies))-1]
 			})
@@ -57,7 +85,7 @@ func TestRetries(t *testing.T) {
 				if err != nil {
 					t.Fatal(redactErr(err))
 				}
-			case -1: // a transport error, not an answer from Entra
+			case -1:
 				var ae *AuthError
 				if err == nil || errors.As(err, &ae) {
 					t.Fatalf("err = %v, want a transport error", redactErr(err))
@@ -71,27 +99,74 @@ func TestRetries(t *testing.T) {
 			if n := ts.count.Load(); n != tt.wantReqs {
 				t.Errorf("requests = %d, want %d", n, tt.wantReqs)
 			}
-			if diff := cmp.Diff(tt.wantSleeps, c.slept()); diff != "" {
-				t.Errorf("waits (-want +got):\n%s", diff)
+			if s := c.slept(); len(s) != 0 {
+				t.Errorf("FIC propagation waits %v, want none", s)
 			}
 		})
 	}
 }
 
+// TestRetryAfterIsHonoured: azcore's retry policy waits what Retry-After-Ms
+// says, not RetryDelay. The wait is 40 ms of real time (azcore's clock is not
+// injectable); the test checks only that at least that much passed between
+// the two attempts, which no scheduling delay can make fail.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	ts := newTokenServer(t)
+	var (
+		mu      sync.Mutex
+		arrived []time.Time
+	)
+	ts.setHandler(func(n int64, r tokenRequest) reply {
+		mu.Lock()
+		arrived = append(arrived, time.Now())
+		mu.Unlock()
+		if n == 1 {
+			return reply{status: 429, header: map[string]string{"Retry-After-Ms": "40"}, body: `{"error":"temporarily_unavailable"}`}
+		}
+		return reply{status: 200, body: `{"expires_in":3600,"access_token":"tok"}`}
+	})
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Retry: policy.RetryOptions{RetryDelay: time.Microsecond, MaxRetryDelay: time.Second}}})
+	if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
+		t.Fatal(redactErr(err))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(arrived) != 2 {
+		t.Fatalf("requests = %d, want 2", len(arrived))
+	}
+	if gap := arrived[1].Sub(arrived[0]); gap < 40*time.Millisecond {
+		t.Errorf("retried %v after the 429, want at least the 40ms of Retry-After-Ms", gap)
+	}
+}
+
+// cancelAfterAnswer is a per-retry policy that ends the request's context
+// once the first answer arrives, as a caller giving up while azcore waits to
+// retry.
+type cancelAfterAnswer struct{ cancel context.CancelFunc }
+
+func (p cancelAfterAnswer) Do(req *policy.Request) (*http.Response, error) {
+	resp, err := req.Next()
+	p.cancel()
+	return resp, err
+}
+
 func TestRetryStopsWhenContextEnds(t *testing.T) {
 	ts := newTokenServer(t)
-	c := newTestCred(t, ts, nil)
 	ts.setHandler(func(n int64, r tokenRequest) reply {
-		return reply{status: 503, body: `{"error":"temporarily_unavailable"}`}
+		return reply{status: 503, body: `{"error":"temporarily_unavailable","error_codes":[90033]}`}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	c.sleep = func(context.Context, time.Duration) error { cancel(); return ctx.Err() }
+	defer cancel()
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{
+		Retry:            policy.RetryOptions{RetryDelay: time.Hour, MaxRetryDelay: time.Hour}, // ended by the context, not waited for
+		PerRetryPolicies: []policy.Policy{cancelAfterAnswer{cancel}},
+	}})
 	_, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", redactErr(err))
 	}
 	var ae *AuthError
-	if !errors.As(err, &ae) || ae.StatusCode != 503 {
+	if !errors.As(err, &ae) || ae.StatusCode != 503 || !ae.HasCode(90033) {
 		t.Errorf("err = %v, want it to keep the last *AuthError", redactErr(err))
 	}
 	if n := ts.count.Load(); n != 1 {
@@ -137,26 +212,54 @@ func TestFICPropagationRetry(t *testing.T) {
 	}
 }
 
-func TestRetryAfterParsing(t *testing.T) {
-	now := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name   string
-		header http.Header
-		want   time.Duration
-		wantOK bool
-	}{
-		{name: "none", header: http.Header{}},
-		{name: "seconds", header: http.Header{"Retry-After": {"7"}}, want: 7 * time.Second, wantOK: true},
-		{name: "date", header: http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, want: 90 * time.Second, wantOK: true},
-		{name: "ms", header: http.Header{"X-Ms-Retry-After-Ms": {"1500"}}, want: 1500 * time.Millisecond, wantOK: true},
-		{name: "garbage", header: http.Header{"Retry-After": {"soon"}}},
+// A propagation wait that the caller's context ends returns the mismatch
+// joined with the context's error, without another request.
+func TestFICPropagationWaitEndsWithContext(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{RetryFederatedCredentialPropagation: true})
+	ts.setHandler(func(n int64, r tokenRequest) reply {
+		return reply{status: 400, body: `{"error":"invalid_request","error_codes":[70021]}`}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	c.sleep = func(ctx context.Context, d time.Duration) error { cancel(); return ctx.Err() }
+	_, err := c.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
+	var ae *AuthError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &ae) || !ae.HasCode(70021) {
+		t.Errorf("err = %v, want context.Canceled and the *AuthError with 70021", redactErr(err))
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := retryAfter(tt.header, now)
-			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("retryAfter = (%v, %t), want (%v, %t)", got, ok, tt.want, tt.wantOK)
-			}
-		})
+	if n := ts.count.Load(); n != 1 {
+		t.Errorf("requests = %d, want 1", n)
+	}
+}
+
+// The two recoveries are independent: a rejected assertion replaced, then a
+// FIC mismatch of the fresh one waited for, then a token; three requests.
+func TestRecoveriesCombine(t *testing.T) {
+	ts := newTokenServer(t)
+	src := &rotatingSource{}
+	c := newRotatingCred(t, ts, src, &Options{RetryFederatedCredentialPropagation: true})
+	var waits []time.Duration
+	c.sleep = func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	ts.setHandler(func(n int64, r tokenRequest) reply {
+		switch n {
+		case 1:
+			return rejection(401, 700027, n)
+		case 2:
+			return rejection(400, 700213, n)
+		}
+		return reply{status: 200, body: `{"expires_in":3600,"access_token":"tok"}`}
+	})
+	if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
+		t.Fatal(redactErr(err))
+	}
+	var sent []string
+	for _, r := range ts.requests() {
+		sent = append(sent, src.label(r.Form.Get("client_assertion")))
+	}
+	if diff := cmp.Diff([]string{"assertion-1", "assertion-2", "assertion-2"}, sent); diff != "" {
+		t.Errorf("assertions sent (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]time.Duration{ficPropagationWait}, waits); diff != "" {
+		t.Errorf("waits (-want +got):\n%s", diff)
 	}
 }

@@ -14,14 +14,94 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+)
+
+// The token request's azcore identity: the telemetry policy turns it into
+// the User-Agent entry azsdk-go-tenantbridge-federated/v0.1.0, and the
+// tracing provider names the tracer after it.
+const (
+	moduleName    = "tenantbridge-federated"
+	moduleVersion = "v0.1.0"
+
+	// traceNamespace is the az.namespace of the spans, azidentity's value for
+	// requests to Microsoft Entra.
+	traceNamespace = "Microsoft.Entra"
+	// spanGetToken names the span of one token request (cached tokens make
+	// none), as azidentity names its credentials' spans.
+	spanGetToken = "Credential.GetToken"
 )
 
 // maxResponseBytes bounds what is read of a token endpoint response; real
 // ones are a few kilobytes.
 const maxResponseBytes = 1 << 20
 
+// defaultTimeout bounds one attempt of the default transport, reading the
+// response included.
+const defaultTimeout = 2 * time.Minute
+
 const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// newTokenClient builds the azcore client (pipeline and tracer) of the token
+// request from the caller's ClientOptions, as azidentity's credentials do.
+func newTokenClient(o azcore.ClientOptions) (*azcore.Client, error) {
+	// The request body holds the assertion and the response body the access
+	// token: the logging policy may log headers (redacted) but never bodies.
+	o.Logging.IncludeBody = false
+	o.Transport = boundedTransport{next: redirectFree(o.Transport)}
+	client, err := azcore.NewClient(moduleName, moduleVersion, runtime.PipelineOptions{
+		Tracing: runtime.TracingOptions{Namespace: traceNamespace},
+	}, &o)
+	if err != nil {
+		return nil, fmt.Errorf("federated: building the token request pipeline: %w", err)
+	}
+	return client, nil
+}
+
+// refuseRedirect is CheckRedirect for every http.Client that sends a token
+// request: a redirect would post the assertion to wherever Location points,
+// and Entra never redirects a token request. The 3xx answer is returned and
+// becomes an *AuthError.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// redirectFree returns the transport of the token request: the default
+// client, or a copy of the caller's *http.Client that refuses redirects
+// (copied, so the caller's client is left as it was). Another Transporter is
+// the caller's responsibility.
+func redirectFree(t policy.Transporter) policy.Transporter {
+	switch hc := t.(type) {
+	case nil:
+		return &http.Client{Timeout: defaultTimeout, CheckRedirect: refuseRedirect}
+	case *http.Client:
+		cp := *hc
+		cp.CheckRedirect = refuseRedirect
+		return &cp
+	}
+	return t
+}
+
+// boundedTransport makes every response body fail once it exceeds
+// maxResponseBytes. It sits below azcore's body download policy, which reads
+// a body whole (error bodies always, even when a request skips the download),
+// and below the retry policy's drain of a retried answer: bounding the body
+// here bounds what any of them reads.
+type boundedTransport struct{ next policy.Transporter }
+
+func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.Do(req)
+	if resp != nil && resp.Body != nil {
+		resp.Body = boundedBody{Reader: bodylimit.NewReader(resp.Body, maxResponseBytes), Closer: resp.Body}
+	}
+	return resp, err
+}
+
+type boundedBody struct {
+	io.Reader
+	io.Closer
+}
 
 // tokenResponse is the token endpoint's success body. Entra sends the numbers
 // as JSON numbers; some proxies and emulators send strings, so both are read.
@@ -33,9 +113,13 @@ type tokenResponse struct {
 }
 
 // fetch obtains a new token for key with one POST to the tenant's token
-// endpoint (retried as retryPolicy and the propagation option allow). claims is
-// a claims challenge, or "".
-func (c *Credential) fetch(ctx context.Context, key cacheKey, claims string) (azcore.AccessToken, error) {
+// endpoint: the pipeline retries it as Options.Retry says, and the loop here
+// tries once more when Entra's answer says another attempt can succeed (see
+// retry.go). claims is a claims challenge, or "".
+func (c *Credential) fetch(ctx context.Context, key cacheKey, claims string) (tok azcore.AccessToken, err error) {
+	ctx, endSpan := runtime.StartSpan(ctx, spanGetToken, c.client.Tracer(), nil)
+	defer func() { endSpan(err) }()
+
 	claimsParam, err := requestClaims(key.cae, claims)
 	if err != nil {
 		return azcore.AccessToken{}, err
@@ -44,73 +128,40 @@ func (c *Credential) fetch(ctx context.Context, key cacheKey, claims string) (az
 	if err != nil {
 		return azcore.AccessToken{}, fmt.Errorf("federated: getting the client assertion: %w", err)
 	}
-	form := url.Values{
-		"client_id":             {c.clientID},
-		"scope":                 {key.scope},
-		"grant_type":            {"client_credentials"},
-		"client_assertion_type": {jwtBearer},
-		"client_assertion":      {a.Token},
-	}
-	if claimsParam != "" {
-		form.Set("claims", claimsParam)
-	}
-	body := form.Encode()
 	endpoint := c.authority + "/" + key.tenant + "/oauth2/v2.0/token"
-
 	start := c.now()
-	propagationRetried, assertionRetried := false, false
-	for try := 1; ; try++ {
+	var refetched, waited bool // each recovery at most once per token
+	for {
 		sent := c.now()
-		resp, err := c.post(ctx, endpoint, body)
+		res, err := c.post(ctx, endpoint, tokenForm(c.clientID, key.scope, claimsParam, a.Token))
 		if err != nil {
-			if ctx.Err() != nil || try > c.retry.maxRetries {
-				return azcore.AccessToken{}, fmt.Errorf("federated: token request to %s: %w", endpoint, err)
+			if res != nil { // the context ended while azcore waited to retry this answer
+				return azcore.AccessToken{}, errors.Join(newAuthError(res, c, key, a.Token), err)
 			}
-			if err := c.sleep(ctx, c.retry.backoff(try, nil, c.now())); err != nil {
-				return azcore.AccessToken{}, fmt.Errorf("federated: token request to %s: %w", endpoint, err)
-			}
-			continue
+			c.logf("federated: token request for tenant %s scope %s failed: %v", key.tenant, key.scope, err)
+			return azcore.AccessToken{}, err
 		}
-		if resp.status == http.StatusOK {
-			tok, err := parseToken(resp.body, sent)
+		if res.status == http.StatusOK {
+			tok, err := parseToken(res.body, sent)
 			if err != nil {
 				return azcore.AccessToken{}, fmt.Errorf("federated: token response from %s: %w", endpoint, err)
 			}
-			c.logf("federated: got token for tenant %s scope %s (CAE %t, claims %t) in %s after %d attempt(s); expires %s, refresh at %s",
-				key.tenant, key.scope, key.cae, claims != "", c.now().Sub(start), try,
+			c.logf("federated: got token for tenant %s scope %s (CAE %t, claims %t); took %s, expires %s, refresh at %s",
+				key.tenant, key.scope, key.cae, claims != "", c.now().Sub(start),
 				tok.ExpiresOn.UTC().Format(time.RFC3339), tok.RefreshOn.UTC().Format(time.RFC3339))
 			return tok, nil
 		}
-		authErr := newAuthError(resp, c, key, a.Token)
+		authErr := newAuthError(res, c, key, a.Token)
 		switch {
-		case retryableStatus(resp.status) && try <= c.retry.maxRetries:
-			d := c.retry.backoff(try, resp.header, c.now())
-			c.logf("federated: token request for tenant %s answered %d; retrying in %s", key.tenant, resp.status, d)
-			if err := c.sleep(ctx, d); err != nil {
-				return azcore.AccessToken{}, errors.Join(authErr, err)
+		case !refetched && authErr.rejectsAssertion():
+			refetched = true
+			if a, err = c.replaceAssertion(ctx, key, authErr, a.Token); err != nil {
+				return azcore.AccessToken{}, err
 			}
-		case !assertionRetried && authErr.rejectsAssertion():
-			assertionRetried = true
-			fresh, err := c.freshAssertion(ctx, a.Token)
-			if err != nil {
-				return azcore.AccessToken{}, errors.Join(authErr, err)
-			}
-			if fresh.Token == a.Token {
-				c.logf("federated: AADSTS%d: Entra rejected the client assertion for tenant %s scope %s, and the assertion source returned the same assertion again; not retrying",
-					authErr.firstCode(), key.tenant, key.scope)
-				return azcore.AccessToken{}, authErr
-			}
-			c.logf("federated: AADSTS%d: Entra rejected the client assertion for tenant %s scope %s; fetched a new assertion, retrying once",
-				authErr.firstCode(), key.tenant, key.scope)
-			a = fresh
-			form.Set("client_assertion", a.Token)
-			body = form.Encode()
-		case c.propagation && !propagationRetried && authErr.isFICMismatch() && c.now().Sub(c.created) < ficPropagationWindow:
-			propagationRetried = true
-			c.logf("federated: AADSTS%d for tenant %s shortly after the credential was created; retrying once in %s in case the federated credential is still propagating",
-				authErr.firstCode(), key.tenant, ficPropagationWait)
-			if err := c.sleep(ctx, ficPropagationWait); err != nil {
-				return azcore.AccessToken{}, errors.Join(authErr, err)
+		case !waited && c.mayBePropagating(authErr):
+			waited = true
+			if err := c.awaitPropagation(ctx, key, authErr); err != nil {
+				return azcore.AccessToken{}, err
 			}
 		default:
 			c.logf("federated: token request for tenant %s scope %s failed: %v", key.tenant, key.scope, authErr)
@@ -119,21 +170,21 @@ func (c *Credential) fetch(ctx context.Context, key cacheKey, claims string) (az
 	}
 }
 
-// freshAssertion drops the rejected assertion from the source's cache (the
-// Credential's own assertion.Cached wrapper is an Invalidator) and fetches
-// another. Without this a rejected managed-identity assertion, cached for its
-// 24 hours, would be re-sent by every request for every tenant until it
-// expired. The source may answer with the same assertion (the platform caches
-// too); the caller checks.
-func (c *Credential) freshAssertion(ctx context.Context, rejected string) (assertion.Assertion, error) {
-	if inv, ok := c.src.(assertion.Invalidator); ok {
-		inv.Invalidate(rejected)
+// tokenForm is the client credentials request with a client assertion
+// (Entra: "Microsoft identity platform and the OAuth 2.0 client credentials
+// flow", second case). claims is the claims parameter, or "".
+func tokenForm(clientID, scope, claims, assertion string) url.Values {
+	form := url.Values{
+		"client_id":             {clientID},
+		"scope":                 {scope},
+		"grant_type":            {"client_credentials"},
+		"client_assertion_type": {jwtBearer},
+		"client_assertion":      {assertion},
 	}
-	a, err := c.src.Assertion(ctx)
-	if err != nil {
-		return assertion.Assertion{}, fmt.Errorf("federated: getting a new client assertion after Entra rejected the previous one: %w", err)
+	if claims != "" {
+		form.Set("claims", claims)
 	}
-	return a, nil
+	return form
 }
 
 // httpResult is what fetch needs of a response, read and closed.
@@ -143,39 +194,43 @@ type httpResult struct {
 	body   []byte
 }
 
-func (c *Credential) post(ctx context.Context, endpoint, body string) (*httpResult, error) {
-	if c.retry.tryTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.retry.tryTimeout)
-		defer cancel()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
+// post sends form through the pipeline. On an error it returns the last
+// answer too when there is one (the context ended while the retry policy
+// waited to repeat it), so that the caller can say what Entra answered.
+func (c *Credential) post(ctx context.Context, endpoint string, form url.Values) (*httpResult, error) {
+	req, err := runtime.NewRequest(ctx, http.MethodPost, endpoint)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("federated: token request to %s: %w", endpoint, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
-	resp, err := c.http.Do(req)
+	// A seekable body: the retry policy rewinds it for each attempt.
+	if err := req.SetBody(streaming.NopCloser(strings.NewReader(form.Encode())), "application/x-www-form-urlencoded"); err != nil {
+		return nil, fmt.Errorf("federated: token request to %s: %w", endpoint, err)
+	}
+	req.Raw().Header.Set("Accept", "application/json")
+	resp, err := c.client.Pipeline().Do(req)
+	var res *httpResult
+	if resp != nil {
+		// The body download policy has read the body (bounded by
+		// boundedTransport) unless it failed; Payload then fails too.
+		if body, perr := runtime.Payload(resp); perr == nil {
+			res = &httpResult{status: resp.StatusCode, header: resp.Header, body: body}
+		} else if err == nil {
+			err = perr
+		}
+	}
+	if err == nil && res == nil {
+		err = errors.New("no response") // a custom policy or transport returned neither
+	}
 	if err != nil {
-		return nil, scrubURLError(err)
+		if res != nil && res.status == http.StatusOK {
+			res = nil // a token no one will use
+		}
+		return res, fmt.Errorf("federated: token request to %s: %w", endpoint, scrubURLError(err))
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxResponseBytes {
-		return nil, fmt.Errorf("response larger than %d bytes", maxResponseBytes)
-	}
-	return &httpResult{
-		status: resp.StatusCode,
-		header: resp.Header,
-		body:   b,
-	}, nil
+	return res, nil
 }
 
-// scrubURLError drops url.Error's repetition of the method and URL (fetch
+// scrubURLError drops url.Error's repetition of the method and URL (post
 // names the endpoint itself) and keeps the cause for errors.Is/As.
 func scrubURLError(err error) error {
 	var ue *url.Error

@@ -187,14 +187,14 @@ func classify(err error) (int, apiError) {
 	case errors.As(err, &ae):
 		e := apiError{
 			Code:          "authFailed",
-			Message:       oneLine(ae.Description),
+			Message:       oneLine(ae.Message),
 			Hint:          ae.Hint,
 			AADSTS:        ae.ErrorCodes,
 			TraceID:       ae.TraceID,
 			CorrelationID: ae.CorrelationID,
 		}
 		if e.Message == "" {
-			e.Message = fmt.Sprintf("Microsoft Entra refused the token request (HTTP %d %s)", ae.StatusCode, ae.ErrorCode)
+			e.Message = fmt.Sprintf("Microsoft Entra refused the token request (HTTP %d %s)", ae.StatusCode, ae.Code)
 		}
 		if ae.HasCode(700016) {
 			e.Code = "consentRequired"

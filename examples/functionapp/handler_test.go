@@ -71,7 +71,7 @@ func newEnvWith(t testing.TB, sc *fakeidp.Scenario, allowed []string, mods ...fu
 		}
 		devices[tn.ID] = ds
 	}
-	graph, err := graphtest.New(&graphtest.Options{KeysURL: idp.KeysURL(), HTTPClient: idp.Client(), Devices: devices})
+	graph, err := graphtest.New(&graphtest.Options{KeysURL: idp.KeysURL(), Transport: idp.Client(), Devices: devices})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,11 +327,11 @@ func TestDevicesTruncated(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	consent := &federated.AuthError{
-		StatusCode: 400, ErrorCode: "unauthorized_client", ErrorCodes: []int{700016},
-		Description: "AADSTS700016: Application not found in the directory", TraceID: "t1", CorrelationID: "c1",
+		StatusCode: 400, Code: "unauthorized_client", ErrorCodes: []int{700016},
+		Message: "AADSTS700016: Application not found in the directory", TraceID: "t1", CorrelationID: "c1",
 		Tenant: "tenant-b", ClientID: "app-1", Authority: "https://login.microsoftonline.com", Hint: "consent hint",
 	}
-	fic := &federated.AuthError{StatusCode: 400, ErrorCode: "invalid_client", ErrorCodes: []int{700213}, Description: "AADSTS700213: No matching federated identity record found", Hint: "subject hint"}
+	fic := &federated.AuthError{StatusCode: 400, Code: "invalid_client", ErrorCodes: []int{700213}, Message: "AADSTS700213: No matching federated identity record found", Hint: "subject hint"}
 	tests := []struct {
 		name       string
 		err        error
@@ -339,10 +339,10 @@ func TestClassify(t *testing.T) {
 		want       apiError
 	}{
 		{"not consented", fmt.Errorf("wrapped by azcore: %w", consent), http.StatusForbidden, apiError{
-			Code: "consentRequired", Message: consent.Description, Hint: "consent hint", AADSTS: []int{700016}, TraceID: "t1", CorrelationID: "c1",
+			Code: "consentRequired", Message: consent.Message, Hint: "consent hint", AADSTS: []int{700016}, TraceID: "t1", CorrelationID: "c1",
 			ConsentURL: "https://login.microsoftonline.com/tenant-b/adminconsent?client_id=app-1",
 		}},
-		{"federated credential mismatch", fic, http.StatusBadGateway, apiError{Code: "authFailed", Message: fic.Description, Hint: "subject hint", AADSTS: []int{700213}}},
+		{"federated credential mismatch", fic, http.StatusBadGateway, apiError{Code: "authFailed", Message: fic.Message, Hint: "subject hint", AADSTS: []int{700213}}},
 		{"Graph: permission missing", &graphlite.Error{StatusCode: 403, Code: "Authorization_RequestDenied", Message: "Insufficient privileges", Hint: "needs Device.Read.All", RequestID: "r1"}, http.StatusForbidden, apiError{
 			Code: "consentRequired", Message: "Authorization_RequestDenied: Insufficient privileges", Hint: "needs Device.Read.All", RequestID: "r1",
 		}},
