@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"slices"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 )
 
 // Graph accepts its tokens for either of these audiences: the resource URI and
@@ -189,12 +190,9 @@ func (ks *keySet) fetch() (map[string]*rsa.PublicKey, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetch keys: status %d", resp.StatusCode)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	body, err := bodylimit.Read(resp.Body, maxJWKSBytes)
 	if err != nil {
 		return nil, fmt.Errorf("fetch keys: %w", err)
-	}
-	if len(body) > maxJWKSBytes {
-		return nil, errors.New("fetch keys: document too large")
 	}
 	return parseJWKS(body)
 }
