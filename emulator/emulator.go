@@ -1,0 +1,447 @@
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tenantbridge/tenantbridge/fakeidp"
+	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
+)
+
+// Options configure [Start]. A nil *Options and zero fields mean defaults.
+type Options struct {
+	// Scenario is the directory the emulator serves: tenants and their
+	// devices, apps, consents, managed identities, external issuers. nil
+	// means fakeidp.DefaultScenario().
+	Scenario *fakeidp.Scenario
+	// Mode picks the managed-identity variables of the environment block;
+	// "" means ModeAppService.
+	Mode Mode
+	// App is the client ID of the app AZURE_CLIENT_ID names; "" means the
+	// scenario's first multi-tenant app, else its first app.
+	App string
+
+	// Addr is the host the listeners bind: "" means 127.0.0.1. Anything that
+	// is not loopback is logged as a warning, since the emulator gives a token
+	// to whoever asks.
+	Addr string
+	// EntraPort, MSIPort and GraphPort fix the listeners' ports; 0 picks a
+	// free one.
+	EntraPort, MSIPort, GraphPort int
+
+	// Dir is where the emulator writes its files (the CA bundle, the workload
+	// token file); it must exist, and Close removes the files but not Dir.
+	// "" means a new temporary directory, which Close removes.
+	Dir string
+	// CAFile, when set, is where the CA bundle is written instead of Dir.
+	// Close leaves it: it belongs to the caller.
+	CAFile string
+
+	// TokenLifetime of the access tokens Entra issues; 0 means
+	// fakeidp.DefaultTokenLifetime.
+	TokenLifetime time.Duration
+	// WorkloadTokenLifetime of the token in the workload token file; 0 means
+	// one hour, as AKS projects it. The file is rewritten at 80% of it.
+	WorkloadTokenLifetime time.Duration
+	// SigningKeyBits is the size of the RSA keys that sign tokens: 0 (2048,
+	// as Entra) or 1024, for suites that issue very many tokens (see
+	// fakeidp.Options.SigningKeyBits).
+	SigningKeyBits int
+	// Clock tells the servers the time (token times, expiry checks); nil
+	// means time.Now.
+	Clock func() time.Time
+
+	// IDPFaults are injected into the fakeidp server (Entra and the
+	// managed-identity endpoints) before the first request, in order.
+	IDPFaults []fakeidp.Fault
+	// GraphFaults are injected into the fake Graph before the first request,
+	// in order.
+	GraphFaults []graphtest.Fault
+
+	// Logger gets one line per request from every listener (secrets
+	// redacted, and anything shaped like a JWT or equal to the identity
+	// header replaced by "[redacted]" as a second guard); nil logs nothing.
+	Logger *slog.Logger
+}
+
+// Emulator is a running emulator: a fake Microsoft Entra with managed-identity
+// endpoints (fakeidp) and a fake Microsoft Graph (graphtest) that trusts its
+// tokens, with the files and the environment block a client needs. Its
+// methods are safe for concurrent use.
+type Emulator struct {
+	mode    Mode
+	idp     *fakeidp.Server
+	graph   *graphtest.Server
+	client  *http.Client
+	caPEM   []byte
+	caFile  string
+	tenancy Tenancy
+	env     Env
+
+	dir       string   // removed by Close when ownDir
+	ownDir    bool     //
+	files     []string // written into a caller's Dir; removed by Close
+	tokenFile string
+
+	stopRotation context.CancelFunc
+	rotationDone chan struct{}
+
+	closeOnce sync.Once
+	filesOnce sync.Once
+}
+
+// Start starts the emulator on loopback: it starts the servers, writes the
+// CA bundle (and in workload mode the token file) and builds the environment
+// block. On error nothing is left running and no file is left behind. A
+// listener that cannot bind is reported as a *[ListenError].
+func Start(opts *Options) (_ *Emulator, err error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Scenario == nil {
+		o.Scenario = fakeidp.DefaultScenario()
+	}
+	if o.Mode == "" {
+		o.Mode = ModeAppService
+	}
+	if !o.Mode.Valid() {
+		return nil, fmt.Errorf("emulator: unknown mode %q (want appservice, imds or workload)", o.Mode)
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1"
+	}
+	for _, p := range []int{o.EntraPort, o.MSIPort, o.GraphPort} {
+		if p < 0 || p > 65535 {
+			return nil, fmt.Errorf("emulator: %d is not a TCP port", p)
+		}
+	}
+	// Checked before anything starts, so that a scenario mistake is reported
+	// as such and not as a server's failure to start.
+	if err := o.Scenario.Validate(); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	if _, err := pickApp(o.Scenario, o.App); err != nil {
+		return nil, err
+	}
+
+	e := &Emulator{mode: o.Mode, dir: o.Dir}
+	if e.dir == "" {
+		if e.dir, err = os.MkdirTemp("", "fakemsi-"); err != nil {
+			return nil, fmt.Errorf("emulator: temporary directory: %w", err)
+		}
+		e.ownDir = true
+	}
+	wroteCAFile := false // a caller's CAFile, removed only if Start fails
+	defer func() {
+		if err != nil {
+			e.Close()
+			if wroteCAFile {
+				os.Remove(o.CAFile)
+			}
+		}
+	}()
+
+	// The identity header is made here rather than by fakeidp so that the
+	// log redactor knows it before the first request can be logged.
+	header, err := randomHex(24)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	logger := o.Logger
+	if logger != nil {
+		logger = slog.New(newRedactingHandler(logger.Handler(), header))
+	}
+
+	entraAddr, msiAddr := hostPort(o.Addr, o.EntraPort), hostPort(o.Addr, o.MSIPort)
+	e.idp, err = fakeidp.New(o.Scenario, &fakeidp.Options{
+		Addr:           entraAddr,
+		MSIAddr:        msiAddr,
+		IdentityHeader: header,
+		Clock:          o.Clock,
+		TokenLifetime:  o.TokenLifetime,
+		SigningKeyBits: o.SigningKeyBits,
+		Logger:         logger,
+	})
+	if err != nil {
+		return nil, listenError(map[string]string{entraAddr: ListenerEntra, msiAddr: ListenerMSI}, err)
+	}
+	for _, f := range o.IDPFaults {
+		e.idp.AddFault(f)
+	}
+
+	devices := map[string][]map[string]any{}
+	for _, t := range o.Scenario.Tenants {
+		for _, d := range t.Devices {
+			devices[t.ID] = append(devices[t.ID], graphDevice(d))
+		}
+	}
+	graphAddr := hostPort(o.Addr, o.GraphPort)
+	e.graph, err = graphtest.New(&graphtest.Options{
+		KeysURL:   e.idp.KeysURL(),
+		Transport: e.idp.Client(),
+		Devices:   devices,
+		Clock:     o.Clock,
+		Addr:      graphAddr,
+		Logger:    logger, // one log for every listener
+	})
+	if err != nil {
+		return nil, listenError(map[string]string{graphAddr: ListenerGraph}, err)
+	}
+	for _, f := range o.GraphFaults {
+		e.graph.AddFault(f)
+	}
+
+	// Two CAs, fakeidp's and graphtest's (httptest's): one bundle for all.
+	e.caPEM = append(e.idp.CAPEM(), e.graph.CAPEM()...)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(e.caPEM)
+	e.client = &http.Client{Transport: &http.Transport{
+		// No Proxy: a developer's HTTPS_PROXY must not capture loopback
+		// traffic carrying tokens.
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     30 * time.Second,
+	}}
+	e.caFile = o.CAFile
+	if e.caFile == "" {
+		e.caFile = e.ownFile("ca.pem")
+	}
+	if err := writeFileAtomic(e.caFile, e.caPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("emulator: writing the CA bundle: %w", err)
+	}
+	wroteCAFile = o.CAFile != ""
+
+	// The scenario as the server holds it: {authority} expanded.
+	e.tenancy, err = TenancyOf(e.idp.Scenario(), o.App)
+	if err != nil {
+		return nil, err
+	}
+	if o.Mode == ModeWorkload {
+		if err := e.startTokenFile(o.WorkloadTokenLifetime, logger); err != nil {
+			return nil, err
+		}
+	}
+	e.env = e.buildEnv()
+	if logger != nil && !isLoopback(o.Addr) {
+		logger.Warn("listening on a non-loopback address: anyone who can reach it gets tokens", slog.String("addr", o.Addr))
+	}
+	return e, nil
+}
+
+// buildEnv assembles the environment block: the mode's variables, then the
+// ones every mode sets.
+func (e *Emulator) buildEnv() Env {
+	var env Env
+	switch e.mode {
+	case ModeAppService:
+		env = Env{
+			{"IDENTITY_ENDPOINT", e.idp.AppServiceEndpoint()},
+			{"IDENTITY_HEADER", e.idp.IdentityHeader()},
+			{"MSI_ENDPOINT", e.idp.AppServiceEndpoint()},
+			{"MSI_SECRET", e.idp.IdentityHeader()},
+		}
+	case ModeIMDS:
+		env = Env{{"AZURE_POD_IDENTITY_AUTHORITY_HOST", e.idp.IMDSEndpoint()}}
+	case ModeWorkload:
+		env = Env{{"AZURE_FEDERATED_TOKEN_FILE", e.tokenFile}}
+	}
+	return append(env,
+		Var{"AZURE_AUTHORITY_HOST", e.idp.URL()},
+		Var{"AZURE_TENANT_ID", e.tenancy.Home.ID},
+		Var{"AZURE_CLIENT_ID", e.tenancy.App.ClientID},
+		Var{"AZURE_ADDITIONALLY_ALLOWED_TENANTS", "*"},
+		Var{"SSL_CERT_FILE", e.caFile},
+		Var{"NODE_EXTRA_CA_CERTS", e.caFile},
+		Var{"FAKEMSI_TENANTS", strings.Join(e.tenancy.RemoteIDs(), ",")},
+		Var{"FAKEMSI_GRAPH_URL", e.GraphURL()},
+	)
+}
+
+// startTokenFile writes the projected token file and keeps rewriting it
+// before it expires, as the kubelet does.
+func (e *Emulator) startTokenFile(lifetime time.Duration, logger *slog.Logger) error {
+	issuer, subject, err := workloadSubject(e.idp, e.tenancy.App)
+	if err != nil {
+		return err
+	}
+	if lifetime <= 0 {
+		lifetime = defaultWorkloadTokenLifetime
+	}
+	e.tokenFile = e.ownFile("azure-identity-token")
+	r := &tokenFileRotator{
+		path:     e.tokenFile,
+		lifetime: lifetime,
+		issue: func() (string, error) {
+			return e.idp.IssueExternalToken(issuer, subject, fakeidp.TokenExchangeAudience, lifetime)
+		},
+		after: time.After,
+	}
+	if err := r.write(); err != nil {
+		return fmt.Errorf("emulator: writing the workload token file: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stopRotation, e.rotationDone = cancel, make(chan struct{})
+	go func() {
+		defer close(e.rotationDone)
+		r.run(ctx, func(err error) {
+			if logger != nil {
+				logger.Error("rewriting the workload identity token file", slog.String("error", err.Error()))
+			}
+		})
+	}()
+	return nil
+}
+
+// ownFile names a file the emulator writes into its directory and removes
+// on Close.
+func (e *Emulator) ownFile(name string) string {
+	p := filepath.Join(e.dir, name)
+	if !e.ownDir {
+		e.files = append(e.files, p)
+	}
+	return p
+}
+
+// Close stops the token file rotation and the servers, waiting for requests
+// in flight, and removes the emulator's files. Safe to call more than once.
+func (e *Emulator) Close() {
+	e.closeOnce.Do(func() {
+		if e.stopRotation != nil {
+			e.stopRotation()
+			<-e.rotationDone
+		}
+		if e.graph != nil {
+			e.graph.Close()
+		}
+		if e.idp != nil {
+			e.idp.Close()
+		}
+		if e.client != nil {
+			e.client.CloseIdleConnections()
+		}
+		e.removeFiles()
+	})
+}
+
+// Shutdown is Close with a deadline: when ctx ends before the requests in
+// flight have finished, it removes the emulator's files (the CA bundle and
+// the token file, which may hold a token) at once and returns ctx.Err(),
+// leaving the servers to finish closing in the background. `fakemsi serve`
+// uses it when a second signal says "stop now".
+func (e *Emulator) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		e.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		e.removeFiles()
+		return ctx.Err()
+	}
+}
+
+func (e *Emulator) removeFiles() {
+	e.filesOnce.Do(func() {
+		if e.ownDir {
+			os.RemoveAll(e.dir)
+			return
+		}
+		for _, f := range e.files {
+			os.Remove(f)
+		}
+	})
+}
+
+// Mode is the managed-identity flavour of the environment block.
+func (e *Emulator) Mode() Mode { return e.mode }
+
+// Env returns the environment block (a copy): what a program under test
+// needs to find the emulator.
+func (e *Emulator) Env() Env { return append(Env(nil), e.env...) }
+
+// Tenancy returns the app, its home tenant and the remote tenants.
+func (e *Emulator) Tenancy() Tenancy { return e.tenancy }
+
+// AuthorityHost is the Entra authority, https://127.0.0.1:PORT
+// (AZURE_AUTHORITY_HOST): the value of an azcore cloud.Configuration's
+// ActiveDirectoryAuthorityHost.
+func (e *Emulator) AuthorityHost() string { return e.idp.URL() }
+
+// MSIURL is the base of the plain-HTTP managed-identity listener.
+func (e *Emulator) MSIURL() string { return e.idp.MSIURL() }
+
+// AppServiceEndpoint is the App Service managed-identity endpoint
+// (IDENTITY_ENDPOINT, MSI_ENDPOINT), whatever the mode.
+func (e *Emulator) AppServiceEndpoint() string { return e.idp.AppServiceEndpoint() }
+
+// IdentityHeader is the App Service secret (IDENTITY_HEADER, MSI_SECRET).
+func (e *Emulator) IdentityHeader() string { return e.idp.IdentityHeader() }
+
+// IMDSEndpoint is the base of the fake IMDS (AZURE_POD_IDENTITY_AUTHORITY_HOST),
+// whatever the mode; clients append /metadata/identity/oauth2/token.
+func (e *Emulator) IMDSEndpoint() string { return e.idp.IMDSEndpoint() }
+
+// GraphURL is the base URL of the fake Microsoft Graph with its version,
+// https://127.0.0.1:PORT/v1.0 (FAKEMSI_GRAPH_URL): a graphlite BaseURL.
+func (e *Emulator) GraphURL() string { return e.graph.URL() + "/v1.0" }
+
+// TokenFile is the workload identity token file (AZURE_FEDERATED_TOKEN_FILE)
+// in ModeWorkload, else "".
+func (e *Emulator) TokenFile() string { return e.tokenFile }
+
+// CAPEM is the PEM bundle of the CAs the HTTPS listeners' certificates chain
+// to.
+func (e *Emulator) CAPEM() []byte { return append([]byte(nil), e.caPEM...) }
+
+// CAFile is the path of the CA bundle (SSL_CERT_FILE, NODE_EXTRA_CA_CERTS).
+func (e *Emulator) CAFile() string { return e.caFile }
+
+// Client returns an *http.Client that trusts the emulator's CAs, for every
+// listener; it ignores proxy settings. Give it to clients as their transport
+// (azcore.ClientOptions.Transport).
+func (e *Emulator) Client() *http.Client { return e.client }
+
+// IDP is the fake Entra and managed-identity server: its request log
+// (Requests, ResetRequests), faults (AddFault, ClearFaults, WarmUpIMDS),
+// keys and clock (RotateKeys, SetClockOffset), and the tokens it can issue.
+func (e *Emulator) IDP() *fakeidp.Server { return e.idp }
+
+// Graph is the fake Microsoft Graph server: its request log (Requests) and
+// faults (AddFault).
+func (e *Emulator) Graph() *graphtest.Server { return e.graph }
+
+func hostPort(host string, port int) string {
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+func isLoopback(addr string) bool {
+	ip := net.ParseIP(addr)
+	return ip != nil && ip.IsLoopback() || addr == "localhost"
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", errors.New("reading random bytes for the identity header: " + err.Error())
+	}
+	return hex.EncodeToString(b), nil
+}
