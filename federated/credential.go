@@ -70,6 +70,7 @@ type Options struct {
 	//     a token request). An *http.Client given here is copied with redirects
 	//     refused for the same reason; another [policy.Transporter] is used as
 	//     is. Response bodies are read up to 1 MiB; a longer one is an error.
+	//   - APIVersion is ignored: the v2.0 token endpoint has none.
 	azcore.ClientOptions
 
 	// AdditionallyAllowedTenants lists the tenants, besides the one given to

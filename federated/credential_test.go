@@ -421,8 +421,14 @@ func TestLoggingWithoutSecrets(t *testing.T) {
 func TestNoLoggerNoEntries(t *testing.T) {
 	logs := captureLog(t)
 	ts := newTokenServer(t)
-	c := newTestCred(t, ts, &Options{Logger: func(log.Event, string) {}})
-	c.logger = nil // as when Options.Logger is nil
+	// Not newTestCred: it would give the credential captureLog's Logger.
+	c, err := NewCredential(homeTenant, testClient, newCountingSource(), &Options{ClientOptions: policy.ClientOptions{
+		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: ts.URL},
+		Transport: ts.Client(),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
 		t.Fatal(redactErr(err))
 	}
@@ -437,6 +443,19 @@ func TestNoLoggerNoEntries(t *testing.T) {
 	}
 	if requests != 1 {
 		t.Errorf("%d Request entries, want 1", requests)
+	}
+}
+
+// ClientOptions.APIVersion, meant for a service client sharing the options,
+// does not reach (or break) the token request.
+func TestAPIVersionIgnored(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{APIVersion: "2099-01-01"}})
+	if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
+		t.Fatal(redactErr(err))
+	}
+	if q := ts.requests()[0].Query; q != "" {
+		t.Errorf("query = %q, want none", q)
 	}
 }
 

@@ -51,6 +51,10 @@ func newTokenClient(o azcore.ClientOptions) (*azcore.Client, error) {
 	// The request body holds the assertion and the response body the access
 	// token: the logging policy may log headers (redacted) but never bodies.
 	o.Logging.IncludeBody = false
+	// The v2.0 token endpoint has no API version; a ClientOptions shared
+	// with a service client that sets one must not make azcore fail every
+	// token request.
+	o.APIVersion = ""
 	o.Transport = boundedTransport{next: redirectFree(o.Transport)}
 	client, err := azcore.NewClient(moduleName, moduleVersion, runtime.PipelineOptions{
 		Tracing: runtime.TracingOptions{Namespace: traceNamespace},
