@@ -2,29 +2,29 @@ package assertion
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/tenantbridge/tenantbridge/internal/refresh"
 )
 
-// CacheOptions configures CachedWithOptions. Nil or zero fields mean defaults.
+// CacheOptions configures [CachedWithOptions]. Nil or zero fields mean
+// defaults.
 type CacheOptions struct {
 	// Clock returns the current time; nil means time.Now. Tests inject one to
 	// move through expiry without sleeping.
 	Clock func() time.Time
-	// RefreshBefore is how long before expiry one caller starts fetching a
-	// replacement while the others keep the current assertion. 0 means 5
+	// RefreshBefore is how long before expiry a refresh starts in the
+	// background while callers keep the current assertion. 0 means 5
 	// minutes; it is shortened to half the lifetime of short-lived assertions.
 	// Values under one minute are raised to one minute: an assertion stops
 	// being served 30 seconds before it expires, and the refresh must start
-	// before that for the others to keep a valid one meanwhile.
+	// before that for callers to keep a valid one meanwhile.
 	RefreshBefore time.Duration
-	// Logger receives EventAssertion entries (a failed refresh ahead of
-	// expiry); nil logs nothing.
+	// Logger receives [EventAssertion] entries (a failed refresh ahead of
+	// expiry, an assertion dropped by [Invalidator.Invalidate]); nil logs
+	// nothing.
 	Logger func(event log.Event, message string)
 }
 
@@ -37,9 +37,12 @@ const (
 	// unknownLifetime is how long an assertion with neither ExpiresOn nor a
 	// readable exp claim is reused.
 	unknownLifetime = time.Minute
+	// maxLifetime caps the lifetime read from an assertion, so that an
+	// absurd exp cannot overflow the cache's clock arithmetic.
+	maxLifetime = 100 * 365 * 24 * time.Hour
 )
 
-// Invalidator is implemented by a caching Source that can be told its cached
+// Invalidator is implemented by a caching [Source] that can be told its cached
 // assertion was rejected, so that the next call fetches a fresh one instead of
 // serving it until it expires. Entra rejects an assertion that is still within
 // its exp when the issuer rotated its signing keys (AADSTS700027) or the clocks
@@ -55,127 +58,68 @@ type Invalidator interface {
 	Invalidate(token string)
 }
 
-// Cached returns a Source that reuses src's assertion until shortly before it
-// expires. The expiry is Assertion.ExpiresOn, else the JWT's exp claim, else
-// one minute after the fetch.
+// Cached returns a [Source] that reuses src's assertion until shortly before
+// it expires. The expiry is [Assertion].ExpiresOn, else the JWT's exp claim,
+// else one minute after the fetch. If src is already a Cached source, Cached
+// returns src itself: caches do not stack.
 //
 // Callers that find a valid assertion take no lock and allocate nothing.
 // Concurrent callers during a miss share one call to src; its error goes to
 // those callers and is not kept, so the next call tries again. Within
-// RefreshBefore of expiry one caller fetches a replacement while the others
-// keep the valid assertion; if that refresh fails, the refreshing caller also
-// keeps the valid assertion and the failure is logged.
+// RefreshBefore of expiry the first caller starts a refresh in the background
+// (detached from its cancellation, bounded to two minutes), and every caller,
+// that one included, keeps receiving the valid assertion meanwhile. A failed
+// refresh is logged, the valid assertion is served until 30 seconds before it
+// expires, and the refresh is tried again no sooner than 30 seconds later.
 //
-// The returned Source implements Invalidator (and passes the report on to src
-// when src implements it too, so that a cache beneath this one is not left
+// A panic in src is recovered, on the background refresh too: the callers
+// waiting for that fetch get an error saying the source panicked (its value
+// redacted and clipped), and the program does not crash.
+//
+// The returned Source implements [Invalidator] (and passes the report on to
+// src when src implements it too, so that a cache beneath this one is not left
 // serving the rejected assertion).
 func Cached(src Source) Source { return CachedWithOptions(src, nil) }
 
-// CachedWithOptions is Cached with a clock, a refresh lead time and a logger.
+// CachedWithOptions is [Cached] with a clock, a refresh lead time and a
+// logger. If src is already a Cached source it is returned unchanged and opts
+// is ignored: the existing cache's options win.
 func CachedWithOptions(src Source, opts *CacheOptions) Source {
-	c := &cache{src: src, now: time.Now, refreshBefore: defaultRefreshBefore}
+	if c, ok := src.(*cache); ok {
+		return c
+	}
+	c := &cache{src: src, refreshBefore: defaultRefreshBefore}
+	c.cell.Options.Name = "assertion: Cached: the source"
 	if opts != nil {
-		if opts.Clock != nil {
-			c.now = opts.Clock
-		}
+		c.clock = opts.Clock
 		if opts.RefreshBefore > 0 {
 			c.refreshBefore = max(opts.RefreshBefore, 2*expiryMargin)
 		}
 		c.logger = opts.Logger
 	}
+	c.epoch = c.wall()
 	return c
 }
 
 type cache struct {
 	src           Source
-	now           func() time.Time
+	clock         func() time.Time // nil: time.Now
+	epoch         time.Time        // c.wall() at creation; the engine's times are durations since then
 	refreshBefore time.Duration
 	logger        func(log.Event, string)
-
-	// cur is read without a lock on every call; it is only ever replaced by a
-	// new entry or, by Invalidate, by nil, never mutated. Because every fetch
-	// stores a new pointer, Invalidate's compare-and-swap cannot drop an entry
-	// stored after it looked.
-	cur atomic.Pointer[cacheEntry]
-
-	mu     sync.Mutex // guards flight; never held during a fetch
-	flight *cacheFlight
+	cell          refresh.Cell[Assertion]
 
 	// onWait, when set (by tests), is called as a caller starts waiting for
 	// another caller's fetch.
 	onWait func()
 }
 
-type cacheEntry struct {
-	a         Assertion
-	refreshAt time.Time // from here one caller fetches a replacement
-	staleAt   time.Time // from here a is not served
-}
-
-// cacheFlight is one call to the source, shared by the callers who wait for
-// it. a and err are written before done is closed.
-type cacheFlight struct {
-	done chan struct{}
-	a    Assertion
-	err  error
-	// abandoned records that the fetching caller's context had ended when
-	// the fetch finished, so its error is that caller's, not the waiters'.
-	// An error matching context.DeadlineExceeded does not tell: a source's
-	// own timeout (an http.Client's Timeout) produces one too.
-	abandoned bool
-}
-
 // Assertion returns the cached assertion or fetches one.
 func (c *cache) Assertion(ctx context.Context) (Assertion, error) {
-	now := c.now()
-	if e := c.cur.Load(); e != nil && now.Before(e.staleAt) {
-		if now.Before(e.refreshAt) {
-			return e.a, nil
-		}
-		return c.refreshAhead(ctx, e)
-	}
-	return c.miss(ctx)
+	return c.cell.Get(ctx, cacheHost{c})
 }
 
-// refreshAhead lets the first caller past refreshAt fetch a replacement; the
-// others, and this caller if the fetch fails, get the still-valid e. If e is
-// invalidated meanwhile it is no longer valid: callers then get the fetch's
-// result, as on a miss.
-func (c *cache) refreshAhead(ctx context.Context, e *cacheEntry) (Assertion, error) {
-	c.mu.Lock()
-	if cur := c.cur.Load(); cur != e {
-		c.mu.Unlock()
-		if cur == nil { // invalidated since we looked
-			return c.miss(ctx)
-		}
-		return cur.a, nil // replaced since we looked
-	}
-	if c.flight != nil {
-		c.mu.Unlock()
-		return e.a, nil
-	}
-	f := &cacheFlight{done: make(chan struct{})}
-	c.flight = f
-	c.mu.Unlock()
-	c.run(ctx, f)
-	switch cur := c.cur.Load(); {
-	case cur == e:
-		// The refresh failed, or the source answered with an assertion
-		// already expired: keep serving e.
-		if f.err != nil && c.logger != nil {
-			c.logger(EventAssertion, fmt.Sprintf("Cached: refresh before expiry failed, keeping the current assertion until %s: %v", e.staleAt.UTC().Format(time.RFC3339), f.err))
-		}
-		return e.a, nil
-	case cur != nil:
-		return cur.a, nil
-	default:
-		// e was invalidated during the fetch and nothing valid replaced it:
-		// the fetch's error, or its already expired assertion, as on a miss.
-		return f.a, f.err
-	}
-}
-
-// Invalidate drops the cached assertion if it is token (see Invalidator),
+// Invalidate drops the cached assertion if it is token (see [Invalidator]),
 // after passing the report on to the wrapped source if it is an Invalidator.
 // It takes no lock: a fetch in flight is not disturbed, and its result, being
 // a new entry, is never dropped by a report about an older one.
@@ -183,101 +127,86 @@ func (c *cache) Invalidate(token string) {
 	if inv, ok := c.src.(Invalidator); ok {
 		inv.Invalidate(token)
 	}
-	e := c.cur.Load()
-	if token == "" || e == nil || e.a.Token != token {
+	if token == "" {
 		return
 	}
-	if c.cur.CompareAndSwap(e, nil) && c.logger != nil {
+	if c.cell.Invalidate(func(a Assertion) bool { return a.Token == token }) && c.logger != nil {
 		c.logger(EventAssertion, "Cached: the cached assertion was reported rejected; the next call fetches a new one")
 	}
 }
 
-// miss waits for the fetch in progress, or starts one.
-func (c *cache) miss(ctx context.Context) (Assertion, error) {
-	for {
-		c.mu.Lock()
-		if e := c.cur.Load(); e != nil && c.now().Before(e.staleAt) {
-			c.mu.Unlock()
-			return e.a, nil
-		}
-		f := c.flight
-		if f == nil {
-			f = &cacheFlight{done: make(chan struct{})}
-			c.flight = f
-			c.mu.Unlock()
-			c.run(ctx, f)
-			return f.a, f.err
-		}
-		c.mu.Unlock()
-		if c.onWait != nil {
-			c.onWait()
-		}
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return Assertion{}, ctx.Err()
-		}
-		// The fetching caller's context ended, not ours: fetch again rather
-		// than hand on someone else's cancellation.
-		if f.err != nil && f.abandoned && ctx.Err() == nil {
-			continue
-		}
-		return f.a, f.err
+// wall reads the clock. Without an injected clock it is time.Now, whose
+// monotonic reading makes durations since epoch immune to wall clock steps.
+func (c *cache) wall() time.Time {
+	if c.clock == nil {
+		return time.Now()
 	}
+	return c.clock()
 }
 
-// errSourcePanicked is what waiters get when the source panicked in the
-// fetching caller (who sees the panic itself).
-var errSourcePanicked = errors.New("assertion: Cached: the source panicked")
-
-// run calls the source, publishes a successful result and releases the
-// waiters, even if the source panics.
-func (c *cache) run(ctx context.Context, f *cacheFlight) {
-	finished := false
-	defer func() {
-		if !finished {
-			f.err = errSourcePanicked
-		}
-		f.abandoned = ctx.Err() != nil
-		var e *cacheEntry
-		if f.err == nil {
-			e = c.entryFor(f.a, c.now())
-		}
-		// The result is published and the flight ended under one lock. A
-		// caller who reads the new entry, invalidates it and misses must not
-		// find this flight still open and be handed the invalidated assertion
-		// by joining it.
-		c.mu.Lock()
-		if e != nil {
-			c.cur.Store(e)
-		}
-		c.flight = nil
-		c.mu.Unlock()
-		close(f.done)
-	}()
-	f.a, f.err = c.src.Assertion(ctx)
-	finished = true
-}
-
-// entryFor schedules a's refresh and staleness, or returns nil when a is
-// already expired (it is returned to the caller but not kept).
-func (c *cache) entryFor(a Assertion, now time.Time) *cacheEntry {
+// lease schedules a's refresh and staleness. a's expiry is a wall time from
+// its issuer; its remaining lifetime, measured now on the wall clock, is
+// placed on the engine's clock. An assertion already expired gets a lease
+// that has ended: it is returned to the caller but not kept.
+func (c *cache) lease(a Assertion) refresh.Lease[Assertion] {
+	wall := c.wall()
+	now := wall.Sub(c.epoch)
 	exp := a.ExpiresOn
 	if exp.IsZero() {
 		if t, err := jwtExpiry(a.Token); err == nil {
 			exp = t
 		} else {
-			exp = now.Add(unknownLifetime)
+			exp = wall.Add(unknownLifetime)
 		}
 	}
-	life := exp.Sub(now)
+	life := min(exp.Sub(wall), maxLifetime)
 	if life <= 0 {
-		return nil
+		return refresh.Lease[Assertion]{Value: a, RefreshAt: now, ExpiresAt: now}
 	}
-	return &cacheEntry{
-		a:         a,
-		refreshAt: exp.Add(-min(c.refreshBefore, life/2)),
-		staleAt:   exp.Add(-min(expiryMargin, life/10)),
+	return refresh.Lease[Assertion]{
+		Value:     a,
+		RefreshAt: now + life - min(c.refreshBefore, life/2),
+		ExpiresAt: now + life - min(expiryMargin, life/10),
+	}
+}
+
+// cacheHost is what the engine asks of the cache: the clock, the fetch, the
+// log. One pointer, so it converts to refresh.Host without allocating.
+type cacheHost struct{ c *cache }
+
+// Now is the time since the cache's creation: one monotonic clock read
+// without an injected clock.
+func (h cacheHost) Now() time.Duration {
+	if h.c.clock == nil {
+		return time.Since(h.c.epoch)
+	}
+	return h.c.clock().Sub(h.c.epoch)
+}
+
+func (h cacheHost) Fetch(ctx context.Context, _ struct{}) (refresh.Lease[Assertion], error) {
+	a, err := h.c.src.Assertion(ctx)
+	if err != nil {
+		return refresh.Lease[Assertion]{}, err
+	}
+	return h.c.lease(a), nil
+}
+
+func (h cacheHost) Observe(ev refresh.Event[struct{}, Assertion]) {
+	switch ev.Kind {
+	case refresh.Join:
+		if h.c.onWait != nil {
+			h.c.onWait()
+		}
+	case refresh.RefreshFailed:
+		if h.c.logger == nil {
+			return
+		}
+		if ev.Kept == nil { // invalidated meanwhile: the next call fetches
+			h.c.logger(EventAssertion, fmt.Sprintf("Cached: refresh before expiry failed: %v", ev.Err))
+			return
+		}
+		until := h.c.epoch.Add(ev.Kept.ExpiresAt).UTC().Format(time.RFC3339)
+		h.c.logger(EventAssertion, fmt.Sprintf("Cached: refresh before expiry failed, keeping the current assertion until %s: %v", until, ev.Err))
 	}
 }
 

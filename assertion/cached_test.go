@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/internal/refresh"
 )
 
 // countingSource hands out "tok-N" assertions valid for life, counting calls.
@@ -44,6 +45,27 @@ func (s *countingSource) Assertion(ctx context.Context) (Assertion, error) {
 
 func newTestCache(src Source, clock *fakeClock) *cache {
 	return CachedWithOptions(src, &CacheOptions{Clock: clock.Now, RefreshBefore: 5 * time.Minute}).(*cache)
+}
+
+// waitBackground waits, bounded, for c's background refreshes to finish.
+func waitBackground(t *testing.T, c *cache) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { c.cell.Wait(); close(done) }()
+	receive(t, done, "the background refresh finishing")
+}
+
+// receive waits, bounded, for a value on ch; the bound only keeps a
+// regression from hanging the run.
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out: %s did not happen", what)
+		panic("unreachable")
+	}
 }
 
 func mustGet(t *testing.T, s Source) string {
@@ -136,7 +158,8 @@ func TestCachedRefreshSchedule(t *testing.T) {
 	}{
 		{0, false, "tok-1"},
 		{54 * time.Minute, false, "tok-1"},               // before RefreshBefore: warm
-		{time.Minute + time.Second, false, "tok-2"},      // within 5 minutes of expiry: refreshed ahead
+		{time.Minute + time.Second, false, "tok-1"},      // within 5 minutes of expiry: refresh starts, tok-1 still served
+		{0, false, "tok-2"},                              // the refresh's assertion
 		{59*time.Minute + 29*time.Second, true, "tok-2"}, // 31 s before expiry, refresh fails: still served
 		{time.Second, true, "error"},                     // within expiryMargin: never served
 		{0, false, "tok-5"},                              // next call fetches again
@@ -152,6 +175,7 @@ func TestCachedRefreshSchedule(t *testing.T) {
 		if got != s.want {
 			t.Fatalf("step %d: got %q, want %q", i, got, s.want)
 		}
+		waitBackground(t, c)
 	}
 }
 
@@ -165,30 +189,48 @@ func TestCachedRefreshAheadKeepsServingTheValidAssertion(t *testing.T) {
 	}
 	clock.Advance(56 * time.Minute)
 	src.entered, src.release = make(chan struct{}, 1), make(chan struct{})
-	refreshed := make(chan string)
-	go func() { refreshed <- mustGet(t, c) }()
-	<-src.entered // one caller is refreshing
+	// The caller past the refresh point gets the valid assertion at once and
+	// the refresh runs in the background.
+	if got := mustGet(t, c); got != "tok-1" {
+		t.Fatalf("the caller that starts the refresh got %q, want the still-valid tok-1", got)
+	}
+	receive(t, src.entered, "the background refresh calling the source")
 	for range 3 {
 		if got := mustGet(t, c); got != "tok-1" {
 			t.Fatalf("during the refresh got %q, want the still-valid tok-1", got)
 		}
 	}
 	close(src.release)
-	if got := <-refreshed; got != "tok-2" {
-		t.Errorf("the refreshing caller got %q, want tok-2", got)
-	}
+	waitBackground(t, c)
 	src.entered = nil
+	if got := mustGet(t, c); got != "tok-2" {
+		t.Errorf("after the refresh got %q, want tok-2", got)
+	}
 
 	// A failed refresh keeps the valid assertion and is logged, not kept.
 	clock.Advance(56 * time.Minute)
 	src.fail.Store(true)
 	if got := mustGet(t, c); got != "tok-2" {
+		t.Errorf("during a failing refresh got %q, want tok-2", got)
+	}
+	waitBackground(t, c)
+	if got := mustGet(t, c); got != "tok-2" {
 		t.Errorf("after a failed refresh got %q, want tok-2", got)
 	}
-	if !strings.Contains(logs.all(), "refresh before expiry failed") {
-		t.Error("the failed refresh was not logged")
+	until := testNow.Add(time.Hour + 55*time.Minute + 30*time.Second).UTC().Format(time.RFC3339) // tok-2 came at 56 minutes
+	if !strings.Contains(logs.all(), "refresh before expiry failed, keeping the current assertion until "+until+": source failed") {
+		t.Errorf("the failed refresh was not logged with the time the assertion is kept until; log:\n%s", logs.all())
 	}
+	// The next attempt waits 30 seconds, then is not kept from succeeding.
 	src.fail.Store(false)
+	mustGet(t, c)
+	waitBackground(t, c)
+	if n := src.calls.Load(); n != 3 {
+		t.Errorf("source calls = %d right after the failed refresh, want 3 (no retry yet)", n)
+	}
+	clock.Advance(30 * time.Second)
+	mustGet(t, c)
+	waitBackground(t, c)
 	if got := mustGet(t, c); got != "tok-4" {
 		t.Errorf("got %q, want tok-4 (the failure was not kept)", got)
 	}
@@ -211,6 +253,7 @@ func TestCachedExpiryFromJWT(t *testing.T) {
 	}
 	clock.Advance(2 * time.Second)
 	mustGet(t, c)
+	waitBackground(t, c)
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("source called %d times after the refresh point, want 2", n)
 	}
@@ -306,32 +349,78 @@ func TestCachedWaiterCancellation(t *testing.T) {
 	}
 }
 
+// A panicking source is an error for the caller that called it and for its
+// waiters alike; the panic value is quoted only redacted.
 func TestCachedSourcePanics(t *testing.T) {
 	clock := newFakeClock()
 	entered, release := make(chan struct{}), make(chan struct{})
 	src := Func(func(context.Context) (Assertion, error) {
 		close(entered)
 		<-release
-		panic("boom")
+		panic("boom " + testToken)
 	})
 	c := newTestCache(src, clock)
 	waiting := make(chan struct{}, 1)
 	c.onWait = func() { waiting <- struct{}{} }
-	go func() {
-		defer func() { recover() }()
-		c.Assertion(context.Background())
-	}()
-	<-entered
-	waiterErr := make(chan error)
-	go func() {
+	errs := make(chan error, 2)
+	get := func() {
 		_, err := c.Assertion(context.Background())
-		waiterErr <- err
-	}()
-	<-waiting
-	close(release)
-	if err := <-waiterErr; !errors.Is(err, errSourcePanicked) {
-		t.Errorf("the waiter got %v, want errSourcePanicked", err)
+		errs <- err
 	}
+	go get()
+	<-entered
+	go get()
+	receive(t, waiting, "the second caller waiting for the fetch")
+	close(release)
+	for _, who := range []string{"a caller", "the other caller"} {
+		err := receive(t, errs, who+" returning")
+		if !errors.Is(err, refresh.ErrPanicked) || !strings.HasPrefix(err.Error(), "assertion: Cached: the source panicked: boom") {
+			t.Errorf("%s got %q, want an error saying the source panicked", who, redactedErr(err))
+		}
+		if err != nil {
+			checkNoSecret(t, "the panic error", err.Error())
+		}
+	}
+}
+
+// issue 11: a panic in the source during the background refresh killed the
+// process. Now the refresh fails like any other: the still-valid assertion
+// is served, the failure logged, and after expiry the error reaches callers.
+func TestCachedSourcePanicsInTheBackgroundRefresh(t *testing.T) {
+	clock := newFakeClock()
+	var calls atomic.Int32
+	src := Func(func(context.Context) (Assertion, error) {
+		if calls.Add(1) > 1 {
+			panic("boom")
+		}
+		return Assertion{Token: "tok-1", ExpiresOn: clock.Now().Add(time.Hour)}, nil
+	})
+	logs := &logRecorder{}
+	c := CachedWithOptions(src, &CacheOptions{Clock: clock.Now, Logger: logs.log}).(*cache)
+	mustGet(t, c)
+	clock.Advance(56 * time.Minute)
+	if got := mustGet(t, c); got != "tok-1" {
+		t.Fatalf("got %q, want tok-1", got)
+	}
+	waitBackground(t, c)
+	if got := mustGet(t, c); got != "tok-1" {
+		t.Errorf("after the panicking refresh got %q, want the still-valid tok-1", got)
+	}
+	until := testNow.Add(59*time.Minute + 30*time.Second).UTC().Format(time.RFC3339)
+	if !strings.Contains(logs.all(), "refresh before expiry failed, keeping the current assertion until "+until+": assertion: Cached: the source panicked: boom") {
+		t.Errorf("the panic was not logged as a failed refresh; log:\n%s", logs.all())
+	}
+	clock.Advance(4 * time.Minute)
+	if _, err := c.Assertion(context.Background()); !errors.Is(err, refresh.ErrPanicked) {
+		t.Errorf("after expiry err = %v, want the panic as an error", err)
+	}
+}
+
+func redactedErr(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return strings.ReplaceAll(err.Error(), testToken, "<token>")
 }
 
 func TestCachedString(t *testing.T) {
@@ -554,9 +643,10 @@ func TestCachedInvalidateDuringRefreshAhead(t *testing.T) {
 				a, err := c.Assertion(context.Background())
 				out <- result{a.Token, err}
 			}
-			refresher := make(chan result, 1)
-			go get(refresher)
-			<-src.entered
+			if got := mustGet(t, c); got != "tok-1" {
+				t.Fatalf("the caller starting the refresh got %q, want the still-valid tok-1", got)
+			}
+			receive(t, src.entered, "the background refresh calling the source")
 			if got := mustGet(t, c); got != "tok-1" {
 				t.Fatalf("during the refresh got %q, want the still-valid tok-1", got)
 			}
@@ -576,12 +666,8 @@ func TestCachedInvalidateDuringRefreshAhead(t *testing.T) {
 			if fail {
 				want = result{tok: "error"}
 			}
-			for range waiters + 1 {
-				var r result
-				select {
-				case r = <-refresher:
-				case r = <-others:
-				}
+			for range waiters {
+				r := receive(t, others, "a caller returning")
 				if r.err != nil {
 					r.tok = "error"
 				}
@@ -589,26 +675,11 @@ func TestCachedInvalidateDuringRefreshAhead(t *testing.T) {
 					t.Errorf("a caller got %q, want %q", r.tok, want.tok)
 				}
 			}
+			waitBackground(t, c)
 			if n := src.calls.Load(); n != 2 {
 				t.Errorf("source called %d times, want 2", n)
 			}
 		})
-	}
-}
-
-// refreshAhead finds the entry it was given already invalidated (the report
-// came between the caller's lock-free look and its lock): it fetches.
-func TestCachedRefreshAheadOfAnInvalidatedEntry(t *testing.T) {
-	clock := newFakeClock()
-	src := &countingSource{clock: clock, life: time.Hour}
-	c := newTestCache(src, clock)
-	mustGet(t, c)
-	clock.Advance(56 * time.Minute)
-	e := c.cur.Load()
-	c.Invalidate("tok-1")
-	a, err := c.refreshAhead(context.Background(), e)
-	if err != nil || a.Token != "tok-2" {
-		t.Errorf("refreshAhead after Invalidate: err %v; served the second fetch's assertion: %t, want true", err, a.Token == "tok-2")
 	}
 }
 
@@ -626,20 +697,76 @@ func (r *recordingInvalidator) Invalidate(token string) {
 }
 
 func TestCachedInvalidatePassesTheReportOn(t *testing.T) {
-	inner := &recordingInvalidator{Source: Static(testToken)}
-	Cached(inner).(Invalidator).Invalidate("tok-9")
-	if diff := cmp.Diff([]string{"tok-9"}, inner.calls); diff != "" {
+	rec := &recordingInvalidator{Source: Static(testToken)}
+	Cached(rec).(Invalidator).Invalidate("tok-9")
+	if diff := cmp.Diff([]string{"tok-9"}, rec.calls); diff != "" {
 		t.Errorf("reports received by the wrapped source (-want +got):\n%s", diff)
 	}
 
-	// A cache over a cache: both drop the rejected assertion.
+	// A cache over a wrapped cache (Cached does not stack directly): both
+	// drop the rejected assertion.
 	clock := newFakeClock()
 	src := &countingSource{clock: clock, life: time.Hour}
-	outer := newTestCache(newTestCache(src, clock), clock)
+	inner := newTestCache(src, clock)
+	outer := newTestCache(wrappedCache{inner}, clock)
 	mustGet(t, outer)
 	outer.Invalidate("tok-1")
 	if got := mustGet(t, outer); got != "tok-2" {
 		t.Errorf("after invalidating a cache over a cache got %q, want tok-2", got)
+	}
+}
+
+// wrappedCache is a Source and Invalidator that is not itself a *cache.
+type wrappedCache struct{ *cache }
+
+// Cached of a Cached source is that source, whatever the options: caches do
+// not stack (a second layer would hide the first one's refresh schedule and
+// serve an assertion the first had dropped).
+func TestCachedOfACachedSourceIsTheSame(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour}
+	c := CachedWithOptions(src, &CacheOptions{Clock: clock.Now})
+	cases := []struct {
+		name string
+		got  Source
+	}{
+		{"Cached", Cached(c)},
+		{"CachedWithOptions", CachedWithOptions(c, &CacheOptions{RefreshBefore: time.Hour, Clock: time.Now})},
+		{"CachedWithOptions nil", CachedWithOptions(c, nil)},
+		{"Cached twice", Cached(Cached(c))},
+	}
+	for _, tc := range cases {
+		if tc.got != c {
+			t.Errorf("%s of a Cached source returned a new cache, want the same one", tc.name)
+		}
+	}
+	// The existing options win: the 5-minute default, not RefreshBefore 1h.
+	mustGet(t, cases[1].got)
+	clock.Advance(30 * time.Minute)
+	mustGet(t, cases[1].got)
+	waitBackground(t, c.(*cache))
+	if n := src.calls.Load(); n != 1 {
+		t.Errorf("source calls = %d at 30 minutes, want 1 (the second options were applied)", n)
+	}
+}
+
+// issue 16: the default refresh starts at expiry minus 5 minutes, not before.
+func TestCachedDefaultRefreshStartsFiveMinutesBeforeExpiry(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{clock: clock, life: time.Hour}
+	c := CachedWithOptions(src, &CacheOptions{Clock: clock.Now}).(*cache)
+	mustGet(t, c)
+	clock.Advance(55*time.Minute - time.Nanosecond)
+	mustGet(t, c)
+	waitBackground(t, c)
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("source calls = %d just before expiry minus 5 minutes, want 1", n)
+	}
+	clock.Advance(time.Nanosecond)
+	mustGet(t, c)
+	waitBackground(t, c)
+	if n := src.calls.Load(); n != 2 {
+		t.Errorf("source calls = %d at expiry minus 5 minutes, want 2 (a refresh)", n)
 	}
 }
 
@@ -663,6 +790,7 @@ func TestCachedInvalidateConcurrently(t *testing.T) {
 		return Assertion{Token: fmt.Sprintf("tok-%d", n), ExpiresOn: testNow.Add(time.Hour)}, nil
 	})
 	c := CachedWithOptions(src, &CacheOptions{Clock: clock})
+	defer waitBackground(t, c.(*cache))
 	inv := c.(Invalidator)
 	const goroutines, rounds = 8, 200
 	var wg sync.WaitGroup
@@ -739,6 +867,10 @@ func TestCachedShortRefreshBeforeStillRefreshesAhead(t *testing.T) {
 		t.Fatalf("first call: %q", got)
 	}
 	clock.Advance(59*time.Minute + 15*time.Second) // 45 s before expiry: past a 1-minute lead, before the 30 s margin
+	if got := mustGet(t, c); got != "tok-1" {
+		t.Errorf("45 s before expiry got %q, want the still-valid tok-1 while the refresh runs", got)
+	}
+	waitBackground(t, c)
 	if got := mustGet(t, c); got != "tok-2" {
 		t.Errorf("45 s before expiry with RefreshBefore 10 s: got %q, want a refresh ahead (tok-2)", got)
 	}

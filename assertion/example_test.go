@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -143,23 +145,31 @@ func ExampleCached() {
 }
 
 func ExampleCachedWithOptions() {
+	// A clock the example moves by hand; the cache also reads it from the
+	// goroutine that refreshes in the background, hence the lock.
+	var mu sync.Mutex
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	calls := 0
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+
+	var calls atomic.Int32
 	src := assertion.Func(func(ctx context.Context) (assertion.Assertion, error) {
-		calls++
-		return assertion.Assertion{Token: "eyJ...", ExpiresOn: now.Add(time.Hour)}, nil
+		calls.Add(1)
+		return assertion.Assertion{Token: "eyJ...", ExpiresOn: clock().Add(time.Hour)}, nil
 	})
 	cached := assertion.CachedWithOptions(src, &assertion.CacheOptions{
-		Clock:         func() time.Time { return now },
+		Clock:         clock,
 		RefreshBefore: 10 * time.Minute,
 	})
+	first, _ := cached.Assertion(context.Background())
+	advance(49 * time.Minute) // still fresh
 	cached.Assertion(context.Background())
-	now = now.Add(49 * time.Minute) // still fresh
+	advance(2 * time.Minute) // within 10 minutes of expiry: served, and refreshed in the background
 	cached.Assertion(context.Background())
-	now = now.Add(2 * time.Minute) // within 10 minutes of expiry: refreshed
-	cached.Assertion(context.Background())
-	fmt.Println("fetches:", calls)
-	// Output: fetches: 2
+	advance(9 * time.Minute) // the first one is no longer served: the refreshed one is
+	last, _ := cached.Assertion(context.Background())
+	fmt.Println("fetches:", calls.Load(), "refreshed:", last.ExpiresOn.After(first.ExpiresOn))
+	// Output: fetches: 2 refreshed: true
 }
 
 func ExampleInvalidator() {

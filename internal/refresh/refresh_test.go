@@ -448,6 +448,26 @@ func TestLateRefreshOfAReplacedValueFetchesNothing(t *testing.T) {
 	}
 }
 
+// The value was invalidated between the warm path's look and the background
+// goroutine's lock: the refresh fetches nothing, and the next caller's miss
+// fetches (once).
+func TestRefreshOfAnInvalidatedValueLeavesItToTheNextMiss(t *testing.T) {
+	h := newTestHost()
+	var c Cell[string]
+	mustGet(t, &c, h)
+	h.advance(56 * time.Minute)
+	c.Invalidate(func(v string) bool { return v == "v-1" })
+	c.e.refreshing.Store(true)
+	c.bg.Add(1)
+	c.e.refresh(context.Background(), cellHost{h}, &c.Options, &c.bg)
+	if n := h.calls.Load(); n != 1 {
+		t.Errorf("fetches = %d after refreshing an invalidated value, want 1", n)
+	}
+	if got := mustGet(t, &c, h); got != "v-2" || h.calls.Load() != 2 {
+		t.Errorf("the next caller got %q after %d fetches, want v-2 after 2", got, h.calls.Load())
+	}
+}
+
 func TestValueExpiredOnArrivalIsReturnedButNotKept(t *testing.T) {
 	h := newTestHost()
 	h.fetch = func(ctx context.Context, key string, n int32) (Lease[string], error) {
