@@ -46,7 +46,7 @@ func BenchmarkRS256Sign(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	claims := jwt.MapClaims{"aud": GraphResource, "iss": "https://sts.windows.net/t/", "sub": "s", "exp": 1, "roles": []string{"Device.Read.All"}}
+	claims := jwt.MapClaims{"aud": graphResource, "iss": "https://sts.windows.net/t/", "sub": "s", "exp": 1, "roles": []string{"Device.Read.All"}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -60,9 +60,9 @@ func (s *Server) tenantKnown(t string) bool {
 
 // discoveryError answers an unknown tenant the way Entra's discovery does.
 func (s *Server) discoveryError(w http.ResponseWriter, r *http.Request, tenant string) {
-	e := newEntraError(CodeInvalidTenant, "Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant)
+	e := newEntraError(codeInvalidTenant, "Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant)
 	e.err = "invalid_tenant"
-	infoFrom(r.Context()).errorCode = e.code
+	infoFrom(r.Context()).entraError(e)
 	writeJSON(w, e.status, e.body(s.now(), r.Header.Get("client-request-id"), s.url))
 }
 

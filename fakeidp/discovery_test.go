@@ -135,19 +135,21 @@ func TestRequestsRedacted(t *testing.T) {
 	}
 	type outcome struct {
 		Listener, Method, Path, Tenant, ClientID string
-		Status, ErrorCode                        int
+		Status                                   int
+		Code                                     string
+		ErrorCodes                               []int
 		Assertion, Secret, Scope                 string
 	}
 	var got []outcome
 	for _, r := range reqs {
-		got = append(got, outcome{r.Listener, r.Method, r.Path, r.Tenant, r.ClientID, r.Status, r.ErrorCode,
+		got = append(got, outcome{r.Listener, r.Method, r.Path, r.Tenant, r.ClientID, r.Status, r.Code, r.ErrorCodes,
 			r.Form.Get("client_assertion"), r.Form.Get("client_secret"), r.Form.Get("scope")})
 	}
 	scope := "https://graph.microsoft.com/.default openid offline_access profile"
 	want := []outcome{
-		{"entra", "POST", "/" + DefaultConsentedTenantID + "/oauth2/v2.0/token", DefaultConsentedTenantID, DefaultAppClientID, 200, 0, redacted, "", scope},
-		{"entra", "POST", "/" + DefaultUnconsentedTenantID + "/oauth2/v2.0/token", DefaultUnconsentedTenantID, DefaultAppClientID, 400, 700016, redacted, "", scope},
-		{"entra", "POST", "/" + DefaultConsentedTenantID + "/oauth2/v2.0/token", DefaultConsentedTenantID, DefaultAppClientID, 200, 0, redacted, redacted, scope},
+		{"entra", "POST", "/" + DefaultConsentedTenantID + "/oauth2/v2.0/token", DefaultConsentedTenantID, DefaultAppClientID, 200, "", nil, redacted, "", scope},
+		{"entra", "POST", "/" + DefaultUnconsentedTenantID + "/oauth2/v2.0/token", DefaultUnconsentedTenantID, DefaultAppClientID, 400, "unauthorized_client", []int{CodeAppNotFound}, redacted, "", scope},
+		{"entra", "POST", "/" + DefaultConsentedTenantID + "/oauth2/v2.0/token", DefaultConsentedTenantID, DefaultAppClientID, 200, "", nil, redacted, redacted, scope},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)

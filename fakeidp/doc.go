@@ -12,7 +12,7 @@
 //	// IDENTITY_ENDPOINT=srv.AppServiceEndpoint(), IDENTITY_HEADER=srv.IdentityHeader(),
 //	// AZURE_AUTHORITY_HOST=srv.URL(), and trust srv.CAPEM() (or use srv.Client()).
 //
-// The server has two listeners. The Entra one (HTTPS, a CA generated at New,
+// The server has two listeners. The Entra one (HTTPS, a CA generated at [New],
 // since MSAL and azcore refuse plain-HTTP authorities) serves
 //
 //	GET  /{tenant}/v2.0/.well-known/openid-configuration
@@ -24,19 +24,29 @@
 // and the managed-identity one (plain HTTP, like the real endpoints) serves
 // App Service's GET /msi/token (api-version 2019-08-01 and 2017-09-01) and
 // IMDS's GET /metadata/identity/oauth2/token (api-version 2018-02-01). With
-// Options.NoListener both are served in process through Transport().
+// [Options].NoListener both are served in process through
+// [Server.Transport].
 //
 // The token endpoint validates in Entra's observable order, so each
 // misconfiguration yields one code: tenant (90002; /common and friends
 // 9001023), request parameters (900144, 70003, 70011, 1002012), app known in
 // the tenant (700016), client authentication (7000216, 7000215, 90011, 50027,
 // 700027 for a bad signature, unknown kid or an alg other than RS256, 700024
-// for exp/nbf outside the window with AssertionClockSkew of tolerance),
+// for exp/nbf outside the window with five minutes of tolerance),
 // federated credential match, exact and case-sensitive (700211 issuer, 700213
 // subject, 700212 audience), then consent in the tenant (700016). Errors with
 // error "invalid_client" answer 401, the others 400.
 //
-// Secrets never leave the server in a readable form: Requests() and the log
-// lines redact assertions, client secrets and tokens, and no error message
-// echoes a token.
+// The server has the methods of every fake of this module (graphtest's too):
+// [Server.AddFault] and [Server.ClearFaults] script failures ([Fault], one
+// type with graphtest.Fault: Count 0 lasts until cleared, Count n serves the
+// next n; [ParseFault] reads the spec syntax of fakemsi's --fault), and
+// [Server.Requests] and [Server.ResetRequests] read and reset the request log
+// (the last 10,000 [Request] records). [Server.WarmUpIMDS],
+// [Server.RotateKeys] and [Server.SetClockOffset] play IMDS's warm-up, an
+// emergency key rotation and clock skew.
+//
+// Secrets never leave the server in a readable form: [Server.Requests] and
+// the log lines redact assertions, client secrets and tokens, and no error
+// message echoes a token.
 package fakeidp

@@ -9,32 +9,38 @@ import (
 	"time"
 )
 
-// AADSTS codes the fake answers with. The numbers are Entra's; the wording of
-// the descriptions is ours, modelled on what Entra says (see
+// AADSTS codes of the answers that tests and programs most often tell apart
+// (the package doc lists every code the fake answers with). Compare them with
+// [Request].ErrorCodes or an error's AADSTS codes.
+const (
+	CodeAppNotFound      = 700016 // app unknown in the tenant or not consented there
+	CodeAssertionTime    = 700024 // exp/nbf outside the valid window
+	CodeInvalidSignature = 700027 // signature, kid or alg rejected
+)
+
+// The other AADSTS codes the fake answers with. The numbers are Entra's; the
+// wording of the descriptions is ours, modelled on what Entra says (see
 // https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
 const (
-	CodeInvalidTenant           = 90002   // tenant not found
-	CodeUnexpectedAssertionType = 90011   // client_assertion_type is not the JWT bearer type
-	CodeMissingParameter        = 900144  // a required form parameter is missing
-	CodePostOnly                = 900561  // the token endpoint only accepts POST
-	CodeMalformedJWT            = 50027   // the assertion is not a JWT
-	CodeUnsupportedGrant        = 70003   // grant_type other than client_credentials
-	CodeInvalidScope            = 70011   // scope names zero or several resources
-	CodeScopeNotDefault         = 1002012 // client credentials need {resource}/.default
-	CodeAppNotFound             = 700016  // app unknown in the tenant or not consented there
-	CodeAssertionTime           = 700024  // exp/nbf outside the valid window
-	CodeInvalidSignature        = 700027  // signature, kid or alg rejected
-	CodeFICIssuer               = 700211  // no federated credential with the assertion's issuer
-	CodeFICAudience             = 700212  // ... with its audience
-	CodeFICSubject              = 700213  // ... with its subject
-	CodeInvalidClientSecret     = 7000215 // a client_secret was sent; apps here have none
-	CodeMissingAssertion        = 7000216 // no client_assertion for client_credentials
-	CodeCommonEndpoint          = 9001023 // client_credentials on /common, /organizations, /consumers
-	CodeTransient               = 90033   // fault injection: a transient error
-	// CodeBodyTooLarge is not an Entra code: Entra's front end rejects huge
+	codeInvalidTenant           = 90002   // tenant not found
+	codeUnexpectedAssertionType = 90011   // client_assertion_type is not the JWT bearer type
+	codeMissingParameter        = 900144  // a required form parameter is missing
+	codePostOnly                = 900561  // the token endpoint only accepts POST
+	codeMalformedJWT            = 50027   // the assertion is not a JWT
+	codeUnsupportedGrant        = 70003   // grant_type other than client_credentials
+	codeInvalidScope            = 70011   // scope names zero or several resources
+	codeScopeNotDefault         = 1002012 // client credentials need {resource}/.default
+	codeFICIssuer               = 700211  // no federated credential with the assertion's issuer
+	codeFICAudience             = 700212  // ... with its audience
+	codeFICSubject              = 700213  // ... with its subject
+	codeInvalidClientSecret     = 7000215 // a client_secret was sent; apps here have none
+	codeMissingAssertion        = 7000216 // no client_assertion for client_credentials
+	codeCommonEndpoint          = 9001023 // client_credentials on /common, /organizations, /consumers
+	codeTransient               = 90033   // fault injection: a transient error
+	// codeBodyTooLarge is not an Entra code: Entra's front end rejects huge
 	// bodies before its token service sees them. The fake answers 413 with an
 	// AADSTS-shaped body so that clients parse it like any other error.
-	CodeBodyTooLarge = 9000413
+	codeBodyTooLarge = 9000413
 )
 
 // entraError is an error answer of the token or discovery endpoints.
@@ -50,17 +56,17 @@ func newEntraError(code int, format string, args ...any) *entraError {
 	switch code {
 	case CodeAppNotFound:
 		e.err = "unauthorized_client"
-	case CodeInvalidScope, CodeScopeNotDefault:
+	case codeInvalidScope, codeScopeNotDefault:
 		e.err = "invalid_scope"
-	case CodeUnsupportedGrant:
+	case codeUnsupportedGrant:
 		e.err = "unsupported_grant_type"
-	case CodeAssertionTime, CodeInvalidSignature, CodeFICIssuer, CodeFICAudience, CodeFICSubject,
-		CodeInvalidClientSecret, CodeMissingAssertion:
+	case CodeAssertionTime, CodeInvalidSignature, codeFICIssuer, codeFICAudience, codeFICSubject,
+		codeInvalidClientSecret, codeMissingAssertion:
 		// Entra answers invalid_client with 401, as RFC 6749 section 5.2
 		// allows for failed client authentication.
 		e.err = "invalid_client"
 		e.status = http.StatusUnauthorized
-	case CodeBodyTooLarge:
+	case codeBodyTooLarge:
 		e.status = http.StatusRequestEntityTooLarge
 	}
 	return e

@@ -25,7 +25,7 @@ func ExampleNew() {
 		resp, err := srv.Client().PostForm(srv.URL()+"/"+tenant.ID+"/oauth2/v2.0/token", url.Values{
 			"grant_type":            {"client_credentials"},
 			"client_id":             {fakeidp.DefaultAppClientID},
-			"client_assertion_type": {fakeidp.JWTBearerAssertionType},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
 			"client_assertion":      {assertion},
 			"scope":                 {"https://graph.microsoft.com/.default"},
 		})
@@ -64,7 +64,7 @@ func ExampleParseFault() {
 	fmt.Println(err)
 	// Output:
 	// token 429 2s 3 <nil>
-	// fakeidp: fault "tokn:429": unknown endpoint "tokn"
+	// fakeidp: fault "tokn:429": unknown endpoint "tokn" (want token, openid, keys, discovery, appservice, imds, msi, graph, or * for every endpoint)
 }
 
 func ExampleParseScenario() {
@@ -94,7 +94,7 @@ func ExampleServer_AddFault() {
 		resp, err := srv.Client().PostForm(srv.URL()+"/"+fakeidp.DefaultConsentedTenantID+"/oauth2/v2.0/token", url.Values{
 			"grant_type":            {"client_credentials"},
 			"client_id":             {fakeidp.DefaultAppClientID},
-			"client_assertion_type": {fakeidp.JWTBearerAssertionType},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
 			"client_assertion":      {assertion},
 			"scope":                 {"https://graph.microsoft.com/.default"},
 		})
@@ -105,13 +105,13 @@ func ExampleServer_AddFault() {
 		fmt.Printf("%d retry-after=%q\n", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	for _, r := range srv.Requests() {
-		fmt.Printf("%d AADSTS%d assertion=%q\n", r.Status, r.ErrorCode, r.Form.Get("client_assertion"))
+		fmt.Printf("%d %q %v assertion=%q\n", r.Status, r.Code, r.ErrorCodes, r.Form.Get("client_assertion"))
 	}
 	// Output:
 	// 429 retry-after="2"
 	// 429 retry-after="2"
 	// 200 retry-after=""
-	// 429 AADSTS90033 assertion=""
-	// 429 AADSTS90033 assertion=""
-	// 200 AADSTS0 assertion="[redacted]"
+	// 429 "temporarily_unavailable" [90033] assertion=""
+	// 429 "temporarily_unavailable" [90033] assertion=""
+	// 200 "" [] assertion="[redacted]"
 }

@@ -8,125 +8,51 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
 
-// Fault is a scripted misbehaviour: the next Count requests to Endpoint get
-// it. Latency combines with any other effect; of Reset, Status and Body the
-// first set wins.
-type Fault struct {
-	// Endpoint is "token", "discovery" (instance discovery), "keys",
-	// "openid", "appservice", "imds", "msi" (both managed-identity
-	// endpoints) or "" for all.
-	Endpoint   string
-	Count      int           // how many requests it applies to; 0 = until ClearFaults
-	Latency    time.Duration // added before answering (cut short when the client gives up)
-	Status     int           // answer with this status and an Entra- or MSI-shaped error body
-	RetryAfter time.Duration // Retry-After header with Status
-	Reset      bool          // close the connection without an answer
-	Body       string        // "truncated" | "malformed" | "oversize" (11 MiB): mangle the real answer
-}
+// Fault is the fault model every fake of this module shares ([fault.Fault];
+// graphtest.Fault is the same type): the next Count requests (Count 0: every
+// one until [Server.ClearFaults]) to Endpoint whose path contains Path wait
+// Latency, then get Status with Entra's or the managed-identity endpoint's
+// error body (and Retry-After from RetryAfter), or the real answer damaged as
+// Body says: "reset" (no answer), "truncated", "malformed" or "oversize"
+// (11 MiB).
+//
+// The endpoints of this server are "token", "openid", "keys", "discovery"
+// (instance discovery), "appservice", "imds" and "msi" (both
+// managed-identity endpoints); "" is every request.
+type Fault = fault.Fault
 
-// Fault bodies.
-const (
-	BodyTruncated = "truncated"
-	BodyMalformed = "malformed"
-	BodyOversize  = "oversize"
-)
-
-// oversizeBytes is larger than the 10 MiB that careful clients read.
-const oversizeBytes = 11 << 20
-
-var faultEndpoints = map[string]bool{
-	"": true, "token": true, "discovery": true, "keys": true, "openid": true,
-	"appservice": true, "imds": true, "msi": true,
-}
-
-// ParseFault reads the command-line form of a fault: an endpoint, then
-// colon-separated items: a status code, "reset", "latency=DURATION",
-// "retry-after=SECONDS|DURATION", "count=N", "body=truncated|malformed|oversize".
-// Examples: "token:429:retry-after=2:count=3", "imds:410:count=2",
-// "token:latency=200ms", "msi:reset", "token:body=malformed", "*:503".
+// ParseFault reads the command-line form of a [Fault], the syntax of
+// fakemsi's --fault: an endpoint of this server, then colon-separated items:
+// a status code, "reset", "latency=DURATION", "retry-after=SECONDS|DURATION",
+// "count=N" (0 or none: until cleared), "body=truncated|malformed|oversize",
+// "path=TEXT". Examples: "token:429:retry-after=2:count=3",
+// "imds:410:count=2", "token:latency=200ms", "msi:reset",
+// "token:body=malformed", "*:503". Errors name the item that is wrong and
+// what to write instead. graphtest.ParseFault reads the "graph" specs.
 func ParseFault(spec string) (Fault, error) {
-	parts := strings.Split(spec, ":")
-	var f Fault
-	f.Endpoint = parts[0]
-	if f.Endpoint == "*" || f.Endpoint == "all" {
-		f.Endpoint = ""
+	f, err := fault.Parse(spec)
+	if err != nil {
+		return Fault{}, fmt.Errorf("fakeidp: %w", err)
 	}
-	if !faultEndpoints[f.Endpoint] {
-		return Fault{}, fmt.Errorf("fakeidp: fault %q: unknown endpoint %q", spec, parts[0])
-	}
-	if len(parts) == 1 {
-		return Fault{}, fmt.Errorf("fakeidp: fault %q: nothing to do (add a status, reset, latency= or body=)", spec)
-	}
-	for _, item := range parts[1:] {
-		key, val, hasVal := strings.Cut(item, "=")
-		var err error
-		switch {
-		case !hasVal && key == "reset":
-			f.Reset = true
-		case !hasVal:
-			f.Status, err = strconv.Atoi(key)
-			if err == nil && (f.Status < 100 || f.Status > 599) {
-				err = errors.New("out of range")
-			}
-		case key == "count":
-			f.Count, err = strconv.Atoi(val)
-			if err == nil && f.Count < 0 {
-				err = errors.New("negative")
-			}
-		case key == "latency":
-			f.Latency, err = time.ParseDuration(val)
-		case key == "retry-after":
-			f.RetryAfter, err = parseSecondsOrDuration(val)
-		case key == "body":
-			switch val {
-			case BodyTruncated, BodyMalformed, BodyOversize:
-				f.Body = val
-			default:
-				err = errors.New("want truncated, malformed or oversize")
-			}
-		default:
-			err = errors.New("unknown item")
-		}
-		if err != nil {
-			return Fault{}, fmt.Errorf("fakeidp: fault %q: %q: %v", spec, item, err)
-		}
+	if f.Endpoint == fault.EndpointGraph {
+		return Fault{}, fmt.Errorf("fakeidp: fault %q: graph faults are for the fake Graph (graphtest.ParseFault); fakeidp's endpoints are token, openid, keys, discovery, appservice, imds, msi and *", spec)
 	}
 	return f, nil
 }
 
-func parseSecondsOrDuration(v string) (time.Duration, error) {
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, nil
-	}
-	return time.ParseDuration(v)
-}
-
-type activeFault struct {
-	f         Fault
-	remaining int // -1: until ClearFaults
-}
-
 // AddFault scripts a fault. Faults apply in the order added; a request gets
-// the first one whose endpoint matches.
-func (s *Server) AddFault(f Fault) {
-	n := f.Count
-	if n <= 0 {
-		n = -1
-	}
-	s.mu.Lock()
-	s.faults = append(s.faults, &activeFault{f: f, remaining: n})
-	s.mu.Unlock()
-}
+// the first one that matches it.
+func (s *Server) AddFault(f Fault) { s.faults.Add(f) }
 
 // ClearFaults removes every scripted fault and ends an IMDS warm-up.
 func (s *Server) ClearFaults() {
+	s.faults.Clear()
 	s.mu.Lock()
-	s.faults = nil
 	s.imdsUntil = time.Time{}
 	s.mu.Unlock()
 }
@@ -145,25 +71,6 @@ func (s *Server) imdsWarmingUp() bool {
 	return s.now().Before(s.imdsUntil)
 }
 
-func (s *Server) takeFault(endpoint string) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, a := range s.faults {
-		e := a.f.Endpoint
-		if e != "" && e != endpoint && (e != "msi" || (endpoint != "appservice" && endpoint != "imds")) {
-			continue
-		}
-		if a.remaining > 0 {
-			a.remaining--
-			if a.remaining == 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-		}
-		return a.f, true
-	}
-	return Fault{}, false
-}
-
 // serve wraps every handler: request log, faults, bounded body.
 // tenant is the path's tenant segment, recorded even when a fault answers.
 func (s *Server) serve(listener, endpoint, tenant string, w http.ResponseWriter, r *http.Request, h http.HandlerFunc) {
@@ -173,35 +80,12 @@ func (s *Server) serve(listener, endpoint, tenant string, w http.ResponseWriter,
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() { s.record(start, time.Since(began), listener, r, sw.status, info) }()
 
-	f, ok := s.takeFault(endpoint)
+	f, ok := s.faults.Take(endpoint, r.URL.Path)
 	if !ok {
 		h(sw, r)
 		return
 	}
-	if f.Latency > 0 {
-		t := time.NewTimer(f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
-	}
-	switch {
-	case f.Reset:
-		panic(http.ErrAbortHandler) // net/http closes the connection without answering
-	case f.Status != 0:
-		if f.RetryAfter > 0 {
-			secs := int((f.RetryAfter + time.Second - 1) / time.Second)
-			sw.Header().Set("Retry-After", strconv.Itoa(secs))
-		}
-		s.writeFaultStatus(sw, r, endpoint, f.Status, info)
-	case f.Body != "":
-		rec := httptest.NewRecorder()
-		h(rec, r)
-		mangle(sw, rec, f.Body)
-	default:
-		h(sw, r)
-	}
+	fault.Serve(sw, r, f, func(w http.ResponseWriter) { s.writeFaultStatus(w, r, endpoint, f.Status, info) }, h)
 }
 
 func (s *Server) writeFaultStatus(w http.ResponseWriter, r *http.Request, endpoint string, status int, info *reqInfo) {
@@ -210,56 +94,16 @@ func (s *Server) writeFaultStatus(w http.ResponseWriter, r *http.Request, endpoi
 	case "appservice":
 		writeJSON(w, status, map[string]any{"statusCode": status, "message": msg, "correlationId": newGUID()})
 	case "imds":
-		writeJSON(w, status, map[string]string{"error": "temporarily_unavailable", "error_description": msg})
+		info.code = "temporarily_unavailable"
+		writeJSON(w, status, map[string]string{"error": info.code, "error_description": msg})
 	default:
-		e := newEntraError(CodeTransient, "A transient error has occurred. Please try again. %s", msg)
+		e := newEntraError(codeTransient, "A transient error has occurred. Please try again. %s", msg)
 		e.status = status
 		if status == http.StatusTooManyRequests || status >= 500 {
 			e.err = "temporarily_unavailable"
 		}
-		info.errorCode = e.code
+		info.entraError(e)
 		writeJSON(w, status, e.body(s.now(), r.Header.Get("client-request-id"), s.url))
-	}
-}
-
-// mangle sends the recorded answer damaged as the fault asks.
-func mangle(w http.ResponseWriter, rec *httptest.ResponseRecorder, kind string) {
-	body := rec.Body.Bytes()
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	switch kind {
-	case BodyTruncated:
-		// Promise the whole body, send half, hang up: the client sees an
-		// unexpected EOF.
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body[:len(body)/2])
-		_ = http.NewResponseController(w).Flush()
-		panic(http.ErrAbortHandler)
-	case BodyMalformed:
-		cut := bytes.TrimSuffix(body, []byte("}"))
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Header().Del("Content-Length")
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(append(cut, []byte(`,"expires_in":`)...))
-	case BodyOversize:
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Header().Set("Content-Length", strconv.Itoa(oversizeBytes))
-		w.WriteHeader(rec.Code)
-		head := []byte(`{"padding":"`)
-		tail := []byte(`"}`)
-		_, _ = w.Write(head)
-		chunk := bytes.Repeat([]byte("x"), 64<<10)
-		left := oversizeBytes - len(head) - len(tail)
-		for left > 0 {
-			n := min(left, len(chunk))
-			if _, err := w.Write(chunk[:n]); err != nil {
-				return
-			}
-			left -= n
-		}
-		_, _ = w.Write(tail)
 	}
 }
 

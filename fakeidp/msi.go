@@ -13,15 +13,15 @@ import (
 
 // Paths of the managed-identity endpoints on the MSI listener.
 const (
-	AppServicePath = "/msi/token"
-	IMDSPath       = "/metadata/identity/oauth2/token"
+	appServicePath = "/msi/token"
+	imdsPath       = "/metadata/identity/oauth2/token"
 )
 
 // API versions the fake's managed-identity endpoints speak.
 const (
-	AppServiceAPIVersion     = "2019-08-01"
-	AppServiceLegacyVersion  = "2017-09-01"
-	IMDSAPIVersion           = "2018-02-01"
+	appServiceAPIVersion     = "2019-08-01"
+	appServiceLegacyVersion  = "2017-09-01"
+	imdsAPIVersion           = "2018-02-01"
 	appServiceLegacyDateForm = "01/02/2006 03:04:05 PM -07:00"
 )
 
@@ -32,9 +32,9 @@ func (s *Server) msiHandler() http.Handler {
 		// AZURE_POD_IDENTITY_AUTHORITY_HOST is set; the real endpoints accept
 		// the trailing slash, so the fake does too.
 		switch strings.TrimSuffix(r.URL.Path, "/") {
-		case AppServicePath:
+		case appServicePath:
 			endpoint, h = "appservice", s.appService
-		case IMDSPath:
+		case imdsPath:
 			endpoint, h = "imds", s.imds
 		}
 		s.serve(ListenerMSI, endpoint, "", w, r, h)
@@ -60,17 +60,17 @@ func (s *Server) appService(w http.ResponseWriter, r *http.Request) {
 	var header string
 	var selectors []string
 	switch v := q.Get("api-version"); v {
-	case AppServiceAPIVersion:
+	case appServiceAPIVersion:
 		header = "X-IDENTITY-HEADER"
 		selectors = []string{"client_id", "principal_id", "object_id", "mi_res_id"}
-	case AppServiceLegacyVersion:
+	case appServiceLegacyVersion:
 		header = "secret"
 		selectors = []string{"clientid", "client_id", "principal_id", "object_id", "mi_res_id"}
 	case "":
 		appServiceError(w, http.StatusBadRequest, "The api-version query parameter is required.")
 		return
 	default:
-		appServiceError(w, http.StatusBadRequest, "Unsupported api-version '"+clip(v)+"'; use "+AppServiceAPIVersion+" or "+AppServiceLegacyVersion+".")
+		appServiceError(w, http.StatusBadRequest, "Unsupported api-version '"+clip(v)+"'; use "+appServiceAPIVersion+" or "+appServiceLegacyVersion+".")
 		return
 	}
 	got := r.Header.Get(header)
@@ -116,7 +116,8 @@ func (s *Server) appService(w http.ResponseWriter, r *http.Request) {
 }
 
 // imdsError is IMDS's error shape.
-func imdsError(w http.ResponseWriter, status int, code, msg string) {
+func imdsError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	infoFrom(r.Context()).code = code
 	writeJSON(w, status, map[string]string{"error": code, "error_description": msg})
 }
 
@@ -127,29 +128,29 @@ func (s *Server) imds(w http.ResponseWriter, r *http.Request) {
 	info := infoFrom(r.Context())
 	info.form = redactForm(q)
 	if r.Method != http.MethodGet {
-		imdsError(w, http.StatusMethodNotAllowed, "invalid_request", "Only GET is supported")
+		imdsError(w, r, http.StatusMethodNotAllowed, "invalid_request", "Only GET is supported")
 		return
 	}
 	if r.Header.Get("Metadata") != "true" {
-		imdsError(w, http.StatusBadRequest, "invalid_request", "Required metadata header not specified")
+		imdsError(w, r, http.StatusBadRequest, "invalid_request", "Required metadata header not specified")
 		return
 	}
 	if s.imdsWarmingUp() {
-		imdsError(w, http.StatusGone, "temporarily_unavailable", "The managed identity is not available yet; retry within 70 seconds")
+		imdsError(w, r, http.StatusGone, "temporarily_unavailable", "The managed identity is not available yet; retry within 70 seconds")
 		return
 	}
 	switch v := q.Get("api-version"); v {
-	case IMDSAPIVersion:
+	case imdsAPIVersion:
 	case "":
-		imdsError(w, http.StatusBadRequest, "invalid_request", "Required query variable 'api-version' is missing")
+		imdsError(w, r, http.StatusBadRequest, "invalid_request", "Required query variable 'api-version' is missing")
 		return
 	default:
-		imdsError(w, http.StatusBadRequest, "invalid_request", "Invalid api-version '"+clip(v)+"'")
+		imdsError(w, r, http.StatusBadRequest, "invalid_request", "Invalid api-version '"+clip(v)+"'")
 		return
 	}
 	resource := q.Get("resource")
 	if resource == "" {
-		imdsError(w, http.StatusBadRequest, "invalid_request", "Required query variable 'resource' is missing")
+		imdsError(w, r, http.StatusBadRequest, "invalid_request", "Required query variable 'resource' is missing")
 		return
 	}
 	id, err := s.selectIdentity(q, []string{"client_id", "object_id", "msi_res_id"}, info)
@@ -158,13 +159,13 @@ func (s *Server) imds(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errManySelectors) {
 			msg = err.Error()
 		}
-		imdsError(w, http.StatusBadRequest, "invalid_request", msg)
+		imdsError(w, r, http.StatusBadRequest, "invalid_request", msg)
 		return
 	}
 	now := s.now()
 	tok, exp, err := s.IssueManagedIdentityToken(*id, resource)
 	if err != nil {
-		imdsError(w, http.StatusInternalServerError, "server_error", "The token could not be issued")
+		imdsError(w, r, http.StatusInternalServerError, "server_error", "The token could not be issued")
 		return
 	}
 	secs := strconv.FormatInt(int64(exp.Sub(now)/time.Second), 10)

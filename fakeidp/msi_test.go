@@ -104,7 +104,7 @@ func TestManagedIdentityTokenClaims(t *testing.T) {
 func TestIMDSTrailingSlash(t *testing.T) {
 	// msal-node appends a slash to the IMDS path when AZURE_POD_IDENTITY_AUTHORITY_HOST is set.
 	s := sharedServer(t)
-	u := s.IMDSEndpoint() + IMDSPath + "/?api-version=2018-02-01&resource=" + url.QueryEscape(TokenExchangeAudience)
+	u := s.IMDSEndpoint() + imdsPath + "/?api-version=2018-02-01&resource=" + url.QueryEscape(TokenExchangeAudience)
 	status, _, _ := get(t, s.Client(), u, map[string]string{"Metadata": "true"})
 	if status != 200 {
 		t.Errorf("IMDS path with a trailing slash: status %d, want 200", status)
@@ -113,7 +113,7 @@ func TestIMDSTrailingSlash(t *testing.T) {
 
 func TestIMDS(t *testing.T) {
 	s := sharedServer(t)
-	base := s.IMDSEndpoint() + IMDSPath + "?"
+	base := s.IMDSEndpoint() + imdsPath + "?"
 	md := map[string]string{"Metadata": "true"}
 	res := "resource=" + url.QueryEscape(TokenExchangeAudience)
 	tests := []struct {
@@ -173,7 +173,7 @@ func TestIMDS(t *testing.T) {
 func TestIMDSWarmUp(t *testing.T) {
 	clk := &fixedClock{t: testNow}
 	s := newServer(t, nil, &Options{NoListener: true, Clock: clk.now})
-	u := s.IMDSEndpoint() + IMDSPath + "?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com"
+	u := s.IMDSEndpoint() + imdsPath + "?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com"
 	md := map[string]string{"Metadata": "true"}
 	s.WarmUpIMDS(70 * time.Second)
 	if status, _, _ := get(t, s.Client(), u, md); status != http.StatusGone {

@@ -8,17 +8,26 @@ import (
 	"time"
 )
 
-// Request is one request as the server saw it, secrets redacted.
+// Request is one request as the server saw it, secrets redacted. Its fields
+// have the names of graphtest.Request's for the same ideas.
 type Request struct {
-	Time             time.Time
-	Listener         string // "entra" | "msi"
-	Method, Path     string
-	Tenant, ClientID string
+	Time     time.Time // when it arrived, on the server's clock
+	Listener string    // [ListenerEntra] or [ListenerMSI]
+	Method   string
+	Path     string
+	Tenant   string // the path's tenant segment, "" on the managed-identity listener
+	ClientID string // the token request's client_id, or the managed identity's client ID
 	// Form holds the token request's form or the managed-identity request's
 	// query, with client_assertion and other secrets replaced by "[redacted]".
-	Form      url.Values
-	Status    int // 0 when the connection was reset without an answer
-	ErrorCode int // AADSTS code of an error answer, 0 on success
+	Form   url.Values
+	Status int // 0 when the connection was reset without an answer
+	// Code is the "error" of an error answer ("invalid_client",
+	// "unauthorized_client", "temporarily_unavailable"), "" on success and
+	// for App Service errors, whose body has no code.
+	Code string
+	// ErrorCodes are the AADSTS codes of an Entra error answer (its
+	// error_codes, e.g. [700016]), nil otherwise.
+	ErrorCodes []int
 }
 
 // Listener names in Request.
@@ -53,28 +62,24 @@ func redactForm(v url.Values) url.Values {
 	return out
 }
 
-// Requests returns what the server saw, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
+// Requests returns what the server saw (the last 10,000 requests), oldest
+// first.
+func (s *Server) Requests() []Request { return s.requests.All() }
 
 // ResetRequests forgets the recorded requests.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	s.requests = nil
-	s.mu.Unlock()
-}
-
-// maxRecorded bounds the request log of a long-running fake.
-const maxRecorded = 10000
+func (s *Server) ResetRequests() { s.requests.Reset() }
 
 // reqInfo is filled by handlers for the request log.
 type reqInfo struct {
 	tenant, clientID string
 	form             url.Values // already redacted
-	errorCode        int
+	code             string
+	errorCodes       []int
+}
+
+// entraError records an Entra error answer.
+func (i *reqInfo) entraError(e *entraError) {
+	i.code, i.errorCodes = e.err, []int{e.code}
 }
 
 type infoKey struct{}
@@ -112,17 +117,18 @@ func (s *Server) record(start time.Time, latency time.Duration, listener string,
 	rq := Request{
 		Time: start, Listener: listener, Method: r.Method, Path: r.URL.Path,
 		Tenant: info.tenant, ClientID: info.clientID, Form: info.form,
-		Status: status, ErrorCode: info.errorCode,
+		Status: status, Code: info.code, ErrorCodes: info.errorCodes,
 	}
-	s.mu.Lock()
-	if len(s.requests) >= maxRecorded {
-		s.requests = append(s.requests[:0], s.requests[len(s.requests)/2:]...)
+	s.requests.Add(rq)
+	// error_code stays the AADSTS number (0 when none), as docs/fakemsi.md
+	// shows the lines.
+	aadsts := 0
+	if len(info.errorCodes) > 0 {
+		aadsts = info.errorCodes[0]
 	}
-	s.requests = append(s.requests, rq)
-	s.mu.Unlock()
 	s.logger.LogAttrs(r.Context(), levelFor(status), "fakeidp request",
 		slog.String("listener", listener), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.Int("status", status), slog.Int("error_code", info.errorCode),
+		slog.Int("status", status), slog.Int("error_code", aadsts),
 		slog.String("tenant", info.tenant), slog.String("client_id", info.clientID),
 		slog.Duration("latency", latency))
 }

@@ -112,9 +112,9 @@ const (
 	KindUser   = "user"
 )
 
-// MaxFederatedCredentials is Entra's limit of federated identity credentials
+// maxFederatedCredentials is Entra's limit of federated identity credentials
 // per application.
-const MaxFederatedCredentials = 20
+const maxFederatedCredentials = 20
 
 // AuthorityPlaceholder in a federated credential's issuer is replaced by
 // Server.URL().
@@ -323,10 +323,11 @@ func (e *ValidationError) Error() string {
 }
 
 // Validate checks references and Entra's limits: unique non-empty IDs, apps
-// and identities in existing tenants, at most MaxFederatedCredentials per app,
-// federated credentials with issuer, subject and one or more audiences,
-// consented roles defined by the app, user-assigned identities with a
-// resource ID. It reports every problem, not just the first.
+// and identities in existing tenants, at most 20 federated credentials per
+// app (Entra's limit), federated credentials with issuer, subject and one or
+// more audiences, consented roles defined by the app, user-assigned
+// identities with a resource ID. It reports every problem, not just the
+// first.
 func (s *Scenario) Validate() error {
 	var p []string
 	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
@@ -373,8 +374,8 @@ func (s *Scenario) Validate() error {
 			}
 			roles[r.Value] = true
 		}
-		if n := len(a.FederatedCredentials); n > MaxFederatedCredentials {
-			add("apps[%d].federatedCredentials: %d credentials, Entra allows at most %d", i, n, MaxFederatedCredentials)
+		if n := len(a.FederatedCredentials); n > maxFederatedCredentials {
+			add("apps[%d].federatedCredentials: %d credentials, Entra allows at most %d", i, n, maxFederatedCredentials)
 		}
 		names := map[string]bool{}
 		for j, f := range a.FederatedCredentials {

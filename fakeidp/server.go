@@ -23,6 +23,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
 
 // Options configure New. Nil or zero fields mean defaults.
@@ -33,7 +35,7 @@ type Options struct {
 	Clock          func() time.Time // default time.Now
 	// TokenLifetime of access tokens from the token endpoint. Entra picks a
 	// random lifetime between 60 and 90 minutes; the fake uses a fixed value
-	// so that tests are reproducible. Default DefaultTokenLifetime.
+	// so that tests are reproducible. Default 75 minutes.
 	TokenLifetime time.Duration
 	// NoListener serves in process only, through Transport() and Client();
 	// URL() and MSIURL() are then URLs of reserved names (.test) that only
@@ -51,9 +53,9 @@ type Options struct {
 	SigningKeyBits int
 }
 
-// DefaultTokenLifetime is the lifetime of access tokens when
+// defaultTokenLifetime is the lifetime of access tokens when
 // Options.TokenLifetime is zero: inside Entra's 60–90 minute range.
-const DefaultTokenLifetime = 75 * time.Minute
+const defaultTokenLifetime = 75 * time.Minute
 
 // managedIdentityLifetime is how long managed-identity tokens live, as on
 // App Service and IMDS.
@@ -94,9 +96,10 @@ type Server struct {
 	mu         sync.Mutex
 	keys       []*signingKey // Entra signing keys, current first
 	issuerKeys map[string]*signingKey
-	faults     []*activeFault
 	imdsUntil  time.Time // IMDS answers 410 before this instant
-	requests   []Request
+
+	faults   fault.Set
+	requests fault.Log[Request]
 }
 
 // New starts a fake with the scenario (nil means DefaultScenario()). It
@@ -138,7 +141,7 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 		s.clock = time.Now
 	}
 	if s.lifetime <= 0 {
-		s.lifetime = DefaultTokenLifetime
+		s.lifetime = defaultTokenLifetime
 	}
 	if s.identityHeader == "" {
 		var b [24]byte

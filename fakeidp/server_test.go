@@ -69,7 +69,7 @@ func decodeAnswer(t testing.TB, status int, b []byte) tokenAnswer {
 func assertionForm(clientID, assertion string) url.Values {
 	return url.Values{
 		"client_assertion":      {assertion},
-		"client_assertion_type": {JWTBearerAssertionType},
+		"client_assertion_type": {jwtBearerAssertionType},
 		"client_id":             {clientID},
 		"client_info":           {"1"},
 		"grant_type":            {"client_credentials"},

@@ -22,17 +22,17 @@ import (
 // a few kilobytes.
 const maxFormBytes = 1 << 20
 
-// AssertionClockSkew is the tolerance applied to an assertion's exp and nbf,
+// assertionClockSkew is the tolerance applied to an assertion's exp and nbf,
 // so that a client whose clock runs a little ahead or behind is not refused.
 // Entra tolerates about five minutes.
-const AssertionClockSkew = 5 * time.Minute
+const assertionClockSkew = 5 * time.Minute
 
-// JWTBearerAssertionType is the only client_assertion_type Entra accepts.
-const JWTBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+// jwtBearerAssertionType is the only client_assertion_type Entra accepts.
+const jwtBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-// GraphResource is the resource URI of Microsoft Graph, the audience of the
+// graphResource is the resource URI of Microsoft Graph, the audience of the
 // v1 tokens Graph receives.
-const GraphResource = "https://graph.microsoft.com"
+const graphResource = "https://graph.microsoft.com"
 
 const graphAppID = "00000003-0000-0000-c000-000000000000"
 
@@ -54,21 +54,21 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		corr = r.URL.Query().Get("client-request-id")
 	}
 	fail := func(e *entraError) {
-		info.errorCode = e.code
+		info.entraError(e)
 		writeJSON(w, e.status, e.body(now, corr, s.url))
 	}
 	if r.Method != http.MethodPost {
-		fail(newEntraError(CodePostOnly, "The token endpoint only accepts POST requests."))
+		fail(newEntraError(codePostOnly, "The token endpoint only accepts POST requests."))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			fail(newEntraError(CodeBodyTooLarge, "The request body exceeds %d bytes.", maxFormBytes))
+			fail(newEntraError(codeBodyTooLarge, "The request body exceeds %d bytes.", maxFormBytes))
 			return
 		}
-		fail(newEntraError(CodeMissingParameter, "The request body could not be read."))
+		fail(newEntraError(codeMissingParameter, "The request body could not be read."))
 		return
 	}
 	var form url.Values
@@ -97,11 +97,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 func (s *Server) exchange(tenant string, form url.Values, now time.Time) (*tokenResponse, *entraError) {
 	switch strings.ToLower(tenant) {
 	case "common", "organizations", "consumers":
-		return nil, newEntraError(CodeCommonEndpoint, "The grant type is not supported over the /common, /organizations or /consumers endpoints. Use a tenant-specific endpoint.")
+		return nil, newEntraError(codeCommonEndpoint, "The grant type is not supported over the /common, /organizations or /consumers endpoints. Use a tenant-specific endpoint.")
 	}
 	t := s.tenants[tenant]
 	if t == nil {
-		return nil, newEntraError(CodeInvalidTenant, "Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", clip(tenant))
+		return nil, newEntraError(codeInvalidTenant, "Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", clip(tenant))
 	}
 
 	gt := form.Get("grant_type")
@@ -109,7 +109,7 @@ func (s *Server) exchange(tenant string, form url.Values, now time.Time) (*token
 		return nil, missing("grant_type")
 	}
 	if gt != "client_credentials" {
-		return nil, newEntraError(CodeUnsupportedGrant, "The app requested an unsupported grant type '%s'; this authority supports client_credentials.", clip(gt))
+		return nil, newEntraError(codeUnsupportedGrant, "The app requested an unsupported grant type '%s'; this authority supports client_credentials.", clip(gt))
 	}
 	clientID := form.Get("client_id")
 	if clientID == "" {
@@ -132,16 +132,16 @@ func (s *Server) exchange(tenant string, form url.Values, now time.Time) (*token
 	a := form.Get("client_assertion")
 	if a == "" {
 		if form.Get("client_secret") != "" {
-			return nil, newEntraError(CodeInvalidClientSecret, "Invalid client secret provided for app '%s'. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", clip(clientID))
+			return nil, newEntraError(codeInvalidClientSecret, "Invalid client secret provided for app '%s'. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", clip(clientID))
 		}
-		return nil, newEntraError(CodeMissingAssertion, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
+		return nil, newEntraError(codeMissingAssertion, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
 	}
 	switch form.Get("client_assertion_type") {
-	case JWTBearerAssertionType:
+	case jwtBearerAssertionType:
 	case "":
 		return nil, missing("client_assertion_type")
 	default:
-		return nil, newEntraError(CodeUnexpectedAssertionType, "Unexpected client assertion type '%s'; expected '%s'.", clip(form.Get("client_assertion_type")), JWTBearerAssertionType)
+		return nil, newEntraError(codeUnexpectedAssertionType, "Unexpected client assertion type '%s'; expected '%s'.", clip(form.Get("client_assertion_type")), jwtBearerAssertionType)
 	}
 	claims, hosted, e := s.verifyAssertion(a, now)
 	if e != nil {
@@ -167,14 +167,14 @@ func (s *Server) exchange(tenant string, form url.Values, now time.Time) (*token
 	}
 	tok, err := s.accessToken(t.ID, app, resource, roles, now)
 	if err != nil {
-		return nil, newEntraError(CodeTransient, "The token could not be signed.")
+		return nil, newEntraError(codeTransient, "The token could not be signed.")
 	}
 	secs := int64(s.lifetime / time.Second)
 	return &tokenResponse{TokenType: "Bearer", ExpiresIn: secs, ExtExpiresIn: secs, AccessToken: tok}, nil
 }
 
 func missing(param string) *entraError {
-	return newEntraError(CodeMissingParameter, "The request body must contain the following parameter: '%s'.", param)
+	return newEntraError(codeMissingParameter, "The request body must contain the following parameter: '%s'.", param)
 }
 
 func notInTenant(clientID string, t *Tenant) *entraError {
@@ -204,12 +204,12 @@ func parseScope(scope string) (string, *entraError) {
 	}
 	switch {
 	case len(res) == 0:
-		return "", newEntraError(CodeInvalidScope, "The provided value for the input parameter 'scope' is not valid. The scope '%s' names no resource.", clip(scope))
+		return "", newEntraError(codeInvalidScope, "The provided value for the input parameter 'scope' is not valid. The scope '%s' names no resource.", clip(scope))
 	case len(res) > 1:
-		return "", newEntraError(CodeInvalidScope, "The provided value for the input parameter 'scope' is not valid. The scope '%s' names more than one resource; request a token for one resource at a time.", clip(scope))
+		return "", newEntraError(codeInvalidScope, "The provided value for the input parameter 'scope' is not valid. The scope '%s' names more than one resource; request a token for one resource at a time.", clip(scope))
 	}
 	if !strings.HasSuffix(res[0], "/.default") || res[0] == "/.default" {
-		return "", newEntraError(CodeScopeNotDefault, "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", clip(res[0]))
+		return "", newEntraError(codeScopeNotDefault, "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", clip(res[0]))
 	}
 	return strings.TrimSuffix(res[0], "/.default"), nil
 }
@@ -220,7 +220,7 @@ func parseScope(scope string) (string, *entraError) {
 // signature is judged after the federated-credential issuer check (Entra only
 // fetches keys of issuers that a credential trusts).
 func (s *Server) verifyAssertion(a string, now time.Time) (claims map[string]any, hosted bool, e *entraError) {
-	malformed := newEntraError(CodeMalformedJWT, "JWT token is invalid or malformed.")
+	malformed := newEntraError(codeMalformedJWT, "JWT token is invalid or malformed.")
 	hdr, err := jwtpeek.ParseHeader(a)
 	if err != nil || jwtpeek.Claims(a, &claims) != nil {
 		return nil, false, malformed
@@ -249,7 +249,7 @@ func (s *Server) verifyAssertion(a string, now time.Time) (claims map[string]any
 	if !okExp || (hasNbf && !okNbf) {
 		return nil, hosted, newEntraError(CodeAssertionTime, "Client assertion is not within its valid time range: exp is missing or not a number.")
 	}
-	if now.After(exp.Add(AssertionClockSkew)) || (okNbf && nbf.After(now.Add(AssertionClockSkew))) {
+	if now.After(exp.Add(assertionClockSkew)) || (okNbf && nbf.After(now.Add(assertionClockSkew))) {
 		from := "(no nbf)"
 		if okNbf {
 			from = nbf.UTC().Format(time.RFC3339)
@@ -315,7 +315,7 @@ func matchFIC(app *App, claims map[string]any, hosted bool) *entraError {
 		}
 	}
 	if len(byIss) == 0 {
-		return newEntraError(CodeFICIssuer, "No matching federated identity record found for presented assertion issuer '%s'.%s%s", clip(iss), check, caseHint(iss, names))
+		return newEntraError(codeFICIssuer, "No matching federated identity record found for presented assertion issuer '%s'.%s%s", clip(iss), check, caseHint(iss, names))
 	}
 	if !hosted {
 		return newEntraError(CodeInvalidSignature, "Client assertion failed signature validation. The signing keys of issuer '%s' could not be retrieved (the fake only hosts its own issuers).", clip(iss))
@@ -329,7 +329,7 @@ func matchFIC(app *App, claims map[string]any, hosted bool) *entraError {
 		}
 	}
 	if len(bySub) == 0 {
-		return newEntraError(CodeFICSubject, "No matching federated identity record found for presented assertion subject '%s'.%s%s", clip(sub), check, caseHint(sub, names))
+		return newEntraError(codeFICSubject, "No matching federated identity record found for presented assertion subject '%s'.%s%s", clip(sub), check, caseHint(sub, names))
 	}
 	names = names[:0]
 	for _, f := range bySub {
@@ -348,7 +348,7 @@ func matchFIC(app *App, claims map[string]any, hosted bool) *entraError {
 			break
 		}
 	}
-	return newEntraError(CodeFICAudience, "No matching federated identity record found for presented assertion audience '%s'.%s%s", clip(strings.Join(auds, " ")), check, hint)
+	return newEntraError(codeFICAudience, "No matching federated identity record found for presented assertion audience '%s'.%s%s", clip(strings.Join(auds, " ")), check, hint)
 }
 
 // audiences reads aud, a string or an array of strings.
@@ -368,11 +368,11 @@ func audiences(v any) []string {
 	return nil
 }
 
-// ServicePrincipalObjectID is the object ID of an app's service principal in
+// servicePrincipalObjectID is the object ID of an app's service principal in
 // a tenant: the oid and sub of the app's tokens there. It is derived from the
 // tenant and the client ID, so it is stable across runs and differs per
 // tenant, as in Entra.
-func ServicePrincipalObjectID(tenantID, clientID string) string {
+func servicePrincipalObjectID(tenantID, clientID string) string {
 	sum := sha256.Sum256([]byte("fakeidp service principal\x00" + tenantID + "\x00" + clientID))
 	var b [16]byte
 	copy(b[:], sum[:])
@@ -384,14 +384,14 @@ func ServicePrincipalObjectID(tenantID, clientID string) string {
 // isGraph reports whether resource names Microsoft Graph.
 func isGraph(resource string) bool {
 	r := strings.TrimSuffix(resource, "/")
-	return strings.EqualFold(r, GraphResource) || strings.EqualFold(r, graphAppID)
+	return strings.EqualFold(r, graphResource) || strings.EqualFold(r, graphAppID)
 }
 
 // accessToken signs an app-only access token. Graph receives v1 tokens
 // (iss https://sts.windows.net/{tid}/, appid, ver 1.0); other resources get
 // v2 tokens (iss {URL()}/{tid}/v2.0, azp, ver 2.0).
 func (s *Server) accessToken(tenant string, app *App, resource string, roles []string, now time.Time) (string, error) {
-	sp := ServicePrincipalObjectID(tenant, app.ClientID)
+	sp := servicePrincipalObjectID(tenant, app.ClientID)
 	claims := jwt.MapClaims{
 		"tid":   tenant,
 		"oid":   sp,
@@ -403,7 +403,7 @@ func (s *Server) accessToken(tenant string, app *App, resource string, roles []s
 		"uti":   randomID(),
 	}
 	if isGraph(resource) {
-		claims["aud"] = GraphResource
+		claims["aud"] = graphResource
 		claims["iss"] = "https://sts.windows.net/" + tenant + "/"
 		claims["idp"] = "https://sts.windows.net/" + app.HomeTenant + "/"
 		claims["appid"] = app.ClientID

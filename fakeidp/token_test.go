@@ -169,28 +169,28 @@ func TestTokenEndpointValidation(t *testing.T) {
 		{name: "v2 resource", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "api://contoso-api/.default"), status: 200},
 		{name: "graph by app ID", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "00000003-0000-0000-c000-000000000000/.default"), status: 200},
 		{name: "unknown form fields tolerated", tenant: DefaultConsentedTenantID, form: form(valid, "x-client-SKU", "msal.js.node", "x-ms-lib-capability", "retry-after, h429", "client-request-id", "abc"), status: 200},
-		{name: "expired within clock skew", tenant: DefaultConsentedTenantID, form: form(mi("exp", testNow.Add(-AssertionClockSkew+time.Minute).Unix())), status: 200},
+		{name: "expired within clock skew", tenant: DefaultConsentedTenantID, form: form(mi("exp", testNow.Add(-assertionClockSkew+time.Minute).Unix())), status: 200},
 		{name: "aud as array", tenant: DefaultConsentedTenantID, form: form(mi("aud", []string{"x", TokenExchangeAudience})), status: 200},
 
-		{name: "unknown tenant", tenant: "99999999-9999-9999-9999-999999999999", form: form("garbage"), status: 400, code: CodeInvalidTenant, errName: "invalid_request", descHas: "Tenant '99999999-9999-9999-9999-999999999999' not found"},
-		{name: "common", tenant: "common", form: form(valid), status: 400, code: CodeCommonEndpoint, errName: "invalid_request"},
-		{name: "organizations", tenant: "organizations", form: form(valid), status: 400, code: CodeCommonEndpoint},
-		{name: "missing grant_type", tenant: DefaultConsentedTenantID, form: form(valid, "grant_type", ""), status: 400, code: CodeMissingParameter, descHas: "'grant_type'"},
-		{name: "unsupported grant", tenant: DefaultConsentedTenantID, form: form(valid, "grant_type", "password"), status: 400, code: CodeUnsupportedGrant, errName: "unsupported_grant_type"},
-		{name: "missing client_id", tenant: DefaultConsentedTenantID, form: form(valid, "client_id", ""), status: 400, code: CodeMissingParameter, descHas: "'client_id'"},
-		{name: "missing scope", tenant: DefaultConsentedTenantID, form: form(valid, "scope", ""), status: 400, code: CodeMissingParameter, descHas: "'scope'"},
-		{name: "two resources", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "https://graph.microsoft.com/.default https://management.azure.com/.default"), status: 400, code: CodeInvalidScope, errName: "invalid_scope"},
-		{name: "only OIDC scopes", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "openid profile offline_access"), status: 400, code: CodeInvalidScope},
-		{name: "scope without .default", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "https://graph.microsoft.com/Device.Read.All"), status: 400, code: CodeScopeNotDefault, errName: "invalid_scope"},
+		{name: "unknown tenant", tenant: "99999999-9999-9999-9999-999999999999", form: form("garbage"), status: 400, code: codeInvalidTenant, errName: "invalid_request", descHas: "Tenant '99999999-9999-9999-9999-999999999999' not found"},
+		{name: "common", tenant: "common", form: form(valid), status: 400, code: codeCommonEndpoint, errName: "invalid_request"},
+		{name: "organizations", tenant: "organizations", form: form(valid), status: 400, code: codeCommonEndpoint},
+		{name: "missing grant_type", tenant: DefaultConsentedTenantID, form: form(valid, "grant_type", ""), status: 400, code: codeMissingParameter, descHas: "'grant_type'"},
+		{name: "unsupported grant", tenant: DefaultConsentedTenantID, form: form(valid, "grant_type", "password"), status: 400, code: codeUnsupportedGrant, errName: "unsupported_grant_type"},
+		{name: "missing client_id", tenant: DefaultConsentedTenantID, form: form(valid, "client_id", ""), status: 400, code: codeMissingParameter, descHas: "'client_id'"},
+		{name: "missing scope", tenant: DefaultConsentedTenantID, form: form(valid, "scope", ""), status: 400, code: codeMissingParameter, descHas: "'scope'"},
+		{name: "two resources", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "https://graph.microsoft.com/.default https://management.azure.com/.default"), status: 400, code: codeInvalidScope, errName: "invalid_scope"},
+		{name: "only OIDC scopes", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "openid profile offline_access"), status: 400, code: codeInvalidScope},
+		{name: "scope without .default", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "https://graph.microsoft.com/Device.Read.All"), status: 400, code: codeScopeNotDefault, errName: "invalid_scope"},
 		{name: "unknown app", tenant: DefaultConsentedTenantID, form: form("garbage", "client_id", "12345678-0000-0000-0000-000000000000"), status: 400, code: CodeAppNotFound, errName: "unauthorized_client"},
 		{name: "single-tenant app elsewhere", tenant: DefaultConsentedTenantID, form: form(valid, "client_id", singleTenantAppID), status: 400, code: CodeAppNotFound},
 		{name: "single-tenant app at home", tenant: DefaultHomeTenantID, form: form(valid, "client_id", singleTenantAppID), status: 200},
-		{name: "missing assertion", tenant: DefaultConsentedTenantID, form: form(valid, "client_assertion", ""), status: 401, code: CodeMissingAssertion, errName: "invalid_client"},
-		{name: "client secret instead", tenant: DefaultConsentedTenantID, form: form(valid, "client_assertion", "", "client_secret", "s3cret"), status: 401, code: CodeInvalidClientSecret, descLack: "s3cret"},
-		{name: "missing assertion type", tenant: DefaultConsentedTenantID, form: form(valid, "client_assertion_type", ""), status: 400, code: CodeMissingParameter, descHas: "'client_assertion_type'"},
-		{name: "wrong assertion type", tenant: DefaultConsentedTenantID, form: form(valid, "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"), status: 400, code: CodeUnexpectedAssertionType},
-		{name: "not a JWT", tenant: DefaultConsentedTenantID, form: form("not-a-jwt"), status: 400, code: CodeMalformedJWT},
-		{name: "three bad segments", tenant: DefaultConsentedTenantID, form: form("a.b.c"), status: 400, code: CodeMalformedJWT},
+		{name: "missing assertion", tenant: DefaultConsentedTenantID, form: form(valid, "client_assertion", ""), status: 401, code: codeMissingAssertion, errName: "invalid_client"},
+		{name: "client secret instead", tenant: DefaultConsentedTenantID, form: form(valid, "client_assertion", "", "client_secret", "s3cret"), status: 401, code: codeInvalidClientSecret, descLack: "s3cret"},
+		{name: "missing assertion type", tenant: DefaultConsentedTenantID, form: form(valid, "client_assertion_type", ""), status: 400, code: codeMissingParameter, descHas: "'client_assertion_type'"},
+		{name: "wrong assertion type", tenant: DefaultConsentedTenantID, form: form(valid, "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"), status: 400, code: codeUnexpectedAssertionType},
+		{name: "not a JWT", tenant: DefaultConsentedTenantID, form: form("not-a-jwt"), status: 400, code: codeMalformedJWT},
+		{name: "three bad segments", tenant: DefaultConsentedTenantID, form: form("a.b.c"), status: 400, code: codeMalformedJWT},
 		{name: "alg none", tenant: DefaultConsentedTenantID, form: form(none()), status: 401, code: CodeInvalidSignature, errName: "invalid_client", descHas: "'none'"},
 		{name: "HS256 keyed with public key PEM", tenant: DefaultConsentedTenantID, form: form(hs256(pubPEM)), status: 401, code: CodeInvalidSignature, descHas: "'HS256'"},
 		{name: "HS256 keyed with modulus", tenant: DefaultConsentedTenantID, form: form(hs256(entra.priv.N.Bytes())), status: 401, code: CodeInvalidSignature},
@@ -201,24 +201,24 @@ func TestTokenEndpointValidation(t *testing.T) {
 		{name: "expired", tenant: DefaultConsentedTenantID, form: form(mi("exp", testNow.Add(-10*time.Minute).Unix())), status: 401, code: CodeAssertionTime, errName: "invalid_client"},
 		{name: "not yet valid", tenant: DefaultConsentedTenantID, form: form(mi("nbf", testNow.Add(10*time.Minute).Unix())), status: 401, code: CodeAssertionTime},
 		{name: "no exp", tenant: DefaultConsentedTenantID, form: form(mi("exp", nil)), status: 401, code: CodeAssertionTime},
-		{name: "issuer no credential trusts", tenant: DefaultConsentedTenantID, form: form(signed(t, otherKey.priv, otherKey.kid, with(miClaims(s), "iss", s.IssuerURL("other")))), status: 401, code: CodeFICIssuer, errName: "invalid_client", descLack: "differs only in letter case"},
-		{name: "issuer not hosted", tenant: DefaultConsentedTenantID, form: form(mi("iss", "https://issuer.example.test/")), status: 401, code: CodeFICIssuer},
-		{name: "issuer differs in case", tenant: DefaultConsentedTenantID, form: form(mi("iss", s.URL()+"/"+DefaultHomeTenantID+"/V2.0")), status: 401, code: CodeFICIssuer, descHas: "differs only in letter case"},
+		{name: "issuer no credential trusts", tenant: DefaultConsentedTenantID, form: form(signed(t, otherKey.priv, otherKey.kid, with(miClaims(s), "iss", s.IssuerURL("other")))), status: 401, code: codeFICIssuer, errName: "invalid_client", descLack: "differs only in letter case"},
+		{name: "issuer not hosted", tenant: DefaultConsentedTenantID, form: form(mi("iss", "https://issuer.example.test/")), status: 401, code: codeFICIssuer},
+		{name: "issuer differs in case", tenant: DefaultConsentedTenantID, form: form(mi("iss", s.URL()+"/"+DefaultHomeTenantID+"/V2.0")), status: 401, code: codeFICIssuer, descHas: "differs only in letter case"},
 		{name: "trusted issuer not hosted", tenant: DefaultHomeTenantID, form: form(mi("iss", githubIssuer), "client_id", githubAppID), status: 401, code: CodeInvalidSignature},
-		{name: "wrong subject", tenant: DefaultConsentedTenantID, form: form(mi("sub", "00000000-0000-0000-0000-000000000000")), status: 401, code: CodeFICSubject, descHas: "'00000000-0000-0000-0000-000000000000'", descLack: "letter case"},
-		{name: "subject differs in case", tenant: DefaultConsentedTenantID, form: form(ext("sub", "System:serviceaccount:default:workload")), status: 401, code: CodeFICSubject, descHas: "differs only in letter case"},
-		{name: "object ID subject differs in case", tenant: DefaultConsentedTenantID, form: form(mi("sub", strings.ToUpper(DefaultSystemIdentityObjectID))), status: 401, code: CodeFICSubject, descHas: "differs only in letter case"},
-		{name: "wrong audience", tenant: DefaultConsentedTenantID, form: form(mi("aud", "https://management.azure.com")), status: 401, code: CodeFICAudience, descLack: "letter case"},
-		{name: "audience differs in case", tenant: DefaultConsentedTenantID, form: form(ext("aud", "api://azureadtokenexchange")), status: 401, code: CodeFICAudience, descHas: "differs only in letter case"},
+		{name: "wrong subject", tenant: DefaultConsentedTenantID, form: form(mi("sub", "00000000-0000-0000-0000-000000000000")), status: 401, code: codeFICSubject, descHas: "'00000000-0000-0000-0000-000000000000'", descLack: "letter case"},
+		{name: "subject differs in case", tenant: DefaultConsentedTenantID, form: form(ext("sub", "System:serviceaccount:default:workload")), status: 401, code: codeFICSubject, descHas: "differs only in letter case"},
+		{name: "object ID subject differs in case", tenant: DefaultConsentedTenantID, form: form(mi("sub", strings.ToUpper(DefaultSystemIdentityObjectID))), status: 401, code: codeFICSubject, descHas: "differs only in letter case"},
+		{name: "wrong audience", tenant: DefaultConsentedTenantID, form: form(mi("aud", "https://management.azure.com")), status: 401, code: codeFICAudience, descLack: "letter case"},
+		{name: "audience differs in case", tenant: DefaultConsentedTenantID, form: form(ext("aud", "api://azureadtokenexchange")), status: 401, code: codeFICAudience, descHas: "differs only in letter case"},
 		{name: "not consented", tenant: DefaultUnconsentedTenantID, form: form(valid), status: 400, code: CodeAppNotFound, errName: "unauthorized_client", descHas: "Northwind (not consented)"},
 
 		// Order: each misconfiguration yields one code.
-		{name: "order: tenant before everything", tenant: "nope", form: url.Values{}, status: 400, code: CodeInvalidTenant},
+		{name: "order: tenant before everything", tenant: "nope", form: url.Values{}, status: 400, code: codeInvalidTenant},
 		{name: "order: app before assertion", tenant: DefaultConsentedTenantID, form: form(mi("exp", int64(0)), "client_id", "12345678-0000-0000-0000-000000000000"), status: 400, code: CodeAppNotFound},
 		{name: "order: signature before FIC", tenant: DefaultConsentedTenantID, form: form(signed(t, stranger, entra.kid, with(miClaims(s), "sub", "x"))), status: 401, code: CodeInvalidSignature},
 		{name: "order: time before FIC", tenant: DefaultConsentedTenantID, form: form(mi("exp", testNow.Add(-time.Hour).Unix(), "sub", "x")), status: 401, code: CodeAssertionTime},
 		{name: "order: assertion before consent", tenant: DefaultUnconsentedTenantID, form: form(mi("exp", testNow.Add(-time.Hour).Unix())), status: 401, code: CodeAssertionTime},
-		{name: "order: FIC before consent", tenant: DefaultUnconsentedTenantID, form: form(mi("sub", "x")), status: 401, code: CodeFICSubject},
+		{name: "order: FIC before consent", tenant: DefaultUnconsentedTenantID, form: form(mi("sub", "x")), status: 401, code: codeFICSubject},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,17 +280,17 @@ func TestTokenEndpointErrorFormat(t *testing.T) {
 func TestTokenEndpointMethodAndBody(t *testing.T) {
 	s := sharedServer(t)
 	rec := serve(s.Handler(), "GET", "/"+DefaultHomeTenantID+"/oauth2/v2.0/token", "", nil)
-	if a := decodeAnswer(t, rec.Code, rec.Body.Bytes()); a.Status != 400 || a.code() != CodePostOnly {
+	if a := decodeAnswer(t, rec.Code, rec.Body.Bytes()); a.Status != 400 || a.code() != codePostOnly {
 		t.Errorf("GET: status %d code %d", a.Status, a.code())
 	}
 	huge := "grant_type=client_credentials&pad=" + strings.Repeat("x", maxFormBytes)
 	rec = serve(s.Handler(), "POST", "/"+DefaultHomeTenantID+"/oauth2/v2.0/token", huge, map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
-	if a := decodeAnswer(t, rec.Code, rec.Body.Bytes()); a.Status != 413 || a.code() != CodeBodyTooLarge {
+	if a := decodeAnswer(t, rec.Code, rec.Body.Bytes()); a.Status != 413 || a.code() != codeBodyTooLarge {
 		t.Errorf("oversize form: status %d code %d", a.Status, a.code())
 	}
 	// A JSON body is not a form: Entra then misses grant_type.
 	rec = serve(s.Handler(), "POST", "/"+DefaultHomeTenantID+"/oauth2/v2.0/token", `{"grant_type":"client_credentials"}`, map[string]string{"Content-Type": "application/json"})
-	if a := decodeAnswer(t, rec.Code, rec.Body.Bytes()); a.Status != 400 || a.code() != CodeMissingParameter {
+	if a := decodeAnswer(t, rec.Code, rec.Body.Bytes()); a.Status != 400 || a.code() != codeMissingParameter {
 		t.Errorf("JSON body: status %d code %d", a.Status, a.code())
 	}
 }
@@ -341,7 +341,7 @@ func jwkPublicKey(t *testing.T, m map[string]any) *rsa.PublicKey {
 func TestIssuedTokenClaims(t *testing.T) {
 	s := sharedServer(t)
 	a := miAssertion(t, s, systemIdentity(s))
-	sp := ServicePrincipalObjectID(DefaultConsentedTenantID, DefaultAppClientID)
+	sp := servicePrincipalObjectID(DefaultConsentedTenantID, DefaultAppClientID)
 
 	t.Run("graph v1", func(t *testing.T) {
 		ans := postToken(t, s, DefaultConsentedTenantID, assertionForm(DefaultAppClientID, a))
@@ -388,8 +388,8 @@ func TestIssuedTokenClaims(t *testing.T) {
 		}
 	})
 	t.Run("service principal differs per tenant", func(t *testing.T) {
-		home := ServicePrincipalObjectID(DefaultHomeTenantID, DefaultAppClientID)
-		if home == sp || ServicePrincipalObjectID(DefaultHomeTenantID, DefaultAppClientID) != home {
+		home := servicePrincipalObjectID(DefaultHomeTenantID, DefaultAppClientID)
+		if home == sp || servicePrincipalObjectID(DefaultHomeTenantID, DefaultAppClientID) != home {
 			t.Errorf("service principal IDs: home %s, consented %s", home, sp)
 		}
 	})

@@ -129,7 +129,7 @@ func startGraph(tb testing.TB, opts graphtest.Options) *graphtest.Server {
 	keys := jwksServer()
 	tb.Cleanup(keys.Close)
 	opts.KeysURL = keys.URL + "/common/discovery/v2.0/keys"
-	opts.HTTPClient = keys.Client()
+	opts.Transport = keys.Client()
 	srv, err := graphtest.New(&opts)
 	if err != nil {
 		tb.Fatal(err)

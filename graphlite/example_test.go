@@ -20,9 +20,9 @@ import (
 func exampleGraph() (*graphtest.Server, *graphlite.Options, func()) {
 	keys := jwksServer()
 	srv, err := graphtest.New(&graphtest.Options{
-		KeysURL:    keys.URL + "/common/discovery/v2.0/keys",
-		HTTPClient: keys.Client(),
-		Devices:    map[string][]map[string]any{tenantA: scenarioDevices()},
+		KeysURL:   keys.URL + "/common/discovery/v2.0/keys",
+		Transport: keys.Client(),
+		Devices:   map[string][]map[string]any{tenantA: scenarioDevices()},
 	})
 	if err != nil {
 		panic(err)

@@ -238,12 +238,12 @@ func TestThrottling(t *testing.T) {
 	}{
 		{
 			name:      "Retry-After is honoured",
-			faults:    []graphtest.Fault{{Status: 429, RetryAfter: "3"}},
+			faults:    []graphtest.Fault{{Status: 429, RetryAfter: 3 * time.Second, Count: 1}},
 			wantWaits: []time.Duration{3 * time.Second},
 		},
 		{
 			name:      "Retry-After is capped",
-			faults:    []graphtest.Fault{{Status: 429, RetryAfter: "3600", Count: 2}},
+			faults:    []graphtest.Fault{{Status: 429, RetryAfter: time.Hour, Count: 2}},
 			wantWaits: []time.Duration{30 * time.Second, 30 * time.Second},
 		},
 		{
@@ -253,12 +253,12 @@ func TestThrottling(t *testing.T) {
 		},
 		{
 			name:      "Retry-After as an HTTP date",
-			faults:    []graphtest.Fault{{Status: 503, RetryAfter: "Fri, 27 Nov 2026 12:00:10 GMT"}},
+			faults:    []graphtest.Fault{{Status: 503, Header: http.Header{"Retry-After": {"Fri, 27 Nov 2026 12:00:10 GMT"}}, Count: 1}},
 			wantWaits: []time.Duration{10 * time.Second},
 		},
 		{
 			name:      "retries run out",
-			faults:    []graphtest.Fault{{Status: 429, RetryAfter: "1", Count: 10}},
+			faults:    []graphtest.Fault{{Status: 429, RetryAfter: time.Second, Count: 10}},
 			wantWaits: []time.Duration{time.Second, time.Second, time.Second, time.Second},
 			wantErr:   429,
 		},
@@ -300,7 +300,7 @@ func TestThrottling(t *testing.T) {
 
 func TestThrottleWaitHonoursContext(t *testing.T) {
 	srv := startGraph(t, graphtest.Options{})
-	srv.AddFault(graphtest.Fault{Status: 429, RetryAfter: "5", Count: 5})
+	srv.AddFault(graphtest.Fault{Status: 429, RetryAfter: 5 * time.Second, Count: 5})
 	ctx, cancel := context.WithCancel(context.Background())
 	c := newClient(t, srv, newCredential(tenantA, "Device.Read.All"), nil, func(o *graphlite.Options) {
 		o.Throttle.Wait = func(ctx context.Context, d time.Duration) error {
@@ -321,7 +321,7 @@ func TestThrottleWaitHonoursContext(t *testing.T) {
 func TestClaimsChallenge(t *testing.T) {
 	srv := startGraph(t, graphtest.Options{Devices: map[string][]map[string]any{tenantA: scenarioDevices()}})
 	const claims = `{"access_token":{"nbf":{"essential":true,"value":"1764244800"}}}`
-	srv.AddFault(graphtest.Fault{Status: http.StatusUnauthorized, Claims: claims})
+	srv.AddFault(graphtest.Fault{Status: http.StatusUnauthorized, Claims: claims, Count: 1})
 	cred := newCredential(tenantA, "Device.Read.All")
 	c := newClient(t, srv, cred, nil, nil)
 	var d graphlite.Device
@@ -609,7 +609,7 @@ func TestLogsCarryNoToken(t *testing.T) {
 	defer azlog.SetListener(nil)
 
 	srv := startGraph(t, graphtest.Options{Devices: map[string][]map[string]any{tenantA: scenarioDevices()}})
-	srv.AddFault(graphtest.Fault{Status: 429, RetryAfter: "1"})
+	srv.AddFault(graphtest.Fault{Status: 429, RetryAfter: time.Second, Count: 1})
 	credA, credB := newCredential(tenantA, "Device.Read.All"), newCredential(tenantB)
 	newClient(t, srv, credA, &waits{}, nil).Get(context.Background(), "/devices", nil, nil)
 	newClient(t, srv, credB, nil, nil).Get(context.Background(), "/devices", nil, nil)

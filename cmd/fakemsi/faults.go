@@ -1,37 +1,33 @@
 package main
 
 import (
-	"strings"
-
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
+	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
 
 // faultSet is the faults of a run, split by the server that injects them:
-// fakeidp (Entra and managed identity) or graphtest (Graph).
+// fakeidp (Entra and managed identity) or graphtest (Graph). Both hold the
+// one fault type; the split only says which server gets each.
 type faultSet struct {
 	idp   []fakeidp.Fault
 	graph []graphtest.Fault
 }
 
-// add parses one --fault or config spec. The endpoint, the part before the
-// first colon, picks the parser: "graph" is graphtest's, the rest fakeidp's,
-// so each server's own error messages (which name the bad item) reach the
-// user.
+// add parses one --fault or config spec with the one spec parser, whose
+// errors name the bad item and the fix, and files the fault by its endpoint.
 func (fs *faultSet) add(spec string) error {
-	if endpoint, _, _ := strings.Cut(spec, ":"); endpoint == graphtest.FaultEndpoint {
-		f, err := graphtest.ParseFault(spec)
-		if err != nil {
-			return err
-		}
-		fs.graph = append(fs.graph, f)
-		return nil
-	}
-	f, err := fakeidp.ParseFault(spec)
+	f, err := fault.Parse(spec)
 	if err != nil {
 		return err
 	}
-	fs.idp = append(fs.idp, f)
+	if f.Endpoint == fault.EndpointGraph {
+		fs.graph = append(fs.graph, f)
+	} else {
+		// "*" (Endpoint "") is every Entra and managed-identity endpoint, as
+		// docs/fakemsi.md says, not Graph.
+		fs.idp = append(fs.idp, f)
+	}
 	return nil
 }
 

@@ -110,13 +110,22 @@ func TestServeGraphFault(t *testing.T) {
 }
 
 // TestBadGraphFaultFlag checks that a bad Graph spec is a usage error naming
-// the bad item, like a bad fakeidp spec.
+// the flag, the bad item and the fix, like a bad fakeidp spec (one parser
+// reads both, without a package prefix).
 func TestBadGraphFaultFlag(t *testing.T) {
-	r := runFakemsi(t, nil, "serve", "--fault", "graph:503:latency=1s")
-	if r.code != exitUsage {
-		t.Fatalf("exit code %d, want %d\nstderr:\n%s", r.code, exitUsage, redact(r.stderr))
-	}
-	if !strings.Contains(r.stderr, `--fault: fault "graph:503:latency=1s": "latency=1s"`) || strings.Contains(r.stderr, "graphtest:") {
-		t.Errorf("stderr does not name the flag and the bad item:\n%s", redact(r.stderr))
+	for spec, fix := range map[string]string{
+		"graph:503:colour=red": `unknown item "colour" (items: a status such as 503,`,
+		"graph:503:count=-1":   "count wants a whole number",
+		"token:claims":         "use it with graph",
+	} {
+		r := runFakemsi(t, nil, "serve", "--fault", spec)
+		if r.code != exitUsage {
+			t.Fatalf("%s: exit code %d, want %d\nstderr:\n%s", spec, r.code, exitUsage, redact(r.stderr))
+		}
+		item := spec[strings.LastIndex(spec, ":")+1:]
+		if !strings.Contains(r.stderr, `--fault: fault "`+spec+`": "`+item+`": `) || !strings.Contains(r.stderr, fix) ||
+			strings.Contains(r.stderr, "graphtest:") || strings.Contains(r.stderr, "fakeidp:") {
+			t.Errorf("%s: stderr does not name the flag, the bad item and the fix (%q):\n%s", spec, fix, redact(r.stderr))
+		}
 	}
 }

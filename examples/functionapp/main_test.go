@@ -20,9 +20,9 @@ func TestNewServerFromEnvironment(t *testing.T) {
 	}
 	t.Cleanup(idp.Close)
 	graph, err := graphtest.New(&graphtest.Options{
-		KeysURL:    idp.KeysURL(),
-		HTTPClient: idp.Client(),
-		Devices:    map[string][]map[string]any{fakeidp.DefaultConsentedTenantID: {{"id": "d1", "displayName": "only-device"}}},
+		KeysURL:   idp.KeysURL(),
+		Transport: idp.Client(),
+		Devices:   map[string][]map[string]any{fakeidp.DefaultConsentedTenantID: {{"id": "d1", "displayName": "only-device"}}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
@@ -118,9 +119,9 @@ func (p principal) hasAnyRole(roles []string) bool {
 
 // keySet holds the trusted RSA keys by kid.
 type keySet struct {
-	url    string
-	client *http.Client
-	clock  func() time.Time
+	url       string
+	transport policy.Transporter
+	clock     func() time.Time
 
 	mu        sync.Mutex
 	static    map[string]*rsa.PublicKey
@@ -129,8 +130,8 @@ type keySet struct {
 	everFetch bool
 }
 
-func newKeySet(url string, client *http.Client, jwks []byte, clock func() time.Time) (*keySet, error) {
-	ks := &keySet{url: url, client: client, clock: clock}
+func newKeySet(url string, transport policy.Transporter, jwks []byte, clock func() time.Time) (*keySet, error) {
+	ks := &keySet{url: url, transport: transport, clock: clock}
 	if len(jwks) > 0 {
 		keys, err := parseJWKS(jwks)
 		if err != nil {
@@ -152,7 +153,7 @@ func (ks *keySet) keyFunc(t *jwt.Token) (any, error) {
 		return k, nil
 	}
 	// An unknown kid is how a rotation shows; refetch, but not too often.
-	if ks.url != "" && (!ks.everFetch || ks.clock().Sub(ks.lastFetch) >= KeysRefetchInterval) {
+	if ks.url != "" && (!ks.everFetch || ks.clock().Sub(ks.lastFetch) >= keysRefetchInterval) {
 		ks.lastFetch = ks.clock()
 		ks.everFetch = true
 		keys, err := ks.fetch()
@@ -182,7 +183,7 @@ func (ks *keySet) fetch() (map[string]*rsa.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetch keys: %w", err)
 	}
-	resp, err := ks.client.Do(req)
+	resp, err := ks.transport.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch keys: %w", err)
 	}

@@ -78,7 +78,7 @@ func (s *Server) batchOne(outer *http.Request, version string, br batchRequest) 
 		inner.Header.Set(k, v)
 	}
 	began := time.Now()
-	rec := newRecord(s.URL(), inner, true)
+	rec := s.newRecord(inner, true)
 	rr := httptest.NewRecorder()
 	sw := &statusWriter{ResponseWriter: rr}
 	if method != http.MethodGet {
@@ -86,8 +86,8 @@ func (s *Server) batchOne(outer *http.Request, version string, br batchRequest) 
 	} else {
 		s.handle(sw, inner, &rec, true)
 	}
-	rec.Status, rec.ErrorCode = rr.Code, sw.errorCode
-	s.record(rec)
+	rec.Status, rec.Code = rr.Code, sw.errorCode
+	s.requests.Add(rec)
 	s.logRequest(inner.Context(), rec, time.Since(began))
 	resp := batchResponse{ID: br.ID, Status: rr.Code, Headers: map[string]string{}}
 	for _, h := range []string{"Content-Type", "Retry-After", "request-id", "client-request-id"} {

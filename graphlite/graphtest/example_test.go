@@ -49,17 +49,17 @@ func ExampleNew() {
 // Faults in the command-line form that fakemsi's --fault takes: three
 // throttled requests, then a CAE claims challenge.
 func ExampleParseFault() {
-	for _, spec := range []string{"graph:429:retry-after=2:count=3", "graph:claims:count=1", "graph:503:latency=1s"} {
+	for _, spec := range []string{"graph:429:retry-after=2:count=3", "graph:claims:count=1", "graph:503:colour=red"} {
 		f, err := graphtest.ParseFault(spec)
 		if err != nil {
 			fmt.Println(err)
 			continue
 		}
-		fmt.Printf("%+v\n", f)
+		fmt.Println(f.Endpoint, f.Status, f.RetryAfter, f.Count)
 		// srv.AddFault(f)
 	}
 	// Output:
-	// {Status:429 RetryAfter:2 Claims: Count:3 Path:}
-	// {Status:401 RetryAfter: Claims: Count:1 Path:}
-	// graphtest: fault "graph:503:latency=1s": "latency=1s": graph faults have no latency (items: a status, claims, retry-after=, count=, path=)
+	// graph 429 2s 3
+	// graph 401 0s 1
+	// graphtest: fault "graph:503:colour=red": "colour=red": unknown item "colour" (items: a status such as 503, claims, reset, latency=D, retry-after=S, count=N, body=truncated|malformed|oversize, path=TEXT)
 }

@@ -2,69 +2,68 @@ package graphtest
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
+
+	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
 
-// Fault makes the next matching requests fail the way Graph fails under load
-// or after a revocation. Faults apply after the token has been validated, in
-// the order they were added, one fault per request.
-type Fault struct {
-	// Status is the failure: http.StatusTooManyRequests (429),
-	// http.StatusServiceUnavailable (503), or http.StatusUnauthorized (401),
-	// which is a Continuous Access Evaluation claims challenge.
-	Status int
-	// RetryAfter is sent as the Retry-After header when not empty ("2", or an
-	// HTTP date).
-	RetryAfter string
-	// Claims is the claims JSON of a 401 challenge; empty means a typical one
-	// that asks for a token issued after now.
-	Claims string
-	// Count is how many requests fail; 0 means 1, a negative Count every
-	// matching request until the server closes.
-	Count int
-	// Path, when set, limits the fault to requests whose path contains it.
-	Path string
-}
+// Fault is the fault model every fake of this module shares ([fault.Fault];
+// fakeidp.Fault is the same type): the next Count matching requests (Count 0:
+// every one until [Server.ClearFaults]) wait Latency, then fail the way Graph
+// fails under load or after a revocation, or get their real answer damaged
+// as Body says ("reset": no answer; "truncated", "malformed", "oversize").
+//
+// On this server a fault matches when its Endpoint is "graph" or "" and, if
+// Path is set, the request's path contains Path. It applies after the token
+// has been validated (a request with a bad token still gets its 401), to the
+// $batch request but not to the requests inside it. Status 429 answers
+// TooManyRequests, 503 ServiceUnavailable, and 401 a Continuous Access
+// Evaluation claims challenge (with Claims, or a typical one that asks for a
+// token issued after now). RetryAfter is sent in whole seconds, rounded up;
+// Header carries other forms ("Retry-After: 0", an HTTP date).
+type Fault = fault.Fault
 
-// AddFault queues f.
-func (s *Server) AddFault(f Fault) {
-	if f.Count == 0 {
-		f.Count = 1
+// AddFault queues f. Faults apply in the order added, one fault per request.
+func (s *Server) AddFault(f Fault) { s.faults.Add(f) }
+
+// ClearFaults removes every queued fault.
+func (s *Server) ClearFaults() { s.faults.Clear() }
+
+// ParseFault reads the command-line form of a [Fault], the syntax of
+// fakemsi's --fault: "graph", then colon-separated items:
+//
+//   - a status code from 400 to 599 (401 is a claims challenge);
+//   - "claims": a Continuous Access Evaluation claims challenge (401 with
+//     WWW-Authenticate error="insufficient_claims"), the typical claims;
+//   - "retry-after=SECONDS" or "retry-after=DURATION" ("1500ms", rounded up
+//     to whole seconds, the unit of Retry-After);
+//   - "count=N": the next N matching requests; without it, or with count=0,
+//     every matching request until [Server.ClearFaults];
+//   - "path=TEXT": only requests whose path contains TEXT;
+//   - "latency=DURATION", "reset", "body=truncated|malformed|oversize", as
+//     for fakeidp's endpoints.
+//
+// Examples: "graph:429:retry-after=2:count=3", "graph:503",
+// "graph:claims:count=1", "graph:503:path=/devices/$count".
+//
+// Errors name the spec, the item that is wrong and what to write instead.
+// fakeidp.ParseFault reads the specs of the other endpoints.
+func ParseFault(spec string) (Fault, error) {
+	f, err := fault.Parse(spec)
+	if err != nil {
+		return Fault{}, fmt.Errorf("graphtest: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f)
-}
-
-// takeFault returns the first queued fault that matches path, consuming one
-// of its Count.
-func (s *Server) takeFault(path string) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range s.faults {
-		f := &s.faults[i]
-		if f.Path != "" && !strings.Contains(path, f.Path) {
-			continue
-		}
-		got := *f
-		if f.Count > 0 {
-			f.Count--
-			if f.Count == 0 {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			}
-		}
-		return got, true
+	if f.Endpoint != fault.EndpointGraph {
+		return Fault{}, fmt.Errorf("graphtest: fault %q: the fake Graph's faults start with graph (fakeidp.ParseFault reads the other endpoints)", spec)
 	}
-	return Fault{}, false
+	return f, nil
 }
 
-// writeFault answers with f as Graph would.
+// writeFault answers with f's status as Graph would. Serve has set
+// Retry-After.
 func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, f Fault) {
-	if f.RetryAfter != "" {
-		w.Header().Set("Retry-After", f.RetryAfter)
-	}
 	switch f.Status {
 	case http.StatusUnauthorized:
 		claims := f.Claims

@@ -2,13 +2,20 @@
 // validates bearer tokens the way Graph does and serves the devices of the
 // token's tenant, with paging, $select, $filter, $count, $batch and faults.
 //
-// It follows net/http/httptest: New starts an HTTPS server on loopback (azcore's
-// BearerTokenPolicy refuses plain http), URL and Client give the address and a
-// client that trusts it, Close stops it.
+// It follows net/http/httptest: [New] starts an HTTPS server on loopback
+// (azcore's BearerTokenPolicy refuses plain http), [Server.URL] and
+// [Server.Client] give the address and a client that trusts it,
+// [Server.Close] stops it.
 //
-//	srv, err := graphtest.New(&graphtest.Options{KeysURL: idp.URL() + "/common/discovery/v2.0/keys", HTTPClient: idp.Client()})
+//	srv, err := graphtest.New(&graphtest.Options{KeysURL: idp.KeysURL(), Transport: idp.Client()})
 //	defer srv.Close()
 //	client, err := graphlite.New(cred, &graphlite.Options{BaseURL: srv.URL() + "/v1.0", ClientOptions: azcore.ClientOptions{Transport: srv.Client()}})
+//
+// It has the methods of every fake of this module (fakeidp's too):
+// [Server.AddFault] and [Server.ClearFaults] script failures ([Fault], with
+// the spec syntax of [ParseFault]), [Server.Requests] and
+// [Server.ResetRequests] read and reset the request log, whose [Request]
+// fields have fakeidp.Request's names for the same ideas.
 package graphtest
 
 import (
@@ -20,21 +27,26 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
 
 // Options configure a Server. The zero value serves no devices and trusts no
 // keys; set KeysURL (or JWKS) so that tokens can be validated.
 type Options struct {
-	// KeysURL is the JWKS of the issuer whose tokens Graph trusts, e.g. fakeidp's
-	// /common/discovery/v2.0/keys. It is fetched on the first request and again
-	// when a token names an unknown kid (at most once per KeysRefetchInterval),
-	// so that key rotation works.
+	// KeysURL is the JWKS of the issuer whose tokens Graph trusts, e.g.
+	// fakeidp's /common/discovery/v2.0/keys. It is fetched on the first
+	// request and again when a token names an unknown kid (at most once in
+	// five seconds of Clock, so that a made-up kid cannot turn the fake into
+	// a request amplifier against the issuer), so that key rotation works.
 	KeysURL string
-	// HTTPClient fetches KeysURL; nil means http.DefaultClient. Give it the
-	// client of the issuer's test server so that it trusts the issuer's CA.
-	HTTPClient *http.Client
+	// Transport fetches KeysURL; nil means http.DefaultClient. Give it the
+	// client of the issuer's test server (an *http.Client is a
+	// policy.Transporter) so that it trusts the issuer's CA.
+	Transport policy.Transporter
 	// JWKS is a static key set (a JWKS document) trusted in addition to KeysURL;
 	// handy in tests that sign tokens themselves.
 	JWKS []byte
@@ -47,7 +59,8 @@ type Options struct {
 	// devices costs nothing until it is listed. They follow Devices.
 	Generated map[string]int
 
-	// Clock tells the time for token lifetimes; nil means time.Now.
+	// Clock tells the time for token lifetimes, the key refetch interval and
+	// Request.Time; nil means time.Now.
 	Clock func() time.Time
 	// Addr is the listen address; default 127.0.0.1:0.
 	Addr string
@@ -59,27 +72,27 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// KeysRefetchInterval is the least time between two fetches of KeysURL caused
+// keysRefetchInterval is the least time between two fetches of KeysURL caused
 // by an unknown kid: a token with a made-up kid must not turn the fake into a
 // request amplifier against the issuer.
-const KeysRefetchInterval = 5 * time.Second
-
-// maxRecordedRequests bounds Requests so that a load run does not grow memory.
-const maxRecordedRequests = 10000
+const keysRefetchInterval = 5 * time.Second
 
 // Request is one request the server handled, for assertions. The
-// Authorization header is redacted.
+// Authorization header is redacted. Its fields have fakeidp.Request's names
+// for the same ideas.
 type Request struct {
+	Time     time.Time // when it arrived, on Options.Clock
+	Listener string    // always "graph", as in the request log's lines
 	Method   string
 	URL      string // absolute, exactly as received (path and raw query)
 	Path     string
 	RawQuery string
 	Header   http.Header // Authorization is replaced by "REDACTED"
-	Status   int
-	// ErrorCode is the code of a Graph error answer ("TooManyRequests",
+	Tenant   string      // the tid of a valid token, else ""
+	Status   int         // 0 when a fault reset the connection without an answer
+	// Code is the code of a Graph error answer ("TooManyRequests",
 	// "Authorization_RequestDenied"), else "".
-	ErrorCode string
-	Tenant    string // the tid of a valid token, else ""
+	Code string
 	// NextLink is the @odata.nextLink the response carried, if any.
 	NextLink string
 	// InBatch is true for a request that arrived inside a $batch.
@@ -94,9 +107,8 @@ type Server struct {
 	data   map[string]*tenantData
 	logger *slog.Logger
 
-	mu       sync.Mutex
-	faults   []Fault
-	requests []Request
+	faults   fault.Set
+	requests fault.Log[Request]
 }
 
 // New starts a Server. opts may be nil. When the listener cannot bind
@@ -112,10 +124,10 @@ func New(opts *Options) (*Server, error) {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = http.DefaultClient
+	if o.Transport == nil {
+		o.Transport = http.DefaultClient
 	}
-	keys, err := newKeySet(o.KeysURL, o.HTTPClient, o.JWKS, o.Clock)
+	keys, err := newKeySet(o.KeysURL, o.Transport, o.JWKS, o.Clock)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +176,9 @@ func (s *Server) URL() string { return s.srv.URL }
 // Handler serves what the listener serves, for use in process (an
 // httptest.NewRecorder, another mux). The links in its answers
 // (@odata.nextLink, @odata.context) still name URL(), which keeps working
-// until Close.
+// until Close. A fault that resets the connection or truncates the body
+// panics with http.ErrAbortHandler, as net/http handlers do; a caller of
+// ServeHTTP outside net/http recovers it.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Client returns an *http.Client that trusts the server's certificate.
@@ -179,23 +193,9 @@ func (s *Server) CAPEM() []byte {
 // Close stops the server and waits for its requests to finish.
 func (s *Server) Close() { s.srv.Close() }
 
-// Requests returns a copy of the requests handled so far (the last 10,000).
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rs := s.requests
-	if len(rs) > maxRecordedRequests {
-		rs = rs[len(rs)-maxRecordedRequests:]
-	}
-	return append([]Request(nil), rs...)
-}
+// Requests returns a copy of the requests handled so far (the last 10,000),
+// oldest first.
+func (s *Server) Requests() []Request { return s.requests.All() }
 
-func (s *Server) record(r Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.requests) >= 2*maxRecordedRequests {
-		// Drop the older half at once, so that recording stays O(1) amortized.
-		s.requests = append(s.requests[:0], s.requests[len(s.requests)-maxRecordedRequests:]...)
-	}
-	s.requests = append(s.requests, r)
-}
+// ResetRequests forgets the recorded requests.
+func (s *Server) ResetRequests() { s.requests.Reset() }

@@ -105,7 +105,7 @@ func TestTokenNotInRecordedRequests(t *testing.T) {
 	if strings.Contains(fmt.Sprintf("%#v", got), tok) {
 		t.Error("recorded request contains the token")
 	}
-	want := graphtest.Request{Method: "GET", Path: "/v1.0/devices", RawQuery: "$top=5", Status: 200, Tenant: tenantA}
+	want := graphtest.Request{Time: e.clock.Now(), Listener: "graph", Method: "GET", Path: "/v1.0/devices", RawQuery: "$top=5", Status: 200, Tenant: tenantA}
 	if diff := cmp.Diff(want, got, cmpIgnore("URL", "Header")); diff != "" {
 		t.Errorf("request (-want +got):\n%s", diff)
 	}
@@ -414,9 +414,9 @@ func TestBatch(t *testing.T) {
 func TestFaults(t *testing.T) {
 	e := newEnv(t, graphtest.Options{})
 	tok := e.token(t, tenantA)
-	e.srv.AddFault(graphtest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "7", Count: 2, Path: "/devices"})
-	e.srv.AddFault(graphtest.Fault{Status: http.StatusServiceUnavailable})
-	e.srv.AddFault(graphtest.Fault{Status: http.StatusUnauthorized, Claims: `{"access_token":{"nbf":{"essential":true,"value":"1"}}}`})
+	e.srv.AddFault(graphtest.Fault{Status: http.StatusTooManyRequests, RetryAfter: 7 * time.Second, Count: 2, Path: "/devices"})
+	e.srv.AddFault(graphtest.Fault{Status: http.StatusServiceUnavailable, Count: 1})
+	e.srv.AddFault(graphtest.Fault{Status: http.StatusUnauthorized, Claims: `{"access_token":{"nbf":{"essential":true,"value":"1"}}}`, Count: 1})
 
 	var got []string
 	for range 5 {

@@ -134,7 +134,7 @@ func newEnv(t *testing.T, opts graphtest.Options) *env {
 	t.Helper()
 	e := &env{is: newIssuer(t), clock: &fakeClock{now: t0}}
 	opts.KeysURL = e.is.srv.URL + "/common/discovery/v2.0/keys"
-	opts.HTTPClient = e.is.srv.Client()
+	opts.Transport = e.is.srv.Client()
 	opts.Clock = e.clock.Now
 	srv, err := graphtest.New(&opts)
 	if err != nil {

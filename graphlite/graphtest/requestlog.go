@@ -22,7 +22,7 @@ func (s *Server) logRequest(ctx context.Context, rec Request, latency time.Durat
 	}
 	attrs := []slog.Attr{
 		slog.String("listener", "graph"), slog.String("method", rec.Method), slog.String("path", rec.Path),
-		slog.Int("status", rec.Status), slog.String("error_code", rec.ErrorCode),
+		slog.Int("status", rec.Status), slog.String("error_code", rec.Code),
 		slog.String("tenant", rec.Tenant), slog.Duration("latency", latency),
 	}
 	if rec.InBatch {

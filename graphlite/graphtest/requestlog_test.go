@@ -52,7 +52,7 @@ func TestRequestLog(t *testing.T) {
 	e.do(t, "GET", "/v1.0/devices?$top=1&$filter=displayName%20eq%20'x'", tok, nil, "")
 	e.do(t, "GET", "/v1.0/devices", expired, nil, "")
 	e.do(t, "GET", "/beta/devices", noRole, nil, "")
-	e.srv.AddFault(graphtest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"})
+	e.srv.AddFault(graphtest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Count: 1})
 	e.do(t, "GET", "/v1.0/devices", tok, nil, "")
 	e.do(t, "POST", "/v1.0/$batch", tok, nil, `{"requests":[{"id":"1","method":"GET","url":"/devices?$top=1"},{"id":"2","method":"GET","url":"/devices/nope"}]}`)
 	// The in-process handler logs the same way.

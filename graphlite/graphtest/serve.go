@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
 
 // statusWriter remembers the status code and the Graph error code for
@@ -35,21 +37,26 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	began := time.Now() // real time: the latency is what the client waited
-	rec := newRecord(s.URL(), r, false)
+	rec := s.newRecord(r, false)
 	sw := &statusWriter{ResponseWriter: w}
+	// Deferred, so that a fault that resets the connection (a panic with
+	// http.ErrAbortHandler) is recorded and logged too, with status 0.
+	defer func() {
+		rec.Status, rec.Code = sw.status, sw.errorCode
+		s.requests.Add(rec)
+		s.logRequest(r.Context(), rec, time.Since(began))
+	}()
 	s.handle(sw, r, &rec, false)
-	rec.Status, rec.ErrorCode = sw.status, sw.errorCode
-	s.record(rec)
-	s.logRequest(r.Context(), rec, time.Since(began))
 }
 
-func newRecord(base string, r *http.Request, inBatch bool) Request {
+func (s *Server) newRecord(r *http.Request, inBatch bool) Request {
 	h := r.Header.Clone()
 	if h.Get("Authorization") != "" {
 		h.Set("Authorization", "REDACTED")
 	}
 	return Request{
-		Method: r.Method, URL: base + r.URL.RequestURI(), Path: r.URL.Path,
+		Time: s.clock(), Listener: "graph",
+		Method: r.Method, URL: s.URL() + r.URL.RequestURI(), Path: r.URL.Path,
 		RawQuery: r.URL.RawQuery, Header: h, InBatch: inBatch,
 	}
 }
@@ -78,11 +85,24 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rec *Request, in
 	}
 	rec.Tenant = p.tenant
 	if !inBatch {
-		if f, ok := s.takeFault(r.URL.Path); ok {
-			s.writeFault(w, r, f)
+		if f, ok := s.faults.Take(fault.EndpointGraph, r.URL.Path); ok {
+			fault.Serve(w, r, f, func(w http.ResponseWriter) { s.writeFault(w, r, f) },
+				http.HandlerFunc(func(dw http.ResponseWriter, r *http.Request) {
+					// The damaged answer is recorded first: keep its Graph error code.
+					dsw := &statusWriter{ResponseWriter: dw}
+					s.route(dsw, r, rec, p, version, rest, inBatch)
+					if sw, ok := w.(*statusWriter); ok && dsw.errorCode != "" {
+						sw.errorCode = dsw.errorCode
+					}
+				}))
 			return
 		}
 	}
+	s.route(w, r, rec, p, version, rest, inBatch)
+}
+
+// route serves an authenticated request.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, rec *Request, p principal, version, rest string, inBatch bool) {
 	switch {
 	case rest == "/$batch" && !inBatch:
 		if r.Method != http.MethodPost {

@@ -52,7 +52,7 @@ func runTests(m *testing.M) (int, error) {
 			})
 		}
 	}
-	graph, err = graphtest.New(&graphtest.Options{KeysURL: idp.KeysURL(), HTTPClient: idp.Client(), Devices: devices})
+	graph, err = graphtest.New(&graphtest.Options{KeysURL: idp.KeysURL(), Transport: idp.Client(), Devices: devices})
 	if err != nil {
 		return 1, err
 	}
@@ -115,10 +115,10 @@ func TestHandler(t *testing.T) {
 			ConsentURL: idp.URL() + "/" + fakeidp.DefaultUnconsentedTenantID + "/adminconsent?client_id=" + fakeidp.DefaultAppClientID,
 		}},
 		{name: "Graph throttles once", target: "/api/devices?tenant=" + fakeidp.DefaultConsentedTenantID,
-			faults: []graphtest.Fault{{Status: 429, RetryAfter: "0", Count: 1}}, status: 200,
+			faults: []graphtest.Fault{{Status: 429, Header: http.Header{"Retry-After": {"0"}}, Count: 1}}, status: 200,
 			devices: consented},
 		{name: "Graph keeps failing", target: "/api/devices?tenant=" + fakeidp.DefaultConsentedTenantID,
-			faults: []graphtest.Fault{{Status: 503, RetryAfter: "0", Count: maxRetries + 1}}, status: 502,
+			faults: []graphtest.Fault{{Status: 503, Header: http.Header{"Retry-After": {"0"}}, Count: maxRetries + 1}}, status: 502,
 			err: errBody{Code: "graphError", Tenant: fakeidp.DefaultConsentedTenantID}},
 		{name: "wrong method", target: "/api/devices", status: 405, err: errBody{Code: "methodNotAllowed"}},
 	}
