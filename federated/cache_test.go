@@ -15,7 +15,30 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/internal/refresh"
 )
+
+// receive waits, bounded, for a value on ch; the bound only keeps a
+// regression from hanging the run.
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out: %s did not happen", what)
+		panic("unreachable")
+	}
+}
+
+// waitBackground waits, bounded, for c's background refreshes to finish.
+func waitBackground(t *testing.T, c *Credential) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { c.cache.Wait(); close(done) }()
+	receive(t, done, "the background refresh finishing")
+}
 
 func TestColdCacheThousandCallersOneRequest(t *testing.T) {
 	ts := newTokenServer(t)
@@ -43,7 +66,9 @@ func TestColdCacheThousandCallersOneRequest(t *testing.T) {
 	}
 	started.Wait()
 	close(release)
-	wg.Wait()
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	receive(t, finished, "every caller returning")
 	close(errs)
 	close(toks)
 	for err := range errs {
@@ -84,7 +109,7 @@ func TestDifferentKeysProceedInParallel(t *testing.T) {
 		_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
 		done <- err
 	}()
-	<-blockedArrived
+	receive(t, blockedArrived, "the home tenant's request reaching the server")
 	// The home tenant's request is stuck in the server. Tenant B must not
 	// wait for it; the deadline only keeps a regression from hanging the run.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -97,7 +122,7 @@ func TestDifferentKeysProceedInParallel(t *testing.T) {
 		t.Fatalf("another scope waited for the blocked request: %v", redactErr(err))
 	}
 	release()
-	if err := <-done; err != nil {
+	if err := receive(t, done, "the home tenant's caller returning"); err != nil {
 		t.Fatal(redactErr(err))
 	}
 }
@@ -159,12 +184,12 @@ func TestRefreshAheadOneRefresherOthersKeepToken(t *testing.T) {
 			t.Fatalf("got a new token while the refresh is blocked")
 		}
 	}
-	<-arrived // the refresh reached the server
+	receive(t, arrived, "the refresh reaching the server")
 	if n := ts.count.Load(); n != 2 {
 		t.Errorf("requests = %d during the refresh, want 2 (first token + one refresh)", n)
 	}
 	close(release)
-	c.bg.Wait()
+	waitBackground(t, c.Credential)
 	got, err := c.GetToken(ctx, opts)
 	if err != nil {
 		t.Fatal(redactErr(err))
@@ -197,7 +222,7 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 	if err != nil || got != first {
 		t.Fatalf("during a failing refresh got (%v, %v), want the current token", got.Token == first.Token, redactErr(err))
 	}
-	c.bg.Wait()
+	waitBackground(t, c.Credential)
 	if n := ts.count.Load(); n != 2 {
 		t.Fatalf("requests = %d, want 2", n)
 	}
@@ -207,7 +232,7 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 			t.Fatalf("after the failed refresh: err %v, same token %t", redactErr(err), got == first)
 		}
 	}
-	c.bg.Wait()
+	waitBackground(t, c.Credential)
 	if n := ts.count.Load(); n != 2 {
 		t.Errorf("requests = %d right after the failure, want 2", n)
 	}
@@ -215,7 +240,7 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("second attempt: err %v, same token %t", redactErr(err), got == first)
 	}
-	c.bg.Wait()
+	waitBackground(t, c.Credential)
 	if n := ts.count.Load(); n != 3 {
 		t.Errorf("requests = %d after refreshRetryInterval, want 3", n)
 	}
@@ -349,12 +374,13 @@ func TestWarmPathAllocatesNothing(t *testing.T) {
 }
 
 func TestManyKeysStayCached(t *testing.T) {
-	// More keys than smallTable: the cache switches from its linear table to
-	// a map without losing or duplicating an entry.
+	// More keys than the engine's linear table holds (8): the cache moves
+	// them to maps, rebuilt as keys arrive, without losing or duplicating an
+	// entry.
 	ts := newTokenServer(t)
 	c := newTestCred(t, ts, &Options{AdditionallyAllowedTenants: []string{"*"}})
 	ctx := context.Background()
-	const tenants = 3 * smallTable
+	const tenants = 100
 	first := map[string]string{}
 	for round := range 2 {
 		for i := range tenants {
@@ -399,7 +425,7 @@ func TestWaiterOutlivesCancelledLeader(t *testing.T) {
 		_, err := c.GetToken(leaderCtx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
 		leaderDone <- err
 	}()
-	<-arrived
+	receive(t, arrived, "the leader's request reaching the server")
 	waiterDone := make(chan azcore.AccessToken, 1)
 	waiterErr := make(chan error, 1)
 	go func() {
@@ -407,16 +433,16 @@ func TestWaiterOutlivesCancelledLeader(t *testing.T) {
 		waiterDone <- tok
 		waiterErr <- err
 	}()
-	<-joined // the waiter now waits on the leader's request
+	receive(t, joined, "the waiter joining the leader's request")
 	cancelLeader()
-	if err := <-leaderDone; !errors.Is(err, context.Canceled) {
+	if err := receive(t, leaderDone, "the cancelled leader returning"); !errors.Is(err, context.Canceled) {
 		t.Errorf("leader err = %v, want context.Canceled", redactErr(err))
 	}
 	close(release)
-	if err := <-waiterErr; err != nil {
+	if err := receive(t, waiterErr, "the waiter returning"); err != nil {
 		t.Fatalf("waiter got %v, want a token from a new request", redactErr(err))
 	}
-	if tok := <-waiterDone; tok.Token != "second" {
+	if tok := receive(t, waiterDone, "the waiter's token"); tok.Token != "second" {
 		t.Errorf("the waiter got a different token than its own request issued (second)")
 	}
 	if n := ts.count.Load(); n != 2 {
@@ -436,12 +462,12 @@ func TestBackgroundRefreshIsBounded(t *testing.T) {
 	}
 	// A refresh budget that is already spent when the refresh starts: the
 	// refresh gives up without reaching the server, the token stays.
-	c.refreshBudget = time.Nanosecond
+	c.cache.Options.RefreshBudget = time.Nanosecond
 	c.clock.Advance(56 * time.Minute)
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
-	c.bg.Wait()
+	waitBackground(t, c.Credential)
 	if n := ts.count.Load(); n != 1 {
 		t.Errorf("requests = %d, want 1", n)
 	}
@@ -494,15 +520,15 @@ func TestWaiterSharesLeadersRequestTimeout(t *testing.T) {
 		_, err := c.GetToken(context.Background(), opts)
 		errs <- err
 	}()
-	<-tt.arrived
+	receive(t, tt.arrived, "the leader's request reaching the transport")
 	go func() {
 		_, err := c.GetToken(context.Background(), opts)
 		errs <- err
 	}()
-	<-joined
+	receive(t, joined, "the second caller joining the request")
 	close(tt.release)
 	for range 2 {
-		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+		if err := receive(t, errs, "a caller returning"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v, want the request's timeout", redactErr(err))
 		}
 	}
@@ -511,38 +537,105 @@ func TestWaiterSharesLeadersRequestTimeout(t *testing.T) {
 	}
 }
 
-// A caller can win the refreshing flag after reading a token that another
-// caller's refresh has since replaced (the read and the compare-and-swap on
-// the warm path are not one step). Its background refresh must then see that
-// the current token is not due and make no request.
-func TestLateRefreshOfAReplacedTokenMakesNoRequest(t *testing.T) {
+// panickyTransport sends through next, but panics on request number panicOn.
+type panickyTransport struct {
+	next    policy.Transporter
+	calls   atomic.Int64
+	panicOn int64
+}
+
+func (p *panickyTransport) Do(req *http.Request) (*http.Response, error) {
+	if p.calls.Add(1) == p.panicOn {
+		panic("transport boom")
+	}
+	return p.next.Do(req)
+}
+
+// issue 11: a panic during a background refresh killed the process. It is
+// recovered: the current token is served until it expires, the failure is
+// logged, and after expiry the caller gets an error saying what panicked.
+func TestPanicInABackgroundRefreshIsAFailedRefresh(t *testing.T) {
+	logs := captureLog(t)
 	ts := newTokenServer(t)
-	c := newTestCred(t, ts, nil)
+	tr := &panickyTransport{next: ts.Client(), panicOn: 2}
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Transport: tr, Retry: policy.RetryOptions{MaxRetries: -1}}})
 	ctx := context.Background()
 	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}
-	if _, err := c.GetToken(ctx, opts); err != nil {
+	first, err := c.GetToken(ctx, opts)
+	if err != nil {
 		t.Fatal(redactErr(err))
 	}
-	c.clock.Advance(56 * time.Minute) // past the refresh time of the 1h token
-	if _, err := c.GetToken(ctx, opts); err != nil {
+	c.clock.Advance(56 * time.Minute)
+	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
+		t.Fatalf("past the refresh time got (same token %t, %v), want the current token", got == first, redactErr(err))
+	}
+	waitBackground(t, c.Credential)
+	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
+		t.Fatalf("after the panicking refresh got (same token %t, %v), want the current token", got == first, redactErr(err))
+	}
+	found := false
+	for _, m := range logs() {
+		found = found || strings.Contains(m, "failed; the current token is served until it expires at") && strings.Contains(m, "federated: token request panicked: transport boom")
+	}
+	if !found {
+		t.Errorf("no log line reports the panicking refresh: %s", redact(fmt.Sprintf("%q", logs()), first.Token, c.src.token))
+	}
+	// The next request panics too once the token has expired: an error, not
+	// a crash.
+	tr.panicOn = 3
+	c.clock.Advance(5 * time.Minute)
+	_, err = c.GetToken(ctx, opts)
+	if !errors.Is(err, refresh.ErrPanicked) {
+		t.Errorf("after expiry err = %v, want the panic as an error", redactErr(err))
+	}
+}
+
+// issue 11's reproduction: an assertion source that panics on its second
+// call, reached when the assertion (no expiry given: reused for a minute)
+// must be fetched again for a token refresh in the background.
+func TestAssertionSourcePanicDuringABackgroundRefresh(t *testing.T) {
+	logs := captureLog(t)
+	ts := newTokenServer(t)
+	ts.setHandler(func(n int64, r tokenRequest) reply {
+		return reply{status: 200, body: fmt.Sprintf(`{"expires_in":240,"access_token":"t%d"}`, n)}
+	})
+	c := newTestCred(t, ts, nil)
+	var calls atomic.Int32
+	c.Credential.src = assertion.CachedWithOptions(assertion.Func(func(context.Context) (assertion.Assertion, error) {
+		if calls.Add(1) == 2 {
+			panic("source boom")
+		}
+		return assertion.Assertion{Token: "opaque-assertion"}, nil
+	}), &assertion.CacheOptions{Clock: c.clock.Now})
+	ctx := context.Background()
+	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}
+	first, err := c.GetToken(ctx, opts) // a 4-minute token: refreshed at 2 minutes
+	if err != nil {
 		t.Fatal(redactErr(err))
 	}
-	c.bg.Wait()
-	if n := ts.count.Load(); n != 2 {
-		t.Fatalf("requests = %d, want 2 (first token + one refresh)", n)
+	c.clock.Advance(2 * time.Minute)
+	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
+		t.Fatalf("got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
-	// The late winner: it read the first token, and its compare-and-swap
-	// succeeds after the refresh above has finished.
-	e := c.cache.lookup(cacheKey{tenant: homeTenant, scope: graphScope})
-	if !e.refreshing.CompareAndSwap(false, true) {
-		t.Fatal("the refreshing flag was not reset after the refresh")
+	waitBackground(t, c.Credential)
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("assertion source calls = %d, want 2 (the refresh reached the panicking call)", n)
 	}
-	c.refreshInBackground(ctx, e.key, e)
-	c.bg.Wait()
-	if n := ts.count.Load(); n != 2 {
-		t.Errorf("requests = %d, want 2: the token refreshed a moment ago was refreshed again", n)
+	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
+		t.Errorf("after the panic got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
-	if e.refreshing.Load() {
-		t.Error("the refreshing flag was left set")
+	found := false
+	for _, m := range logs() {
+		found = found || strings.Contains(m, "assertion: Cached: the source panicked: source boom")
+	}
+	if !found {
+		t.Errorf("no log line reports the panicking source: %s", redact(fmt.Sprintf("%q", logs()), first.Token))
+	}
+	// The retry after refreshRetryInterval gets a fresh assertion and token.
+	c.clock.Advance(refreshRetryInterval)
+	c.GetToken(ctx, opts)
+	waitBackground(t, c.Credential)
+	if got, err := c.GetToken(ctx, opts); err != nil || got.Token != "t2" {
+		t.Errorf("after the retry got (%t, %v), want the refreshed token t2", got.Token == "t2", redactErr(err))
 	}
 }
