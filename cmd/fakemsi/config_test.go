@@ -81,7 +81,7 @@ func TestParseConfig(t *testing.T) {
 					{Endpoint: "token", Status: 429, RetryAfter: 2 * time.Second, Count: 3},
 					{Endpoint: "imds", Status: 410, Count: 2},
 				},
-				graph: []graphtest.Fault{{Status: 503, Count: 1}, {Status: 401, Count: -1}},
+				graph: []graphtest.Fault{{Endpoint: "graph", Status: 503, Count: 1}, {Endpoint: "graph", Status: 401}},
 			}
 			if diff := cmp.Diff(want, c.Faults, cmp.AllowUnexported(faultSet{})); diff != "" {
 				t.Errorf("faults (-want +got):\n%s", diff)
@@ -109,8 +109,8 @@ func TestParseConfig(t *testing.T) {
 			problems: []string{`faults: want a list of fault strings such as "token:429:retry-after=2:count=3"`}},
 		{name: "bad fault", data: withFaults(t, `["token:429", "token:teapot", "graph:503", "graph:200"]`),
 			problems: []string{
-				`faults[1]: fault "token:teapot": "teapot": strconv.Atoi: parsing "teapot": invalid syntax`,
-				`faults[3]: fault "graph:200": "200": status out of range (want 400 to 599)`,
+				`faults[1]: fault "token:teapot": "teapot": not a status, claims, reset or KEY=VALUE (items: a status such as 503, claims, reset, latency=D, retry-after=S, count=N, body=truncated|malformed|oversize, path=TEXT)`,
+				`faults[3]: fault "graph:200": "200": status 200 out of range (want 400 to 599: a fault answers with an error)`,
 			}},
 		{name: "scenario problems keep their paths", data: []byte(`{"tenants":[{"id":""}],"apps":[{"clientId":"a","homeTenant":"t"}]}`),
 			problems: []string{"tenants[0].id: empty", `apps[0].homeTenant: unknown tenant "t"`}},
@@ -171,8 +171,8 @@ func TestResolveFlagsOverrideConfig(t *testing.T) {
 	want.Ports = ports{msi: 0, graph: 2345}
 	// Config faults first, then the flags', each kind to its server.
 	want.Faults = faultSet{
-		idp:   []fakeidp.Fault{{Endpoint: "token", Status: 500}, {Endpoint: "msi", Reset: true}},
-		graph: []graphtest.Fault{{Status: 429, Count: 1}, {Status: 503, Count: -1}},
+		idp:   []fakeidp.Fault{{Endpoint: "token", Status: 500}, {Endpoint: "msi", Body: "reset"}},
+		graph: []graphtest.Fault{{Endpoint: "graph", Status: 429, Count: 1}, {Endpoint: "graph", Status: 503}},
 	}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(ports{}, faultSet{})); diff != "" {
 		t.Errorf("settings (-want +got):\n%s", diff)
