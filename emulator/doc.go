@@ -18,9 +18,14 @@
 // [Emulator.GraphURL], ...) with [Emulator.Client], which trusts the
 // emulator's CAs. [Options.Mode] picks the platform the block describes: App
 // Service / Functions, IMDS, or AKS workload identity (a token file the
-// emulator keeps fresh). [Emulator.IDP] and [Emulator.Graph] are the servers
-// themselves: read their request logs, inject faults, rotate keys, move the
-// clock.
+// emulator keeps fresh).
+//
+// Like every fake of this module, the emulator scripts faults
+// ([Emulator.AddFault], [Emulator.ClearFaults]; each goes to the server its
+// endpoint names) and records requests ([Emulator.Requests], merged in
+// arrival order, and [Emulator.ResetRequests]). [Emulator.IDP] and
+// [Emulator.Graph] are the servers themselves, for the rest: rotate keys,
+// move the clock, warm up IMDS, issue tokens.
 //
 // The emulator binds loopback addresses only unless [Options.Addr] says
 // otherwise: it gives a token to whoever asks. Each server's request log keeps

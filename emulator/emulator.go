@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,12 +66,9 @@ type Options struct {
 	// means time.Now.
 	Clock func() time.Time
 
-	// IDPFaults are injected into the fakeidp server (Entra and the
-	// managed-identity endpoints) before the first request, in order.
-	IDPFaults []fakeidp.Fault
-	// GraphFaults are injected into the fake Graph before the first request,
-	// in order.
-	GraphFaults []graphtest.Fault
+	// Faults are added before the first request, in order, as by
+	// [Emulator.AddFault]: each to the server its Endpoint names.
+	Faults []fakeidp.Fault
 
 	// Logger gets one line per request from every listener (secrets
 	// redacted, and anything shaped like a JWT or equal to the identity
@@ -83,14 +81,17 @@ type Options struct {
 // tokens, with the files and the environment block a client needs. Its
 // methods are safe for concurrent use.
 type Emulator struct {
-	mode    Mode
-	idp     *fakeidp.Server
-	graph   *graphtest.Server
-	client  *http.Client
-	caPEM   []byte
-	caFile  string
-	tenancy Tenancy
-	env     Env
+	mode   Mode
+	idp    *fakeidp.Server
+	graph  *graphtest.Server
+	client *http.Client
+	caPEM  []byte
+	caFile string
+	// wroteCAFile: the caller's CAFile was written, and is removed if
+	// Start fails (never by Close).
+	wroteCAFile bool
+	tenancy     Tenancy
+	env         Env
 
 	dir       string   // removed by Close when ownDir
 	ownDir    bool     //
@@ -108,7 +109,7 @@ type Emulator struct {
 // CA bundle (and in workload mode the token file) and builds the environment
 // block. On error nothing is left running and no file is left behind. A
 // listener that cannot bind is reported as a *[ListenError].
-func Start(opts *Options) (_ *Emulator, err error) {
+func Start(opts *Options) (*Emulator, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -141,26 +142,29 @@ func Start(opts *Options) (_ *Emulator, err error) {
 
 	e := &Emulator{mode: o.Mode, dir: o.Dir}
 	if e.dir == "" {
-		if e.dir, err = os.MkdirTemp("", "fakemsi-"); err != nil {
+		dir, err := os.MkdirTemp("", "fakemsi-")
+		if err != nil {
 			return nil, fmt.Errorf("emulator: temporary directory: %w", err)
 		}
-		e.ownDir = true
+		e.dir, e.ownDir = dir, true
 	}
-	wroteCAFile := false // a caller's CAFile, removed only if Start fails
-	defer func() {
-		if err != nil {
-			e.Close()
-			if wroteCAFile {
-				os.Remove(o.CAFile)
-			}
+	if err := e.start(&o); err != nil {
+		e.Close()
+		if e.wroteCAFile {
+			os.Remove(e.caFile)
 		}
-	}()
+		return nil, err
+	}
+	return e, nil
+}
 
+// start does the work of Start on e; on error, Start closes what it started.
+func (e *Emulator) start(o *Options) error {
 	// The identity header is made here rather than by fakeidp so that the
 	// log redactor knows it before the first request can be logged.
 	header, err := randomHex(24)
 	if err != nil {
-		return nil, fmt.Errorf("emulator: %w", err)
+		return fmt.Errorf("emulator: %w", err)
 	}
 	logger := o.Logger
 	if logger != nil {
@@ -178,10 +182,7 @@ func Start(opts *Options) (_ *Emulator, err error) {
 		Logger:         logger,
 	})
 	if err != nil {
-		return nil, listenError(map[string]string{entraAddr: ListenerEntra, msiAddr: ListenerMSI}, err)
-	}
-	for _, f := range o.IDPFaults {
-		e.idp.AddFault(f)
+		return listenError(map[string]string{entraAddr: ListenerEntra, msiAddr: ListenerMSI}, err)
 	}
 
 	devices := map[string][]map[string]any{}
@@ -200,14 +201,14 @@ func Start(opts *Options) (_ *Emulator, err error) {
 		Logger:    logger, // one log for every listener
 	})
 	if err != nil {
-		return nil, listenError(map[string]string{graphAddr: ListenerGraph}, err)
+		return listenError(map[string]string{graphAddr: ListenerGraph}, err)
 	}
-	for _, f := range o.GraphFaults {
-		e.graph.AddFault(f)
+	for _, f := range o.Faults {
+		e.AddFault(f)
 	}
 
 	// Two CAs, fakeidp's and graphtest's (httptest's): one bundle for all.
-	e.caPEM = append(e.idp.CAPEM(), e.graph.CAPEM()...)
+	e.caPEM = slices.Concat(e.idp.CAPEM(), e.graph.CAPEM())
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(e.caPEM)
 	e.client = &http.Client{Transport: &http.Transport{
@@ -223,25 +224,25 @@ func Start(opts *Options) (_ *Emulator, err error) {
 		e.caFile = e.ownFile("ca.pem")
 	}
 	if err := writeFileAtomic(e.caFile, e.caPEM, 0o644); err != nil {
-		return nil, fmt.Errorf("emulator: writing the CA bundle: %w", err)
+		return fmt.Errorf("emulator: writing the CA bundle: %w", err)
 	}
-	wroteCAFile = o.CAFile != ""
+	e.wroteCAFile = o.CAFile != ""
 
 	// The scenario as the server holds it: {authority} expanded.
 	e.tenancy, err = TenancyOf(e.idp.Scenario(), o.App)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if o.Mode == ModeWorkload {
 		if err := e.startTokenFile(o.WorkloadTokenLifetime, logger); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	e.env = e.buildEnv()
 	if logger != nil && !isLoopback(o.Addr) {
 		logger.Warn("listening on a non-loopback address: anyone who can reach it gets tokens", slog.String("addr", o.Addr))
 	}
-	return e, nil
+	return nil
 }
 
 // buildEnv assembles the environment block: the mode's variables, then the
@@ -420,13 +421,12 @@ func (e *Emulator) CAFile() string { return e.caFile }
 // (azcore.ClientOptions.Transport).
 func (e *Emulator) Client() *http.Client { return e.client }
 
-// IDP is the fake Entra and managed-identity server: its request log
-// (Requests, ResetRequests), faults (AddFault, ClearFaults, WarmUpIMDS),
-// keys and clock (RotateKeys, SetClockOffset), and the tokens it can issue.
+// IDP is the fake Entra and managed-identity server: its own request log
+// and faults, IMDS warm-up (WarmUpIMDS), keys and clock (RotateKeys,
+// SetClockOffset), and the tokens it can issue.
 func (e *Emulator) IDP() *fakeidp.Server { return e.idp }
 
-// Graph is the fake Microsoft Graph server: its request log (Requests) and
-// faults (AddFault).
+// Graph is the fake Microsoft Graph server: its own request log and faults.
 func (e *Emulator) Graph() *graphtest.Server { return e.graph }
 
 func hostPort(host string, port int) string {

@@ -459,8 +459,7 @@ func TestOptionsReachTheServers(t *testing.T) {
 		TokenLifetime:  20 * time.Minute,
 		SigningKeyBits: 1024,
 		Clock:          func() time.Time { return clock },
-		IDPFaults:      []fakeidp.Fault{idpFault(t, "appservice:503:count=1")},
-		GraphFaults:    []graphtest.Fault{graphFault(t, "graph:429:retry-after=7:count=1")},
+		Faults:         []fakeidp.Fault{graphFault(t, "graph:429:retry-after=7:count=1"), idpFault(t, "appservice:503:count=1")},
 	})
 	if status, _ := managedIdentityToken(t, e); status != http.StatusServiceUnavailable {
 		t.Errorf("first managed-identity request: %d, want the injected 503", status)
@@ -480,6 +479,64 @@ func TestOptionsReachTheServers(t *testing.T) {
 	}
 	if status, _, _ := call(t, e, "GET", e.GraphURL()+"/devices", auth, nil); status != http.StatusOK {
 		t.Errorf("second Graph request: %d, want 200 once the fault is spent", status)
+	}
+}
+
+// TestFaultsAndRequestsOfEveryServer checks the methods the emulator shares
+// with every fake: AddFault reaches the server the endpoint names, Requests
+// merges both logs in arrival order, ClearFaults and ResetRequests act on
+// both.
+func TestFaultsAndRequestsOfEveryServer(t *testing.T) {
+	e := start(t, nil)
+	tok := graphToken(t, e, fakeidp.DefaultConsentedTenantID)
+	auth := http.Header{"Authorization": {"Bearer " + tok}}
+	// Graph fetches fakeidp's keys on its first request; fetch them before
+	// the endpoint-less fault below would refuse it.
+	if status, _, _ := call(t, e, "GET", e.GraphURL()+"/devices", auth, nil); status != http.StatusOK {
+		t.Fatalf("Graph answered %d", status)
+	}
+	e.ResetRequests()
+	if n := len(e.Requests()); n != 0 {
+		t.Fatalf("%d requests after ResetRequests", n)
+	}
+
+	e.AddFault(graphFault(t, "graph:503"))    // every Graph request, until cleared
+	e.AddFault(idpFault(t, "appservice:500")) // every App Service request
+	e.AddFault(fakeidp.Fault{Status: 502})    // no endpoint: every fakeidp endpoint, never Graph
+	if status, _ := managedIdentityToken(t, e); status != http.StatusInternalServerError {
+		t.Errorf("managed identity answered %d, want the appservice fault's 500", status)
+	}
+	status, _, _ := call(t, e, "GET", e.AuthorityHost()+"/"+fakeidp.DefaultHomeTenantID+"/v2.0/.well-known/openid-configuration", nil, nil)
+	if status != http.StatusBadGateway {
+		t.Errorf("discovery answered %d, want the endpoint-less fault's 502", status)
+	}
+	for range 2 {
+		if status, _, _ := call(t, e, "GET", e.GraphURL()+"/devices", auth, nil); status != http.StatusServiceUnavailable {
+			t.Errorf("Graph answered %d, want the graph fault's 503", status)
+		}
+	}
+	var got []string
+	for _, r := range e.Requests() {
+		got = append(got, r.Listener+" "+strconv.Itoa(r.Status)+" "+r.Code)
+		if (r.IDP == nil) == (r.Graph == nil) {
+			t.Errorf("%s request: want exactly one server record", r.Listener)
+		}
+	}
+	want := []string{"msi 500 ", "entra 502 temporarily_unavailable", "graph 503 ServiceUnavailable", "graph 503 ServiceUnavailable"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Requests = %q, want %q", got, want)
+	}
+
+	e.ClearFaults()
+	e.ResetRequests()
+	if status, _ := managedIdentityToken(t, e); status != http.StatusOK {
+		t.Errorf("managed identity answered %d after ClearFaults", status)
+	}
+	if status, _, _ := call(t, e, "GET", e.GraphURL()+"/devices", auth, nil); status != http.StatusOK {
+		t.Errorf("Graph answered %d after ClearFaults", status)
+	}
+	if n := len(e.Requests()); n != 2 {
+		t.Errorf("%d requests since ResetRequests, want 2", n)
 	}
 }
 
@@ -518,7 +575,7 @@ func TestIsLoopback(t *testing.T) {
 // endpoint (an hour of latency): Shutdown with an ended context returns at
 // once, files removed; the servers finish closing once the request ends.
 func TestShutdownGivesUpOnAHeldRequest(t *testing.T) {
-	e, err := Start(&Options{IDPFaults: []fakeidp.Fault{idpFault(t, "appservice:latency=1h")}})
+	e, err := Start(&Options{Faults: []fakeidp.Fault{idpFault(t, "appservice:latency=1h")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,75 @@
+package emulator
+
+import (
+	"slices"
+	"time"
+
+	"github.com/tenantbridge/tenantbridge/fakeidp"
+	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
+	"github.com/tenantbridge/tenantbridge/internal/fault"
+)
+
+// The emulator has the methods of every fake of this module (AddFault,
+// ClearFaults, Requests, ResetRequests), over all its servers, so that a test
+// sharing one emulator between cases resets it in one call.
+
+// AddFault scripts a fault on the server its Endpoint names: "graph" on the
+// fake Graph, any other endpoint ("token", "imds", ...; "" for all of them)
+// on fakeidp. fakeidp.ParseFault and graphtest.ParseFault read the spec
+// syntax of `fakemsi --fault`.
+func (e *Emulator) AddFault(f fakeidp.Fault) {
+	if f.Endpoint == fault.EndpointGraph {
+		e.graph.AddFault(f)
+		return
+	}
+	e.idp.AddFault(f)
+}
+
+// ClearFaults removes every scripted fault of every server.
+func (e *Emulator) ClearFaults() {
+	e.idp.ClearFaults()
+	e.graph.ClearFaults()
+}
+
+// Request is one request a listener of the emulator handled, secrets
+// redacted: the fields every server records, and the server's own record for
+// the rest (the token request's form, Graph's next link, ...).
+type Request struct {
+	Time     time.Time // when it arrived, on the servers' clock
+	Listener string    // ListenerEntra, ListenerMSI or ListenerGraph
+	Method   string
+	Path     string
+	Tenant   string // the path's tenant on Entra, the token's on Graph
+	Status   int    // 0 when a fault reset the connection
+	Code     string // the error code of an error answer, else ""
+
+	IDP   *fakeidp.Request   // the request on Entra or managed identity, else nil
+	Graph *graphtest.Request // the request on Graph, else nil
+}
+
+// Requests returns the requests of every server in the order they arrived:
+// by Time, which each server reads from its own clock (Options.Clock, and
+// fakeidp's SetClockOffset moves fakeidp's), fakeidp's first among requests
+// of the same instant. Each server keeps its last 10,000.
+func (e *Emulator) Requests() []Request {
+	idp, graph := e.idp.Requests(), e.graph.Requests()
+	out := make([]Request, 0, len(idp)+len(graph))
+	for i := range idp {
+		r := &idp[i]
+		out = append(out, Request{Time: r.Time, Listener: r.Listener, Method: r.Method, Path: r.Path,
+			Tenant: r.Tenant, Status: r.Status, Code: r.Code, IDP: r})
+	}
+	for i := range graph {
+		r := &graph[i]
+		out = append(out, Request{Time: r.Time, Listener: ListenerGraph, Method: r.Method, Path: r.Path,
+			Tenant: r.Tenant, Status: r.Status, Code: r.Code, Graph: r})
+	}
+	slices.SortStableFunc(out, func(a, b Request) int { return a.Time.Compare(b.Time) })
+	return out
+}
+
+// ResetRequests forgets the requests every server recorded.
+func (e *Emulator) ResetRequests() {
+	e.idp.ResetRequests()
+	e.graph.ResetRequests()
+}
