@@ -43,7 +43,7 @@ func ExampleNew() {
 	}
 	// Output:
 	// 200 250
-	// GET /v1.0/devices/$count 200 aaaaaaaa-0000-4000-8000-00000000000a REDACTED
+	// GET /v1.0/devices/$count 200 aaaaaaaa-0000-4000-8000-00000000000a [redacted]
 }
 
 // Faults in the command-line form that fakemsi's --fault takes: three

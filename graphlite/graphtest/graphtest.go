@@ -87,7 +87,7 @@ type Request struct {
 	URL      string // absolute, exactly as received (path and raw query)
 	Path     string
 	RawQuery string
-	Header   http.Header // Authorization is replaced by "REDACTED"
+	Header   http.Header // Authorization is replaced by "[redacted]", as fakeidp.Request.Form's secrets
 	Tenant   string      // the tid of a valid token, else ""
 	Status   int         // 0 when a fault reset the connection without an answer
 	// Code is the code of a Graph error answer ("TooManyRequests",

@@ -109,7 +109,7 @@ func TestTokenNotInRecordedRequests(t *testing.T) {
 	if diff := cmp.Diff(want, got, cmpIgnore("URL", "Header")); diff != "" {
 		t.Errorf("request (-want +got):\n%s", diff)
 	}
-	if got.Header.Get("Authorization") != "REDACTED" || got.Header.Get("client-request-id") != "cr-1" {
+	if got.Header.Get("Authorization") != "[redacted]" || got.Header.Get("client-request-id") != "cr-1" {
 		// If the redaction regressed, the recorded Authorization value is the
 		// bearer token itself: print it only through redact.
 		t.Errorf("headers: Authorization %q, client-request-id %q", redact(got.Header.Get("Authorization"), tok), got.Header.Get("client-request-id"))

@@ -52,7 +52,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) newRecord(r *http.Request, inBatch bool) Request {
 	h := r.Header.Clone()
 	if h.Get("Authorization") != "" {
-		h.Set("Authorization", "REDACTED")
+		h.Set("Authorization", "[redacted]")
 	}
 	return Request{
 		Time: s.clock(), Listener: "graph",
