@@ -8,9 +8,19 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/emulator"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// The modes as the command line spells them.
+const (
+	modeAppService = string(emulator.ModeAppService)
+	modeIMDS       = string(emulator.ModeIMDS)
+	modeWorkload   = string(emulator.ModeWorkload)
+)
+
+var modes = []string{modeAppService, modeIMDS, modeWorkload}
 
 // testBinary is this test binary, re-executed as exec's child.
 func testBinary(t *testing.T) string {
@@ -150,7 +160,7 @@ func TestEnvCommand(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit code %d\nstderr:\n%s", r.code, redact(r.stderr))
 	}
-	for _, d := range envDocs {
+	for _, d := range emulator.VarDocs() {
 		if !strings.Contains(r.stdout, d.Name) {
 			t.Errorf("env output lacks %s", d.Name)
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 )
 
@@ -214,8 +215,8 @@ func checkOption(name string, o *configOptions) string {
 	}
 	switch name {
 	case "mode":
-		if !validMode(o.Mode) {
-			return fmt.Sprintf("%q is not one of %s", o.Mode, strings.Join(modes, ", "))
+		if !emulator.Mode(o.Mode).Valid() {
+			return fmt.Sprintf("%q is not one of %s", o.Mode, modeNames())
 		}
 	case "entraPort":
 		return port(o.EntraPort)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 )
@@ -157,24 +158,23 @@ func TestResolveFlagsOverrideConfig(t *testing.T) {
 	if err := fs.Parse([]string{"--config", cfg, "--mode", "workload", "--msi-port", "0", "--fault", "msi:reset", "--fault", "graph:503"}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := sf.resolve(fs)
+	got, err := sf.resolve(fs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := struct {
-		Mode, Addr string
-		Ports      ports
-		Faults     faultSet
-	}{s.mode, s.addr, s.ports, s.faults}
-	want := got
-	want.Mode, want.Addr = modeWorkload, "127.0.0.2"
-	want.Ports = ports{msi: 0, graph: 2345}
-	// Config faults first, then the flags', each kind to its server.
-	want.Faults = faultSet{
-		idp:   []fakeidp.Fault{{Endpoint: "token", Status: 500}, {Endpoint: "msi", Body: "reset"}},
-		graph: []graphtest.Fault{{Endpoint: "graph", Status: 429, Count: 1}, {Endpoint: "graph", Status: 503}},
+	if got.Scenario == nil {
+		t.Error("no scenario")
 	}
-	if diff := cmp.Diff(want, got, cmp.AllowUnexported(ports{}, faultSet{})); diff != "" {
+	got.Scenario = nil
+	want := emulator.Options{
+		Mode: emulator.ModeWorkload, Addr: "127.0.0.2", MSIPort: 0, GraphPort: 2345,
+		// Config faults first, then the flags', for each server.
+		Faults: []fakeidp.Fault{
+			{Endpoint: "token", Status: 500}, {Endpoint: "msi", Body: "reset"},
+			{Endpoint: "graph", Status: 429, Count: 1}, {Endpoint: "graph", Status: 503},
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("settings (-want +got):\n%s", diff)
 	}
 }

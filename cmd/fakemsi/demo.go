@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/federated"
 	"github.com/tenantbridge/tenantbridge/graphlite"
@@ -50,20 +51,18 @@ func runDemo(a *app, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if *mode != "" && !validMode(*mode) {
-		return usagef("--mode: %q is not one of %s", *mode, strings.Join(modes, ", "))
+	if *mode != "" && !emulator.Mode(*mode).Valid() {
+		return usagef("--mode: %q is not one of %s", *mode, modeNames())
 	}
 	cfg, err := loadConfig(*configFile)
 	if err != nil {
 		return err
 	}
-	s := settings{
-		cfg:    cfg,
-		mode:   firstNonEmpty(*mode, cfg.Options.Mode, modeAppService),
-		addr:   "127.0.0.1",
-		faults: cfg.Faults,
-	}
-	e, err := startEmulator(s)
+	// Loopback and free ports whatever the config says: the demo is one
+	// process talking to itself.
+	opts := optionsFromConfig(cfg)
+	opts.Mode = emulator.Mode(firstNonEmpty(*mode, cfg.Options.Mode, string(emulator.ModeAppService)))
+	e, err := startEmulator(opts)
 	if err != nil {
 		return err
 	}
@@ -71,7 +70,7 @@ func runDemo(a *app, args []string) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), demoTimeout)
 	defer cancel()
-	d := &demo{e: e, out: a.stdout, mode: s.mode}
+	d := &demo{e: e, tn: e.Tenancy(), out: a.stdout}
 	ok, err := d.run(ctx)
 	if err != nil {
 		return err
@@ -84,9 +83,9 @@ func runDemo(a *app, args []string) error {
 
 // demo is one run of the flow; it prints as it goes.
 type demo struct {
-	e    *emulator
-	out  io.Writer
-	mode string
+	e   *emulator.Emulator
+	tn  emulator.Tenancy
+	out io.Writer
 }
 
 func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
@@ -94,15 +93,15 @@ func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, a
 // run prints the steps and reports whether every tenant behaved as the
 // scenario says. An error means the demo itself could not run.
 func (d *demo) run(ctx context.Context) (bool, error) {
-	e := d.e
+	e, tn := d.e, d.tn
 	d.printf("tenantbridge demo: a managed identity gets Microsoft Graph tokens in other tenants, with no secret anywhere.\n\n")
 	d.printf("Emulator (loopback only, nothing leaves this machine):\n")
 	w := tabwriter.NewWriter(d.out, 2, 8, 2, ' ', 0)
-	fmt.Fprintf(w, "  Entra authority\t%s\n", e.idp.URL())
+	fmt.Fprintf(w, "  Entra authority\t%s\n", e.AuthorityHost())
 	fmt.Fprintf(w, "  managed identity\t%s\n", d.identityEndpoint())
-	fmt.Fprintf(w, "  Microsoft Graph\t%s\n", e.env.Get("FAKEMSI_GRAPH_URL"))
-	fmt.Fprintf(w, "  home tenant\t%s  %s\n", e.home.ID, e.home.DisplayName)
-	fmt.Fprintf(w, "  app registration\t%s  %q (multi-tenant: %t)\n", e.app.ClientID, e.app.DisplayName, e.app.MultiTenant)
+	fmt.Fprintf(w, "  Microsoft Graph\t%s\n", e.GraphURL())
+	fmt.Fprintf(w, "  home tenant\t%s  %s\n", tn.Home.ID, tn.Home.DisplayName)
+	fmt.Fprintf(w, "  app registration\t%s  %q (multi-tenant: %t)\n", tn.App.ClientID, tn.App.DisplayName, tn.App.MultiTenant)
 	w.Flush()
 
 	// Step 1.
@@ -115,24 +114,24 @@ func (d *demo) run(ctx context.Context) (bool, error) {
 	// Cached, so that the credential below reuses this assertion for every
 	// tenant instead of asking the identity endpoint again.
 	src = assertion.Cached(src)
-	before := len(e.idp.Requests())
+	before := len(e.IDP().Requests())
 	start := time.Now()
 	asn, err := src.Assertion(ctx)
 	took := time.Since(start)
 	if err != nil {
-		d.printf("  FAILED in %s (%s): %s\n", round(took), trips(len(e.idp.Requests())-before), oneLine(err.Error()))
+		d.printf("  FAILED in %s (%s): %s\n", round(took), trips(len(e.IDP().Requests())-before), oneLine(err.Error()))
 		d.printf("\nResult:\nFAILED: without an assertion there is no token in any tenant.\n")
 		return false, nil
 	}
-	d.printf("  got an assertion in %s (%s); its claims, never the token:\n", round(took), trips(len(e.idp.Requests())-before))
+	d.printf("  got an assertion in %s (%s); its claims, never the token:\n", round(took), trips(len(e.IDP().Requests())-before))
 	if err := d.printClaims("    ", asn.Token, "iss", "sub", "aud", "tid", "exp"); err != nil {
 		return false, fmt.Errorf("step 1: %w", err)
 	}
 
-	cred, err := federated.NewCredential(e.home.ID, e.app.ClientID, src, &federated.Options{
+	cred, err := federated.NewCredential(tn.Home.ID, tn.App.ClientID, src, &federated.Options{
 		ClientOptions: azcore.ClientOptions{
-			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: e.idp.URL()},
-			Transport: e.idp.Client(),
+			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: e.AuthorityHost()},
+			Transport: e.Client(),
 		},
 		// The app is multi-tenant: its credential may ask any tenant.
 		AdditionallyAllowedTenants: []string{"*"},
@@ -141,10 +140,10 @@ func (d *demo) run(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("step 2: %w", err)
 	}
 
-	targets := e.remotes
+	targets := tn.Remotes
 	if len(targets) == 0 {
 		// A scenario with the home tenant only still shows the flow.
-		targets = []remoteTenant{{Tenant: e.home, Consented: true, Roles: consentedRoles(e.idp.Scenario(), e.home.ID, e.app.ClientID)}}
+		targets = []emulator.RemoteTenant{{Tenant: tn.Home, Consented: true, Roles: consentedRoles(e.IDP().Scenario(), tn.Home.ID, tn.App.ClientID)}}
 	}
 	allOK := true
 	var summary []string
@@ -168,8 +167,8 @@ func (d *demo) run(ctx context.Context) (bool, error) {
 
 // tenant runs steps 2 and 3 for one tenant and reports whether the outcome
 // matches the scenario, with a summary line.
-func (d *demo) tenant(ctx context.Context, cred *federated.Credential, t remoteTenant) (bool, string) {
-	e := d.e
+func (d *demo) tenant(ctx context.Context, cred *federated.Credential, t emulator.RemoteTenant) (bool, string) {
+	e, app := d.e, d.tn.App
 	expect := "no admin consent: Entra must refuse"
 	if t.Consented {
 		expect = "consented, " + rolesOrNone(t.Roles)
@@ -177,24 +176,24 @@ func (d *demo) tenant(ctx context.Context, cred *federated.Credential, t remoteT
 	d.printf("\nTenant %q %s  [scenario: %s]\n", t.DisplayName, t.ID, expect)
 
 	d.printf("Step 2. Trade the assertion for a Graph token at this tenant's token endpoint\n")
-	d.printf("  POST %s/%s/oauth2/v2.0/token  client_id=%s  scope=%s\n", e.idp.URL(), t.ID, e.app.ClientID, graphScope)
+	d.printf("  POST %s/%s/oauth2/v2.0/token  client_id=%s  scope=%s\n", e.AuthorityHost(), t.ID, app.ClientID, graphScope)
 	tc := cred.ForTenant(t.ID)
-	before := len(e.idp.Requests())
+	before := len(e.IDP().Requests())
 	start := time.Now()
 	tok, err := tc.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
 	took := time.Since(start)
-	rt := trips(len(e.idp.Requests()) - before)
+	rt := trips(len(e.IDP().Requests()) - before)
 	if err != nil {
 		var ae *federated.AuthError
 		if !errors.As(err, &ae) {
 			d.printf("  FAILED in %s (%s): %s\n", round(took), rt, oneLine(err.Error()))
 			return false, fmt.Sprintf("%s: UNEXPECTED: token request failed without an Entra answer", t.DisplayName)
 		}
-		d.printf("  Entra answered HTTP %d %s, AADSTS%s in %s (%s)\n", ae.StatusCode, ae.ErrorCode, codes(ae.ErrorCodes), round(took), rt)
+		d.printf("  Entra answered HTTP %d %s, AADSTS%s in %s (%s)\n", ae.StatusCode, ae.Code, codes(ae.ErrorCodes), round(took), rt)
 		if ae.HasCode(fakeidp.CodeAppNotFound) {
 			d.explain700016(ae)
 		} else {
-			d.printf("  %s\n", ae.Description)
+			d.printf("  %s\n", ae.Message)
 			if ae.Hint != "" {
 				d.printf("  Hint: %s\n", ae.Hint)
 			}
@@ -216,14 +215,14 @@ func (d *demo) tenant(ctx context.Context, cred *federated.Credential, t remoteT
 
 	d.printf("Step 3. List the tenant's devices with graphlite (GET /v1.0/devices)\n")
 	gc, err := graphlite.New(tc, &graphlite.Options{
-		BaseURL:       e.env.Get("FAKEMSI_GRAPH_URL"),
-		ClientOptions: azcore.ClientOptions{Transport: e.graph.Client()},
+		BaseURL:       e.GraphURL(),
+		ClientOptions: azcore.ClientOptions{Transport: e.Client()},
 	})
 	if err != nil {
 		d.printf("  FAILED: %s\n", oneLine(err.Error()))
 		return false, fmt.Sprintf("%s: UNEXPECTED: %v", t.DisplayName, err)
 	}
-	gBefore := len(e.graph.Requests())
+	gBefore := len(e.Graph().Requests())
 	start = time.Now()
 	var devs []graphlite.Device
 	canRead := slices.ContainsFunc(t.Roles, func(r string) bool { return slices.Contains(deviceReadRoles, r) })
@@ -246,7 +245,7 @@ func (d *demo) tenant(ctx context.Context, cred *federated.Credential, t remoteT
 	}
 	took = time.Since(start)
 	d.printDevices(devs)
-	d.printf("  %s in %s (%s to Graph)\n", count(len(devs), "device", "devices"), round(took), trips(len(e.graph.Requests())-gBefore))
+	d.printf("  %s in %s (%s to Graph)\n", count(len(devs), "device", "devices"), round(took), trips(len(e.Graph().Requests())-gBefore))
 	if len(devs) != len(t.Devices) {
 		return false, fmt.Sprintf("%s: UNEXPECTED: %d devices listed, the scenario has %d", t.DisplayName, len(devs), len(t.Devices))
 	}
@@ -295,8 +294,9 @@ func (d *demo) detectSource() (assertion.Source, string, error) {
 			}
 		}
 	}()
+	env := d.e.Env()
 	for _, n := range names {
-		if v := d.e.env.Get(n); v != "" {
+		if v := env.Get(n); v != "" {
 			os.Setenv(n, v)
 		} else {
 			os.Unsetenv(n)
@@ -314,13 +314,13 @@ func (d *demo) detectSource() (assertion.Source, string, error) {
 }
 
 func (d *demo) identityEndpoint() string {
-	switch d.mode {
-	case modeIMDS:
-		return d.e.idp.IMDSEndpoint() + "/metadata/identity/oauth2/token (IMDS, api-version 2018-02-01)"
-	case modeWorkload:
-		return d.e.env.Get("AZURE_FEDERATED_TOKEN_FILE") + " (AKS workload identity token file)"
+	switch d.e.Mode() {
+	case emulator.ModeIMDS:
+		return d.e.IMDSEndpoint() + "/metadata/identity/oauth2/token (IMDS, api-version 2018-02-01)"
+	case emulator.ModeWorkload:
+		return d.e.TokenFile() + " (AKS workload identity token file)"
 	}
-	return d.e.idp.AppServiceEndpoint() + " (App Service / Functions, api-version 2019-08-01)"
+	return d.e.AppServiceEndpoint() + " (App Service / Functions, api-version 2019-08-01)"
 }
 
 // printClaims prints the named claims of a JWT, decoded without verification:
@@ -352,21 +352,21 @@ func (d *demo) claimNote(name string, v any) string {
 	s, _ := v.(string)
 	switch name {
 	case "sub":
-		for _, m := range d.e.idp.Scenario().ManagedIdentities {
+		for _, m := range d.e.IDP().Scenario().ManagedIdentities {
 			if m.ObjectID == s {
 				return fmt.Sprintf("  (object ID of the %s-assigned identity %s: the subject its federated credential trusts)", m.Kind, m.Name)
 			}
 		}
-		for _, f := range d.e.app.FederatedCredentials {
+		for _, f := range d.tn.App.FederatedCredentials {
 			if f.Subject == s {
 				return fmt.Sprintf("  (the subject federated credential %q trusts)", f.Name)
 			}
 		}
 	case "tid":
-		if s == d.e.home.ID {
-			return "  (" + d.e.home.DisplayName + ")"
+		if s == d.tn.Home.ID {
+			return "  (" + d.tn.Home.DisplayName + ")"
 		}
-		for _, r := range d.e.remotes {
+		for _, r := range d.tn.Remotes {
 			if r.ID == s {
 				return "  (" + r.DisplayName + ")"
 			}

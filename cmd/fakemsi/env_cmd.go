@@ -5,6 +5,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 )
 
@@ -26,11 +27,11 @@ func runEnv(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	app, err := pickApp(cfg.Scenario, cfg.Options.App)
+	tn, err := emulator.TenancyOf(cfg.Scenario, cfg.Options.App)
 	if err != nil {
 		return err
 	}
-	home, remotes := tenantsOf(cfg.Scenario, app)
+	app, home, remotes := tn.App, tn.Home, tn.Remotes
 
 	w := tabwriter.NewWriter(a.stdout, 2, 8, 2, ' ', 0)
 	if *configFile == "" {
@@ -67,10 +68,10 @@ func runEnv(a *app, args []string) error {
 		}
 	}
 	fmt.Fprintln(w, "\nEnvironment block:")
-	for _, d := range envDocs {
+	for _, d := range emulator.VarDocs() {
 		mode := "all modes"
 		if d.Mode != "" {
-			mode = d.Mode + " mode"
+			mode = string(d.Mode) + " mode"
 		}
 		fmt.Fprintf(w, "  %s\t%s\t%s\n", d.Name, mode, d.Meaning)
 	}

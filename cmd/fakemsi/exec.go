@@ -41,30 +41,29 @@ func runExec(a *app, args []string) error {
 	if fs.NArg() == 0 {
 		return usagef("no command to run: want 'fakemsi exec [flags] -- CMD [ARGS...]'")
 	}
-	s, err := sf.resolve(fs)
+	opts, err := sf.resolve(fs)
 	if err != nil {
 		return err
 	}
-	logger, redactor, closeLog, err := sf.log.newLogger(a.stderr)
+	logger, closeLog, err := sf.log.newLogger(a.stderr)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
-	s.logger, s.redactor = logger, redactor
+	opts.Logger = logger
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 
-	e, err := startEmulator(s)
+	e, err := startEmulator(opts)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	warnIfExposed(logger, s.addr)
 
 	cmd := exec.Command(fs.Arg(0), fs.Args()[1:]...)
-	cmd.Env = e.env.environ(os.Environ())
+	cmd.Env = e.Env().Merge(os.Environ())
 	cmd.Stdin = os.Stdin
 	cmd.Stdout = a.stdout
 	cmd.Stderr = a.stderr

@@ -2,7 +2,8 @@ package main
 
 import (
 	"flag"
-	"strings"
+
+	"github.com/tenantbridge/tenantbridge/emulator"
 )
 
 // serverFlags are the flags shared by serve and exec: what to emulate, where
@@ -33,50 +34,49 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultLogLevel string) {
 	fs.StringVar(&f.log.file, "log-file", "", "append the request log to `PATH` instead of stderr")
 }
 
-// resolve loads the config and merges it with the flags; a flag given on the
-// command line wins over the config's options.
-func (f *serverFlags) resolve(fs *flag.FlagSet) (settings, error) {
+// resolve loads the config and merges it with the flags into the emulator's
+// options (all but the logger, which the command builds last); a flag given
+// on the command line wins over the config's options.
+func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 
-	if f.mode != "" && !validMode(f.mode) {
-		return settings{}, usagef("--mode: %q is not one of %s", f.mode, strings.Join(modes, ", "))
+	if f.mode != "" && !emulator.Mode(f.mode).Valid() {
+		return emulator.Options{}, usagef("--mode: %q is not one of %s", f.mode, modeNames())
 	}
 	for name, p := range map[string]int{"entra-port": f.entraPort, "msi-port": f.msiPort, "graph-port": f.graphPort} {
 		if p < 0 || p > 65535 {
-			return settings{}, usagef("--%s: %d is not a TCP port", name, p)
+			return emulator.Options{}, usagef("--%s: %d is not a TCP port", name, p)
 		}
 	}
 	var faults faultSet
 	for _, spec := range f.faults {
 		if err := faults.add(spec); err != nil {
-			return settings{}, usagef("--fault: %s", trimPrefix(err.Error()))
+			return emulator.Options{}, usagef("--fault: %s", trimPrefix(err.Error()))
 		}
 	}
 	cfg, err := loadConfig(f.config)
 	if err != nil {
-		return settings{}, err
+		return emulator.Options{}, err
 	}
 	o := cfg.Options
-	s := settings{
-		cfg:    cfg,
-		mode:   firstNonEmpty(f.mode, o.Mode, modeAppService),
-		addr:   firstNonEmpty(f.addr, o.Addr, "127.0.0.1"),
-		ports:  ports{entra: o.EntraPort, msi: o.MSIPort, graph: o.GraphPort},
-		caFile: f.caFile,
-		// Config faults first: they describe the scenario; flags add to them.
-		faults: cfg.Faults.then(faults),
-	}
+	opts := optionsFromConfig(cfg)
+	opts.Mode = emulator.Mode(firstNonEmpty(f.mode, o.Mode, string(emulator.ModeAppService)))
+	opts.Addr = firstNonEmpty(f.addr, o.Addr, "127.0.0.1")
+	opts.EntraPort, opts.MSIPort, opts.GraphPort = o.EntraPort, o.MSIPort, o.GraphPort
+	opts.CAFile = f.caFile
+	// Config faults first: they describe the scenario; flags add to them.
+	setFaults(&opts, cfg.Faults.then(faults))
 	if set["entra-port"] {
-		s.ports.entra = f.entraPort
+		opts.EntraPort = f.entraPort
 	}
 	if set["msi-port"] {
-		s.ports.msi = f.msiPort
+		opts.MSIPort = f.msiPort
 	}
 	if set["graph-port"] {
-		s.ports.graph = f.graphPort
+		opts.GraphPort = f.graphPort
 	}
-	return s, nil
+	return opts, nil
 }
 
 func firstNonEmpty(vals ...string) string {

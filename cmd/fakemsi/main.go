@@ -6,9 +6,10 @@
 //	fakemsi exec -- go test ./...     # run a test suite (any language) against the emulator
 //	fakemsi serve --env-file fake.env # run until Ctrl-C; source the printed environment
 //
-// The emulator itself lives in the packages fakeidp and graphlite/graphtest;
-// this command only composes them, writes the environment block and handles
-// processes and signals. See docs/fakemsi.md.
+// The emulator itself is the package emulator (over fakeidp and
+// graphlite/graphtest), which Go tests start in process; this command only
+// reads flags and the config file into its options, prints the environment
+// block, and handles processes and signals. See docs/fakemsi.md.
 package main
 
 import "os"

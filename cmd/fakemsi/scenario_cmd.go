@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/tenantbridge/tenantbridge/emulator"
 )
 
 // scenarioAbout starts with a sentence: parseFlags trims the text, which would
@@ -52,7 +54,7 @@ func runScenario(a *app, args []string) error {
 // faults and the default options spelt out as a template.
 func defaultConfigJSON() ([]byte, error) {
 	cfg, _ := loadConfig("")
-	return marshalConfig(cfg.Scenario, nil, configOptions{Mode: modeAppService, Addr: "127.0.0.1"})
+	return marshalConfig(cfg.Scenario, nil, configOptions{Mode: string(emulator.ModeAppService), Addr: "127.0.0.1"})
 }
 
 // validateFile prints one line per problem, "FILE: path: problem", like a

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -33,16 +33,16 @@ func runServe(a *app, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q (did you mean 'fakemsi exec -- %s'?)", fs.Arg(0), fs.Arg(0))
 	}
-	s, err := sf.resolve(fs)
+	opts, err := sf.resolve(fs)
 	if err != nil {
 		return err
 	}
-	logger, redactor, closeLog, err := sf.log.newLogger(a.stderr)
+	logger, closeLog, err := sf.log.newLogger(a.stderr)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
-	s.logger, s.redactor = logger, redactor
+	opts.Logger = logger
 
 	// Subscribe before starting, so that a signal sent as soon as the block is
 	// printed is not lost (and does not kill us with the default action).
@@ -50,7 +50,7 @@ func runServe(a *app, args []string) error {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	e, err := startEmulator(s)
+	e, err := startEmulator(opts)
 	if err != nil {
 		return err
 	}
@@ -61,44 +61,36 @@ func runServe(a *app, args []string) error {
 			e.Close()
 		}
 	}()
-	warnIfExposed(logger, s.addr)
 
 	if *envFile != "" {
-		if err := e.env.writeEnvFile(*envFile); err != nil {
+		if err := e.Env().WriteFile(*envFile); err != nil {
 			return fmt.Errorf("--env-file: %w", err)
 		}
 	}
-	if err := e.env.writeExports(a.stdout); err != nil {
+	if err := writeExports(a.stdout, e.Env()); err != nil {
 		return err
 	}
-	fmt.Fprintln(a.stderr, e.describe(s.mode)+"; stop with Ctrl-C")
+	fmt.Fprintln(a.stderr, describe(e)+"; stop with Ctrl-C")
 
 	sig := <-sigs
 	logger.Info("shutting down", slog.String("signal", sig.String()))
 	shuttingDown = true
-	done := make(chan struct{})
+	// A second signal means "now": Shutdown then leaves the in-flight
+	// requests to die with the process, but still removes the temporary
+	// files, which hold the CA and maybe a token.
+	ctx, abandon := context.WithCancel(context.Background())
+	defer abandon()
+	second := make(chan os.Signal, 1)
 	go func() {
-		e.Close()
-		close(done)
+		select {
+		case sig := <-sigs:
+			second <- sig
+			abandon()
+		case <-ctx.Done():
+		}
 	}()
-	select {
-	case <-done:
-		return nil
-	case sig := <-sigs:
-		// Someone insists: leave the in-flight requests to die with the
-		// process, but still remove the temporary files, which hold the CA
-		// and maybe a token. (Not e.Close: it is busy waiting.)
-		os.RemoveAll(e.dir)
-		return fmt.Errorf("second %s during shutdown; exiting without waiting for in-flight requests", sig)
+	if err := e.Shutdown(ctx); err != nil {
+		return fmt.Errorf("second %s during shutdown; exiting without waiting for in-flight requests", <-second)
 	}
-}
-
-// warnIfExposed logs a warning when the listeners are reachable from other
-// machines: the emulator hands a token to anyone who asks.
-func warnIfExposed(logger *slog.Logger, addr string) {
-	ip := net.ParseIP(addr)
-	if ip != nil && ip.IsLoopback() || addr == "localhost" {
-		return
-	}
-	logger.Warn("listening on a non-loopback address: anyone who can reach it gets tokens", slog.String("addr", addr))
+	return nil
 }
