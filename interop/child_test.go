@@ -104,16 +104,11 @@ func childGetToken(ctx context.Context, mode string) (string, error) {
 	return fmt.Sprintf("tid=%s aud=%s roles=%s", c.Tenant, c.Audience, strings.Join(c.Roles, ",")), nil
 }
 
-// childEnvironment is the environment block cmd/fakemsi would set, built from
-// this binary's server, plus extra variables.
+// childEnvironment is this process's environment with the emulator's block
+// (what `fakemsi exec` would set), the child mode, and extra variables, which
+// win.
 func childEnvironment(extra ...string) []string {
-	env := append(os.Environ(),
-		childEnv+"="+childDefaultTransport,
-		"AZURE_AUTHORITY_HOST="+srv.URL(),
-		"AZURE_TENANT_ID="+fakeidp.DefaultHomeTenantID,
-		"AZURE_CLIENT_ID="+fakeidp.DefaultAppClientID,
-		"FAKEMSI_TENANTS="+fakeidp.DefaultConsentedTenantID+","+fakeidp.DefaultUnconsentedTenantID,
-	)
+	env := append(emu.Env().Merge(os.Environ()), childEnv+"="+childDefaultTransport)
 	return append(env, extra...)
 }
 
@@ -123,11 +118,7 @@ func childEnvironment(extra ...string) []string {
 // the program runs as a child (this binary, re-executed); the control case
 // without the CA shows that the child really verifies the certificate.
 func TestDefaultTransportTrustsSSLCertFile(t *testing.T) {
-	dir := t.TempDir()
-	caFile := filepath.Join(dir, "fakeidp-ca.pem")
-	if err := os.WriteFile(caFile, srv.CAPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := emu.CAFile()
 	// SSL_CERT_DIR points at an empty directory so that only SSL_CERT_FILE
 	// can supply roots.
 	emptyDir := t.TempDir()
@@ -140,7 +131,7 @@ func TestDefaultTransportTrustsSSLCertFile(t *testing.T) {
 		certFile string
 		wantOK   bool
 	}{
-		{"SSL_CERT_FILE names the fake's CA", caFile, true},
+		{"SSL_CERT_FILE names the emulator's CA bundle", caFile, true},
 		{"roots without the fake's CA", emptyFile, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

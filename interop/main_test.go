@@ -6,12 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 )
 
-// srv is the one fakeidp server of this test binary (see the package doc for
-// why there is only one).
-var srv *fakeidp.Server
+// emu is the one emulator of this test binary (see the package doc for why
+// there is only one), and srv its Entra and managed-identity server.
+var (
+	emu *emulator.Emulator
+	srv *fakeidp.Server
+)
 
 // IDs the interop scenario adds to fakeidp.DefaultScenario.
 const (
@@ -49,17 +53,21 @@ func runTests(m *testing.M) int {
 		}
 	}
 	var err error
-	srv, err = fakeidp.New(interopScenario(), nil)
+	emu, err = emulator.Start(&emulator.Options{Scenario: interopScenario()})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "interop: starting fakeidp:", err)
+		fmt.Fprintln(os.Stderr, "interop: starting the emulator:", err)
 		return 1
 	}
-	defer srv.Close()
+	defer emu.Close()
+	srv = emu.IDP()
 	// App Service / Functions: what azidentity's ManagedIdentityCredential
 	// detects. Set once for the process because MSAL reads them at
 	// construction and caches managed-identity tokens process-wide anyway.
-	os.Setenv("IDENTITY_ENDPOINT", srv.AppServiceEndpoint())
-	os.Setenv("IDENTITY_HEADER", srv.IdentityHeader())
+	// Only these two: the rest of the block (AZURE_ADDITIONALLY_ALLOWED_TENANTS=*
+	// above all) would change what the in-process tests check; children get
+	// the whole block (childEnvironment).
+	os.Setenv("IDENTITY_ENDPOINT", emu.AppServiceEndpoint())
+	os.Setenv("IDENTITY_HEADER", emu.IdentityHeader())
 	return m.Run()
 }
 

@@ -1,46 +1,96 @@
-// Starts the Go emulator (interop/cmd/fakeidpserve) for the node tests and
-// runs child node processes against it. The emulator is written in Go and
-// started from here because the point is to test the very server the Go
-// packages use; FAKEIDP_BIN names a prebuilt binary to skip `go run`.
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+// Starts the emulator for the node tests with `fakemsi serve --env-file`, the
+// way a suite in any language keeps it running, and runs child node processes
+// against it. The emulator is the Go program (cmd/fakemsi) because the point
+// is to test the very servers the Go packages use. It is built once per test
+// file into a temporary directory and run directly, not through `go run`:
+// SIGTERM must reach fakemsi itself, so that it stops and removes its files.
+// FAKEMSI_BIN names a prebuilt binary to skip the build.
+import { spawn, execFile } from 'node:child_process';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-// startFakeIdp resolves to { block, stop } once the server has written its
-// environment block. stop() closes its stdin, which makes it exit.
-export async function startFakeIdp() {
-  const dir = await mkdtemp(join(tmpdir(), 'fakeidp-js-'));
-  const envFile = join(dir, 'env.json');
-  const [cmd, args] = process.env.FAKEIDP_BIN
-    ? [process.env.FAKEIDP_BIN, []]
-    : ['go', ['run', '../cmd/fakeidpserve']];
-  const child = spawn(cmd, [...args, '-env-file', envFile], {
-    cwd: here,
-    stdio: ['pipe', 'pipe', 'pipe'],
+// Variables that steer Azure clients' platform detection: a child sees only
+// the emulator's, never the ones of the machine running the tests.
+export const platformVar = /^(AZURE_|MSI_|IDENTITY_|IMDS_ENDPOINT$|FAKEMSI_|SSL_CERT_|NODE_EXTRA_CA_CERTS$)/;
+
+// startupTimeoutMs bounds the build and the start: a hang fails the test with
+// what fakemsi said instead of the runner's bare timeout.
+const startupTimeoutMs = 100_000;
+
+// parseEnvFile reads the KEY=VALUE lines `fakemsi serve --env-file` writes.
+export function parseEnvFile(text) {
+  const env = {};
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const i = line.indexOf('=');
+    if (i <= 0) throw new Error(`env file line is not KEY=VALUE: ${line.slice(0, 40)}`);
+    env[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return env;
+}
+
+async function buildFakemsi(dir) {
+  const bin = join(dir, 'fakemsi');
+  await promisify(execFile)('go', ['build', '-o', bin, 'github.com/tenantbridge/tenantbridge/cmd/fakemsi'],
+    { cwd: here, timeout: startupTimeoutMs });
+  return bin;
+}
+
+// startEmulator resolves to { env, stop } once `fakemsi serve` has written
+// its environment block. The env file is written atomically, so once it
+// exists it is complete. stop() sends SIGTERM and waits for fakemsi to exit.
+export async function startEmulator(args = []) {
+  const dir = await mkdtemp(join(tmpdir(), 'fakemsi-js-'));
+  const envFile = join(dir, 'fake.env');
+  const bin = process.env.FAKEMSI_BIN || await buildFakemsi(dir);
+  const child = spawn(bin, ['serve', '--env-file', envFile, '--log-level', 'warn', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  // If the runner exits without stop() (a crash, a timeout), take the
+  // emulator along rather than leave it serving.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
-  await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('ready\n')) resolve();
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`fakeidpserve exited with ${code} before it was ready:\n${stderr}`)));
-  });
-  const block = JSON.parse(await readFile(envFile, 'utf8'));
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return {
-    block,
-    async stop() {
-      child.stdin.end();
-      await exited;
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  let ended = null;
+  exited.then((r) => { ended = r; });
+
+  const deadline = Date.now() + startupTimeoutMs;
+  for (;;) {
+    if (ended) {
+      process.off('exit', killOnExit);
       await rm(dir, { recursive: true, force: true });
+      throw new Error(`fakemsi serve exited (${JSON.stringify(ended)}) before writing ${envFile}:\n${stderr}`);
+    }
+    try {
+      await access(envFile);
+      break;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`fakemsi serve wrote no env file within ${startupTimeoutMs} ms:\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const env = parseEnvFile(await readFile(envFile, 'utf8'));
+  return {
+    env,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const r = await exited;
+      clearTimeout(timer);
+      process.off('exit', killOnExit);
+      await rm(dir, { recursive: true, force: true });
+      if (r.code !== 0) throw new Error(`fakemsi serve ended with ${JSON.stringify(r)} after SIGTERM:\n${stderr}`);
     },
   };
 }
@@ -48,8 +98,9 @@ export async function startFakeIdp() {
 // runChild runs child.mjs with the emulator's environment (NODE_EXTRA_CA_CERTS
 // is read by node only at startup, hence a process per case) and resolves to
 // the JSON line it prints.
-export function runChild(block, args, extraEnv = {}) {
-  const env = { ...process.env, ...block.env, ...extraEnv };
+export function runChild(emulatorEnv, args, extraEnv = {}) {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !platformVar.test(k)));
+  const env = { ...base, ...emulatorEnv, ...extraEnv };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(here, 'child.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { platformVar } from './emulator.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const consentedTenant = '22222222-2222-2222-2222-222222222222';
-const platformVar = /^(AZURE_|MSI_|IDENTITY_|IMDS_ENDPOINT$|FAKEMSI_|SSL_CERT_|NODE_EXTRA_CA_CERTS$)/;
 
 function fakemsiExec(args, extraEnv = {}) {
   const [cmd, pre] = process.env.FAKEMSI_BIN
