@@ -46,8 +46,15 @@ async function buildFakemsi(dir) {
 // exists it is complete. stop() sends SIGTERM and waits for fakemsi to exit.
 export async function startEmulator(args = []) {
   const dir = await mkdtemp(join(tmpdir(), 'fakemsi-js-'));
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  let bin;
+  try {
+    bin = process.env.FAKEMSI_BIN || await buildFakemsi(dir);
+  } catch (e) {
+    await cleanup();
+    throw new Error(`building cmd/fakemsi: ${e.message}\n${e.stderr ?? ''}`);
+  }
   const envFile = join(dir, 'fake.env');
-  const bin = process.env.FAKEMSI_BIN || await buildFakemsi(dir);
   const child = spawn(bin, ['serve', '--env-file', envFile, '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -57,27 +64,32 @@ export async function startEmulator(args = []) {
   process.once('exit', killOnExit);
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   let ended = null;
-  exited.then((r) => { ended = r; });
+  // 'error' instead of 'exit' when the binary cannot be started.
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => resolve(ended = { code, signal }));
+    child.on('error', (e) => resolve(ended = { error: e.message }));
+  });
+  const fail = async (why) => {
+    if (!ended) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    process.off('exit', killOnExit);
+    await cleanup();
+    throw new Error(`${why}:\n${stderr}`);
+  };
 
   const deadline = Date.now() + startupTimeoutMs;
   for (;;) {
-    if (ended) {
-      process.off('exit', killOnExit);
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`fakemsi serve exited (${JSON.stringify(ended)}) before writing ${envFile}:\n${stderr}`);
-    }
+    if (ended) await fail(`fakemsi serve exited (${JSON.stringify(ended)}) before writing its env file`);
     try {
       await access(envFile);
       break;
     } catch {
-      // not yet
+      // not written yet
     }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`fakemsi serve wrote no env file within ${startupTimeoutMs} ms:\n${stderr}`);
-    }
+    if (Date.now() > deadline) await fail(`fakemsi serve wrote no env file within ${startupTimeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
   const env = parseEnvFile(await readFile(envFile, 'utf8'));
@@ -89,7 +101,7 @@ export async function startEmulator(args = []) {
       const r = await exited;
       clearTimeout(timer);
       process.off('exit', killOnExit);
-      await rm(dir, { recursive: true, force: true });
+      await cleanup();
       if (r.code !== 0) throw new Error(`fakemsi serve ended with ${JSON.stringify(r)} after SIGTERM:\n${stderr}`);
     },
   };
