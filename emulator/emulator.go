@@ -27,10 +27,10 @@ import (
 type Options struct {
 	// Scenario is the directory the emulator serves: tenants and their
 	// devices, apps, consents, managed identities, external issuers. nil
-	// means fakeidp.DefaultScenario().
+	// means [fakeidp.DefaultScenario].
 	Scenario *fakeidp.Scenario
 	// Mode picks the managed-identity variables of the environment block;
-	// "" means ModeAppService.
+	// "" means [ModeAppService].
 	Mode Mode
 	// App is the client ID of the app AZURE_CLIENT_ID names; "" means the
 	// scenario's first multi-tenant app, else its first app.
@@ -53,14 +53,14 @@ type Options struct {
 	CAFile string
 
 	// TokenLifetime of the access tokens Entra issues; 0 means
-	// fakeidp.DefaultTokenLifetime.
+	// [fakeidp.DefaultTokenLifetime].
 	TokenLifetime time.Duration
 	// WorkloadTokenLifetime of the token in the workload token file; 0 means
 	// one hour, as AKS projects it. The file is rewritten at 80% of it.
 	WorkloadTokenLifetime time.Duration
 	// SigningKeyBits is the size of the RSA keys that sign tokens: 0 (2048,
 	// as Entra) or 1024, for suites that issue very many tokens (see
-	// fakeidp.Options.SigningKeyBits).
+	// [fakeidp.Options]).
 	SigningKeyBits int
 	// Clock tells the servers the time (token times, expiry checks); nil
 	// means time.Now.
@@ -105,7 +105,8 @@ type Emulator struct {
 	filesOnce sync.Once
 }
 
-// Start starts the emulator on loopback: it starts the servers, writes the
+// Start starts the emulator (on loopback unless [Options].Addr says
+// otherwise): it starts the servers, writes the
 // CA bundle (and in workload mode the token file) and builds the environment
 // block. On error nothing is left running and no file is left behind. A
 // listener that cannot bind is reported as a *[ListenError].
@@ -406,7 +407,7 @@ func (e *Emulator) IMDSEndpoint() string { return e.idp.IMDSEndpoint() }
 func (e *Emulator) GraphURL() string { return e.graph.URL() + "/v1.0" }
 
 // TokenFile is the workload identity token file (AZURE_FEDERATED_TOKEN_FILE)
-// in ModeWorkload, else "".
+// in [ModeWorkload], else "".
 func (e *Emulator) TokenFile() string { return e.tokenFile }
 
 // CAPEM is the PEM bundle of the CAs the HTTPS listeners' certificates chain

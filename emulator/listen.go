@@ -14,7 +14,8 @@ const (
 )
 
 // ListenError reports a listener that could not bind its address, typically
-// because a fixed port is taken. Use errors.As; the message is not a contract.
+// because a fixed port is taken. Use [errors.As]; the message is not a
+// contract.
 type ListenError struct {
 	// Listener is ListenerEntra, ListenerMSI or ListenerGraph; "" when the
 	// failing address was one of fakeidp's two and could not be told apart

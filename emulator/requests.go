@@ -15,7 +15,7 @@ import (
 
 // AddFault scripts a fault on the server its Endpoint names: "graph" on the
 // fake Graph, any other endpoint ("token", "imds", ...; "" for all of them)
-// on fakeidp. fakeidp.ParseFault and graphtest.ParseFault read the spec
+// on fakeidp. [fakeidp.ParseFault] and [graphtest.ParseFault] read the spec
 // syntax of `fakemsi --fault`.
 func (e *Emulator) AddFault(f fakeidp.Fault) {
 	if f.Endpoint == fault.EndpointGraph {
