@@ -18,7 +18,12 @@ type Cell[V any] struct {
 
 // Get returns the cached value, or fetches one (see the package doc).
 func (c *Cell[V]) Get(ctx context.Context, h Host[struct{}, V]) (V, error) {
-	return c.e.get(ctx, h, &c.Options, &c.bg)
+	p, err := c.e.get(ctx, h, &c.Options, &c.bg)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	return *p, nil
 }
 
 // Invalidate drops the cached value if match reports true for it, and says
@@ -72,13 +77,14 @@ type flight[V any] struct {
 	kept bool
 }
 
-func (e *entry[K, V]) get(ctx context.Context, h Host[K, V], o *Options, bg *sync.WaitGroup) (V, error) {
+// get returns a pointer to the value, which is shared and never modified.
+func (e *entry[K, V]) get(ctx context.Context, h Host[K, V], o *Options, bg *sync.WaitGroup) (*V, error) {
 	now := h.Now()
 	if s := e.st.Load(); s != nil && now < s.lease.ExpiresAt {
 		if now >= s.lease.RefreshAt {
 			e.refreshAhead(ctx, h, o, bg, s, now)
 		}
-		return s.lease.Value, nil
+		return &s.lease.Value, nil
 	}
 	return e.miss(ctx, h, o)
 }
@@ -133,12 +139,12 @@ func (e *entry[K, V]) refresh(ctx context.Context, h Host[K, V], o *Options, bg 
 
 // miss returns a value published meanwhile, or joins the fetch in flight, or
 // starts one.
-func (e *entry[K, V]) miss(ctx context.Context, h Host[K, V], o *Options) (V, error) {
+func (e *entry[K, V]) miss(ctx context.Context, h Host[K, V], o *Options) (*V, error) {
 	for {
 		e.mu.Lock()
 		if s := e.st.Load(); s != nil && h.Now() < s.lease.ExpiresAt {
 			e.mu.Unlock()
-			return s.lease.Value, nil
+			return &s.lease.Value, nil
 		}
 		f := e.flight
 		if f == nil {
@@ -147,15 +153,14 @@ func (e *entry[K, V]) miss(ctx context.Context, h Host[K, V], o *Options) (V, er
 			e.mu.Unlock()
 			observe(h, Event[K, V]{Kind: Miss, Key: e.key})
 			e.run(ctx, h, o, f)
-			return f.lease.Value, f.err
+			return f.result()
 		}
 		e.mu.Unlock()
 		observe(h, Event[K, V]{Kind: Join, Key: e.key})
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			var zero V
-			return zero, fmt.Errorf("%s: waiting for the call in flight: %w", o.name(), ctx.Err())
+			return nil, fmt.Errorf("%s: waiting for the call in flight: %w", o.name(), ctx.Err())
 		}
 		// The fetch ran under the context of the caller that started it. If
 		// that context ended, its cancellation is not this caller's answer:
@@ -163,8 +168,16 @@ func (e *entry[K, V]) miss(ctx context.Context, h Host[K, V], o *Options) (V, er
 		if f.err != nil && f.abandoned && ctx.Err() == nil {
 			continue
 		}
-		return f.lease.Value, f.err
+		return f.result()
 	}
+}
+
+// result is what the flight's callers get, once done is closed.
+func (f *flight[V]) result() (*V, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &f.lease.Value, nil
 }
 
 // run calls Host.Fetch, publishes a value that has not expired, ends the

@@ -4,7 +4,7 @@
 // in the background while callers keep the valid one.
 //
 //	var t refresh.Table[key, token]
-//	tok, err := t.Get(ctx, host, k) // host: the clock, the fetch, the log
+//	tok, err := t.Get(ctx, host, &k) // host: the clock, the fetch, the log
 //
 // # Time
 //

@@ -829,19 +829,19 @@ func TestWarmPathDoesNotAllocate(t *testing.T) {
 		for i := range names {
 			names[i] = fmt.Sprintf("key-%03d", i)
 			for range 2 * keys { // enough lookups to leave the pending map
-				if _, err := tb.Get(ctx, h, names[i]); err != nil {
+				if _, err := tget(&tb, ctx, h, names[i]); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
 		for _, name := range names {
-			if tb.lookup(name) == nil {
+			if tb.lookup(&name) == nil {
 				t.Errorf("%d keys: %s is still looked up under the lock", keys, name)
 			}
 		}
 		i := 0
 		n := testing.AllocsPerRun(1000, func() {
-			_, _ = tb.Get(ctx, h, names[i%keys])
+			_, _ = tb.Get(ctx, h, &names[i%keys])
 			i++
 		})
 		if n != 0 {
