@@ -684,6 +684,28 @@ func TestInvalidate(t *testing.T) {
 	}
 }
 
+// A report is about the state it judged: a value published while the report
+// is judged (here from inside match, as another caller's report and miss)
+// is not dropped by it.
+func TestInvalidateNeverDropsANewerValue(t *testing.T) {
+	h := newTestHost()
+	var c Cell[string]
+	mustGet(t, &c, h)
+	dropped := c.Invalidate(func(v string) bool {
+		c.Invalidate(func(string) bool { return true })
+		if got := mustGet(t, &c, h); got != "v-2" {
+			t.Fatalf("the other caller got %q, want v-2", got)
+		}
+		return v == "v-1"
+	})
+	if dropped {
+		t.Error("Invalidate says it dropped v-1, which had been replaced")
+	}
+	if got := mustGet(t, &c, h); got != "v-2" || h.calls.Load() != 2 {
+		t.Errorf("got %q after %d fetches, want v-2 kept (2 fetches)", got, h.calls.Load())
+	}
+}
+
 // A failed refresh records its retry time without replacing the state, so
 // an Invalidate that judged the state before the failure still drops it.
 func TestInvalidateAfterAFailedRefresh(t *testing.T) {
