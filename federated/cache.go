@@ -74,8 +74,11 @@ func (c *Credential) getToken(ctx context.Context, def string, opts policy.Token
 	if opts.Claims != "" {
 		// A claims challenge asks for a token that satisfies new conditions;
 		// the cached one is what the resource just rejected. The result is
-		// not cached: it was shaped by this challenge.
-		return c.fetch(ctx, key, opts.Claims)
+		// not cached: it was shaped by this challenge. It bypasses the cache
+		// but not its rule for a panic while fetching.
+		return refresh.Call(c.cache.Options.Name, func() (azcore.AccessToken, error) {
+			return c.fetch(ctx, key, opts.Claims)
+		})
 	}
 	// Warm path: one atomic load of the table's index, one of the entry's
 	// state, one monotonic clock read; no lock, no allocation.

@@ -639,3 +639,14 @@ func TestAssertionSourcePanicDuringABackgroundRefresh(t *testing.T) {
 		t.Errorf("after the retry got (%t, %v), want the refreshed token t2", got.Token == "t2", redactErr(err))
 	}
 }
+
+// A claims challenge bypasses the cache but not its panic rule.
+func TestPanicInAClaimsRequestIsAnError(t *testing.T) {
+	ts := newTokenServer(t)
+	tr := &panickyTransport{next: ts.Client(), panicOn: 1}
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Transport: tr, Retry: policy.RetryOptions{MaxRetries: -1}}})
+	_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}, Claims: `{"access_token":{}}`})
+	if !errors.Is(err, refresh.ErrPanicked) || !strings.Contains(err.Error(), "federated: token request panicked: transport boom") {
+		t.Errorf("err = %v, want the panic as an error", redactErr(err))
+	}
+}

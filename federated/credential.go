@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -109,7 +108,10 @@ type Options struct {
 // Tokens are cached per (tenant, scopes, CAE) for the Credential's lifetime and
 // refreshed ahead of expiry in the background; one assertion serves every
 // tenant and scope until it nears expiry. A Credential is safe for concurrent
-// use; create one per app and share it.
+// use; create one per app and share it. A panic while fetching a token (in the
+// assertion source, a policy or the transport), in a background refresh too,
+// is recovered and returned as an error to the callers waiting for that token;
+// it never crashes the program.
 //
 // Entra can reject a cached assertion long before its exp: after the issuer
 // rotates its signing keys (AADSTS700027) or when the clocks disagree
@@ -118,19 +120,17 @@ type Options struct {
 // request once with a freshly fetched one, rather than re-sending the rejected
 // assertion for every tenant until it expires.
 type Credential struct {
-	clientID      string
-	tenant        string   // default tenant
-	allowed       []string // additionally allowed tenants
-	allowAny      bool
-	authority     string // scheme://host[/path], no trailing slash
-	src           assertion.Source
-	client        *azcore.Client // the pipeline and tracer of the token request
-	propagation   bool
-	logger        func(log.Event, string)
-	created       time.Time // c.now() at construction; the cache's times are durations since then
-	cache         tokenCache
-	bg            sync.WaitGroup // background refreshes, waited for by tests
-	refreshBudget time.Duration  // bound on one background refresh
+	clientID    string
+	tenant      string   // default tenant
+	allowed     []string // additionally allowed tenants
+	allowAny    bool
+	authority   string // scheme://host[/path], no trailing slash
+	src         assertion.Source
+	client      *azcore.Client // the pipeline and tracer of the token request
+	propagation bool
+	logger      func(log.Event, string)
+	created     time.Time  // c.now() at construction; the cache's times are durations since then
+	cache       tokenCache // background refreshes, their budget and the tests' wait live in it
 
 	// test hooks; production values are set by NewCredential.
 	now func() time.Time
@@ -169,15 +169,14 @@ func NewCredential(tenantID, clientID string, src assertion.Source, opts *Option
 		return nil, err
 	}
 	c := &Credential{
-		clientID:      clientID,
-		tenant:        tenantID,
-		authority:     authority,
-		client:        client,
-		propagation:   opts.RetryFederatedCredentialPropagation,
-		logger:        opts.Logger,
-		refreshBudget: defaultRefreshBudget,
-		now:           time.Now,
-		sleep:         backoff.Sleep,
+		clientID:    clientID,
+		tenant:      tenantID,
+		authority:   authority,
+		client:      client,
+		propagation: opts.RetryFederatedCredentialPropagation,
+		logger:      opts.Logger,
+		now:         time.Now,
+		sleep:       backoff.Sleep,
 	}
 	allowed := opts.AdditionallyAllowedTenants
 	if len(allowed) == 0 {

@@ -32,6 +32,23 @@ func (e *panicErr) Error() string {
 
 func (e *panicErr) Is(target error) bool { return target == ErrPanicked }
 
+// Call runs fetch in the caller's goroutine under the same rule as a cached
+// fetch: a panic becomes an error matching [ErrPanicked], named by name. It
+// is for fetches that bypass the cache (federated's claims challenges), so
+// that a Host has one rule for every path.
+func Call[V any](name string, fetch func() (V, error)) (v V, err error) {
+	returned := false
+	defer func() {
+		if !returned {
+			var zero V
+			v, err = zero, panicError(name, recover())
+		}
+	}()
+	v, err = fetch()
+	returned = true
+	return v, err
+}
+
 // panicError describes the recovered value v (nil after runtime.Goexit). The
 // value is user data that may quote a token, so it passes through
 // leak.Redact, loses its control characters (a newline would forge a log

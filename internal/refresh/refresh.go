@@ -52,7 +52,8 @@
 // error quotes the panic value only through leak.Redact and clipped to 200
 // bytes. A fetch that calls runtime.Goexit ends its own goroutine, but its
 // waiters are released with an error too. A panic in [Host.Observe] is
-// dropped: logging must not break the cache.
+// dropped: logging must not break the cache. A fetch that bypasses the cache
+// follows the same rule through [Call].
 //
 // # Invalidation
 //

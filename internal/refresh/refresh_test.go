@@ -815,6 +815,21 @@ func (f *flipHost) Fetch(ctx context.Context, _ struct{}) (Lease[string], error)
 
 func (f *flipHost) Observe(Event[struct{}, string]) {}
 
+func TestCall(t *testing.T) {
+	v, err := Call("test: call", func() (string, error) { return "v", nil })
+	if v != "v" || err != nil {
+		t.Errorf("Call of a returning fetch = (%q, %v), want (v, nil)", v, err)
+	}
+	failing := errors.New("failed")
+	if _, err := Call("test: call", func() (string, error) { return "ignored", failing }); err != failing {
+		t.Errorf("Call of a failing fetch: err %v, want its error", err)
+	}
+	v, err = Call("test: call", func() (string, error) { panic("boom " + secretJWT) })
+	if v != "" || !errors.Is(err, ErrPanicked) || err.Error() != "test: call panicked: boom [jwt redacted]" {
+		t.Errorf("Call of a panicking fetch = (%q, %q), want the redacted panic as an error", v, err)
+	}
+}
+
 func TestClip(t *testing.T) {
 	cases := []struct {
 		in   string
