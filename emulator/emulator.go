@@ -52,8 +52,8 @@ type Options struct {
 	// Close leaves it: it belongs to the caller.
 	CAFile string
 
-	// TokenLifetime of the access tokens Entra issues; 0 means
-	// [fakeidp.DefaultTokenLifetime].
+	// TokenLifetime of the access tokens Entra issues; 0 means fakeidp's
+	// default, 75 minutes (see [fakeidp.Options].TokenLifetime).
 	TokenLifetime time.Duration
 	// WorkloadTokenLifetime of the token in the workload token file; 0 means
 	// one hour, as AKS projects it. The file is rewritten at 80% of it.
