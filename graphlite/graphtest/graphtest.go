@@ -8,6 +8,9 @@
 // [Server.Close] stops it.
 //
 //	srv, err := graphtest.New(&graphtest.Options{KeysURL: idp.KeysURL(), Transport: idp.Client()})
+//	if err != nil {
+//		t.Fatal(err)
+//	}
 //	defer srv.Close()
 //	client, err := graphlite.New(cred, &graphlite.Options{BaseURL: srv.URL() + "/v1.0", ClientOptions: azcore.ClientOptions{Transport: srv.Client()}})
 //
