@@ -19,15 +19,16 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/google/go-cmp/cmp"
 	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/federated"
 	"github.com/tenantbridge/tenantbridge/graphlite"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 )
 
-// env is the whole flow in process: fake Entra and managed identity
-// (fakeidp), fake Graph (graphtest) trusting fakeidp's keys, the real
-// federated credential and graphlite, and the handler under test.
+// env is the whole flow in process: the emulator (fake Entra, managed
+// identity and Graph), the real federated credential and graphlite, and the
+// handler under test.
 type env struct {
 	idp     *fakeidp.Server
 	graph   *graphtest.Server
@@ -54,28 +55,12 @@ func newEnv(t testing.TB, allowed []string, mods ...func(*deps)) *env {
 // newEnvWith is newEnv on a scenario of its own (nil: the default one).
 func newEnvWith(t testing.TB, sc *fakeidp.Scenario, allowed []string, mods ...func(*deps)) *env {
 	t.Helper()
-	idp, err := fakeidp.New(sc, nil)
+	emu, err := emulator.Start(&emulator.Options{Scenario: sc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(idp.Close)
-	devices := map[string][]map[string]any{}
-	for _, tn := range idp.Scenario().Tenants {
-		b, err := json.Marshal(tn.Devices)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ds []map[string]any
-		if err := json.Unmarshal(b, &ds); err != nil {
-			t.Fatal(err)
-		}
-		devices[tn.ID] = ds
-	}
-	graph, err := graphtest.New(&graphtest.Options{KeysURL: idp.KeysURL(), Transport: idp.Client(), Devices: devices})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(graph.Close)
+	t.Cleanup(emu.Close)
+	idp, graph := emu.IDP(), emu.Graph()
 
 	e := &env{idp: idp, graph: graph, secrets: []string{idp.IdentityHeader()}}
 	msi, err := assertion.AppService(&assertion.AppServiceOptions{

@@ -6,42 +6,28 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
-	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 )
 
 // TestNewServerFromEnvironment wires the handler the way main does: the
 // credential from federated.NewFromEnvironment, reading the variables an
-// App Service host sets (here pointing at fakeidp).
+// App Service host sets (here the emulator's environment block).
 func TestNewServerFromEnvironment(t *testing.T) {
-	idp, err := fakeidp.New(nil, nil)
+	sc := fakeidp.DefaultScenario()
+	for i := range sc.Tenants {
+		if sc.Tenants[i].ID == fakeidp.DefaultConsentedTenantID {
+			sc.Tenants[i].Devices = []fakeidp.Device{{ID: "d1", DisplayName: "only-device"}}
+		}
+	}
+	emu, err := emulator.Start(&emulator.Options{Scenario: sc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(idp.Close)
-	graph, err := graphtest.New(&graphtest.Options{
-		KeysURL:   idp.KeysURL(),
-		Transport: idp.Client(),
-		Devices:   map[string][]map[string]any{fakeidp.DefaultConsentedTenantID: {{"id": "d1", "displayName": "only-device"}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(graph.Close)
-
-	for k, v := range map[string]string{
-		"IDENTITY_ENDPOINT":                  idp.AppServiceEndpoint(),
-		"IDENTITY_HEADER":                    idp.IdentityHeader(),
-		"MSI_ENDPOINT":                       "",
-		"MSI_SECRET":                         "",
-		"AZURE_FEDERATED_TOKEN_FILE":         "",
-		"AZURE_AUTHORITY_HOST":               idp.URL(),
-		"AZURE_TENANT_ID":                    fakeidp.DefaultHomeTenantID,
-		"AZURE_CLIENT_ID":                    fakeidp.DefaultAppClientID,
-		"AZURE_ADDITIONALLY_ALLOWED_TENANTS": "",
-	} {
-		t.Setenv(k, v)
-	}
+	t.Cleanup(emu.Close)
+	// The variables an App Service host sets, as fakemsi exec sets them.
+	emu.Env().Apply(t.Setenv)
+	idp, graph := emu.IDP(), emu.Graph()
 	settings := map[string]string{
 		"ALLOWED_TENANTS":              fakeidp.DefaultConsentedTenantID,
 		"GRAPH_URL":                    graph.URL() + "/v1.0",
