@@ -105,7 +105,13 @@ func ExampleServer_AddFault() {
 		fmt.Printf("%d retry-after=%q\n", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	for _, r := range srv.Requests() {
-		fmt.Printf("%d %q %v assertion=%q\n", r.Status, r.Code, r.ErrorCodes, r.Form.Get("client_assertion"))
+		// The log keeps the form without the assertion; print the field only
+		// when it is empty or the redaction marker, never a token.
+		kept := r.Form.Get("client_assertion")
+		if kept != "" && kept != "[redacted]" {
+			kept = "NOT REDACTED"
+		}
+		fmt.Printf("%d %q %v assertion=%q\n", r.Status, r.Code, r.ErrorCodes, kept)
 	}
 	// Output:
 	// 429 retry-after="2"

@@ -71,7 +71,7 @@ func TestEachRuleCanFail(t *testing.T) {
 		src  string
 		want string // rule reported; "" means none
 	}{
-		{"linkname", "federated/log.go", "package federated\n\nimport _ \"unsafe\"\n\n//go:linkname logWrite github.com/x/internal/log.Write\nfunc logWrite(string)\n", RuleNoLinkname},
+		{"linkname", "federated/log.go", "package federated\n\n" + linknameDirective + " logWrite github.com/x/internal/log.Write\nfunc logWrite(string)\n", RuleNoLinkname},
 		{"unsafe", "federated/x.go", "package federated\n\nimport \"unsafe\"\n\nvar _ = unsafe.Sizeof(0)\n", RuleNoUnsafe},
 		{"unsafe in interop too", "interop/x.go", "package interop\n\nimport \"unsafe\"\n\nvar _ = unsafe.Sizeof(0)\n", RuleNoUnsafe},
 		{"private Retry-After parser", "graphlite/throttle.go", "package graphlite\n\nimport \"net/http\"\n\nfunc f(h http.Header) string { return h.Get(\"Retry-After\") }\n", RuleOneRetryAfter},
