@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -45,27 +46,6 @@ func (s *countingSource) Assertion(ctx context.Context) (Assertion, error) {
 
 func newTestCache(src Source, clock *fakeClock) *cache {
 	return CachedWithOptions(src, &CacheOptions{Clock: clock.Now, RefreshBefore: 5 * time.Minute}).(*cache)
-}
-
-// waitBackground waits, bounded, for c's background refreshes to finish.
-func waitBackground(t *testing.T, c *cache) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { c.cell.Wait(); close(done) }()
-	receive(t, done, "the background refresh finishing")
-}
-
-// receive waits, bounded, for a value on ch; the bound only keeps a
-// regression from hanging the run.
-func receive[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out: %s did not happen", what)
-		panic("unreachable")
-	}
 }
 
 func mustGet(t *testing.T, s Source) string {
@@ -175,7 +155,7 @@ func TestCachedRefreshSchedule(t *testing.T) {
 		if got != s.want {
 			t.Fatalf("step %d: got %q, want %q", i, got, s.want)
 		}
-		waitBackground(t, c)
+		testwait.Wait(t, &c.cell, "the background refresh")
 	}
 }
 
@@ -194,14 +174,14 @@ func TestCachedRefreshAheadKeepsServingTheValidAssertion(t *testing.T) {
 	if got := mustGet(t, c); got != "tok-1" {
 		t.Fatalf("the caller that starts the refresh got %q, want the still-valid tok-1", got)
 	}
-	receive(t, src.entered, "the background refresh calling the source")
+	testwait.Receive(t, src.entered, "the background refresh calling the source")
 	for range 3 {
 		if got := mustGet(t, c); got != "tok-1" {
 			t.Fatalf("during the refresh got %q, want the still-valid tok-1", got)
 		}
 	}
 	close(src.release)
-	waitBackground(t, c)
+	testwait.Wait(t, &c.cell, "the background refresh")
 	src.entered = nil
 	if got := mustGet(t, c); got != "tok-2" {
 		t.Errorf("after the refresh got %q, want tok-2", got)
@@ -213,7 +193,7 @@ func TestCachedRefreshAheadKeepsServingTheValidAssertion(t *testing.T) {
 	if got := mustGet(t, c); got != "tok-2" {
 		t.Errorf("during a failing refresh got %q, want tok-2", got)
 	}
-	waitBackground(t, c)
+	testwait.Wait(t, &c.cell, "the background refresh")
 	if got := mustGet(t, c); got != "tok-2" {
 		t.Errorf("after a failed refresh got %q, want tok-2", got)
 	}
@@ -224,13 +204,13 @@ func TestCachedRefreshAheadKeepsServingTheValidAssertion(t *testing.T) {
 	// The next attempt waits 30 seconds, then is not kept from succeeding.
 	src.fail.Store(false)
 	mustGet(t, c)
-	waitBackground(t, c)
+	testwait.Wait(t, &c.cell, "the background refresh")
 	if n := src.calls.Load(); n != 3 {
 		t.Errorf("source calls = %d right after the failed refresh, want 3 (no retry yet)", n)
 	}
 	clock.Advance(30 * time.Second)
 	mustGet(t, c)
-	waitBackground(t, c)
+	testwait.Wait(t, &c.cell, "the background refresh")
 	if got := mustGet(t, c); got != "tok-4" {
 		t.Errorf("got %q, want tok-4 (the failure was not kept)", got)
 	}
@@ -253,7 +233,7 @@ func TestCachedExpiryFromJWT(t *testing.T) {
 	}
 	clock.Advance(2 * time.Second)
 	mustGet(t, c)
-	waitBackground(t, c)
+	testwait.Wait(t, &c.cell, "the background refresh")
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("source called %d times after the refresh point, want 2", n)
 	}
@@ -370,10 +350,10 @@ func TestCachedSourcePanics(t *testing.T) {
 	go get()
 	<-entered
 	go get()
-	receive(t, waiting, "the second caller waiting for the fetch")
+	testwait.Receive(t, waiting, "the second caller waiting for the fetch")
 	close(release)
 	for _, who := range []string{"a caller", "the other caller"} {
-		err := receive(t, errs, who+" returning")
+		err := testwait.Receive(t, errs, who+" returning")
 		if !errors.Is(err, refresh.ErrPanicked) || !strings.HasPrefix(err.Error(), "assertion: Cached: the source panicked: boom") {
 			t.Errorf("%s got %q, want an error saying the source panicked", who, redactedErr(err))
 		}
@@ -402,7 +382,7 @@ func TestCachedSourcePanicsInTheBackgroundRefresh(t *testing.T) {
 	if got := mustGet(t, c); got != "tok-1" {
 		t.Fatalf("got %q, want tok-1", got)
 	}
-	waitBackground(t, c)
+	testwait.Wait(t, &c.cell, "the background refresh")
 	if got := mustGet(t, c); got != "tok-1" {
 		t.Errorf("after the panicking refresh got %q, want the still-valid tok-1", got)
 	}
@@ -646,7 +626,7 @@ func TestCachedInvalidateDuringRefreshAhead(t *testing.T) {
 			if got := mustGet(t, c); got != "tok-1" {
 				t.Fatalf("the caller starting the refresh got %q, want the still-valid tok-1", got)
 			}
-			receive(t, src.entered, "the background refresh calling the source")
+			testwait.Receive(t, src.entered, "the background refresh calling the source")
 			if got := mustGet(t, c); got != "tok-1" {
 				t.Fatalf("during the refresh got %q, want the still-valid tok-1", got)
 			}
@@ -667,7 +647,7 @@ func TestCachedInvalidateDuringRefreshAhead(t *testing.T) {
 				want = result{tok: "error"}
 			}
 			for range waiters {
-				r := receive(t, others, "a caller returning")
+				r := testwait.Receive(t, others, "a caller returning")
 				if r.err != nil {
 					r.tok = "error"
 				}
@@ -675,7 +655,7 @@ func TestCachedInvalidateDuringRefreshAhead(t *testing.T) {
 					t.Errorf("a caller got %q, want %q", r.tok, want.tok)
 				}
 			}
-			waitBackground(t, c)
+			testwait.Wait(t, &c.cell, "the background refresh")
 			if n := src.calls.Load(); n != 2 {
 				t.Errorf("source called %d times, want 2", n)
 			}
@@ -744,7 +724,7 @@ func TestCachedOfACachedSourceIsTheSame(t *testing.T) {
 	mustGet(t, cases[1].got)
 	clock.Advance(30 * time.Minute)
 	mustGet(t, cases[1].got)
-	waitBackground(t, c.(*cache))
+	testwait.Wait(t, &c.(*cache).cell, "the background refresh")
 	if n := src.calls.Load(); n != 1 {
 		t.Errorf("source calls = %d at 30 minutes, want 1 (the second options were applied)", n)
 	}
@@ -758,13 +738,13 @@ func TestCachedDefaultRefreshStartsFiveMinutesBeforeExpiry(t *testing.T) {
 	mustGet(t, c)
 	clock.Advance(55*time.Minute - time.Nanosecond)
 	mustGet(t, c)
-	waitBackground(t, c)
+	testwait.Wait(t, &c.cell, "the background refresh")
 	if n := src.calls.Load(); n != 1 {
 		t.Fatalf("source calls = %d just before expiry minus 5 minutes, want 1", n)
 	}
 	clock.Advance(time.Nanosecond)
 	mustGet(t, c)
-	waitBackground(t, c)
+	testwait.Wait(t, &c.cell, "the background refresh")
 	if n := src.calls.Load(); n != 2 {
 		t.Errorf("source calls = %d at expiry minus 5 minutes, want 2 (a refresh)", n)
 	}
@@ -790,7 +770,7 @@ func TestCachedInvalidateConcurrently(t *testing.T) {
 		return Assertion{Token: fmt.Sprintf("tok-%d", n), ExpiresOn: testNow.Add(time.Hour)}, nil
 	})
 	c := CachedWithOptions(src, &CacheOptions{Clock: clock})
-	defer waitBackground(t, c.(*cache))
+	defer testwait.Wait(t, &c.(*cache).cell, "the background refresh")
 	inv := c.(Invalidator)
 	const goroutines, rounds = 8, 200
 	var wg sync.WaitGroup
@@ -870,7 +850,7 @@ func TestCachedShortRefreshBeforeStillRefreshesAhead(t *testing.T) {
 	if got := mustGet(t, c); got != "tok-1" {
 		t.Errorf("45 s before expiry got %q, want the still-valid tok-1 while the refresh runs", got)
 	}
-	waitBackground(t, c)
+	testwait.Wait(t, &c.cell, "the background refresh")
 	if got := mustGet(t, c); got != "tok-2" {
 		t.Errorf("45 s before expiry with RefreshBefore 10 s: got %q, want a refresh ahead (tok-2)", got)
 	}

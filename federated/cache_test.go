@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,27 +19,6 @@ import (
 	"github.com/tenantbridge/tenantbridge/assertion"
 	"github.com/tenantbridge/tenantbridge/internal/refresh"
 )
-
-// receive waits, bounded, for a value on ch; the bound only keeps a
-// regression from hanging the run.
-func receive[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out: %s did not happen", what)
-		panic("unreachable")
-	}
-}
-
-// waitBackground waits, bounded, for c's background refreshes to finish.
-func waitBackground(t *testing.T, c *Credential) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { c.cache.Wait(); close(done) }()
-	receive(t, done, "the background refresh finishing")
-}
 
 func TestColdCacheThousandCallersOneRequest(t *testing.T) {
 	ts := newTokenServer(t)
@@ -68,7 +48,7 @@ func TestColdCacheThousandCallersOneRequest(t *testing.T) {
 	close(release)
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
-	receive(t, finished, "every caller returning")
+	testwait.Receive(t, finished, "every caller returning")
 	close(errs)
 	close(toks)
 	for err := range errs {
@@ -109,7 +89,7 @@ func TestDifferentKeysProceedInParallel(t *testing.T) {
 		_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
 		done <- err
 	}()
-	receive(t, blockedArrived, "the home tenant's request reaching the server")
+	testwait.Receive(t, blockedArrived, "the home tenant's request reaching the server")
 	// The home tenant's request is stuck in the server. Tenant B must not
 	// wait for it; the deadline only keeps a regression from hanging the run.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -122,7 +102,7 @@ func TestDifferentKeysProceedInParallel(t *testing.T) {
 		t.Fatalf("another scope waited for the blocked request: %v", redactErr(err))
 	}
 	release()
-	if err := receive(t, done, "the home tenant's caller returning"); err != nil {
+	if err := testwait.Receive(t, done, "the home tenant's caller returning"); err != nil {
 		t.Fatal(redactErr(err))
 	}
 }
@@ -184,12 +164,12 @@ func TestRefreshAheadOneRefresherOthersKeepToken(t *testing.T) {
 			t.Fatalf("got a new token while the refresh is blocked")
 		}
 	}
-	receive(t, arrived, "the refresh reaching the server")
+	testwait.Receive(t, arrived, "the refresh reaching the server")
 	if n := ts.count.Load(); n != 2 {
 		t.Errorf("requests = %d during the refresh, want 2 (first token + one refresh)", n)
 	}
 	close(release)
-	waitBackground(t, c.Credential)
+	testwait.Wait(t, &c.Credential.cache, "the background refresh")
 	got, err := c.GetToken(ctx, opts)
 	if err != nil {
 		t.Fatal(redactErr(err))
@@ -222,7 +202,7 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 	if err != nil || got != first {
 		t.Fatalf("during a failing refresh got (%v, %v), want the current token", got.Token == first.Token, redactErr(err))
 	}
-	waitBackground(t, c.Credential)
+	testwait.Wait(t, &c.Credential.cache, "the background refresh")
 	if n := ts.count.Load(); n != 2 {
 		t.Fatalf("requests = %d, want 2", n)
 	}
@@ -232,7 +212,7 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 			t.Fatalf("after the failed refresh: err %v, same token %t", redactErr(err), got == first)
 		}
 	}
-	waitBackground(t, c.Credential)
+	testwait.Wait(t, &c.Credential.cache, "the background refresh")
 	if n := ts.count.Load(); n != 2 {
 		t.Errorf("requests = %d right after the failure, want 2", n)
 	}
@@ -240,7 +220,7 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("second attempt: err %v, same token %t", redactErr(err), got == first)
 	}
-	waitBackground(t, c.Credential)
+	testwait.Wait(t, &c.Credential.cache, "the background refresh")
 	if n := ts.count.Load(); n != 3 {
 		t.Errorf("requests = %d after refreshRetryInterval, want 3", n)
 	}
@@ -425,7 +405,7 @@ func TestWaiterOutlivesCancelledLeader(t *testing.T) {
 		_, err := c.GetToken(leaderCtx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
 		leaderDone <- err
 	}()
-	receive(t, arrived, "the leader's request reaching the server")
+	testwait.Receive(t, arrived, "the leader's request reaching the server")
 	waiterDone := make(chan azcore.AccessToken, 1)
 	waiterErr := make(chan error, 1)
 	go func() {
@@ -433,16 +413,16 @@ func TestWaiterOutlivesCancelledLeader(t *testing.T) {
 		waiterDone <- tok
 		waiterErr <- err
 	}()
-	receive(t, joined, "the waiter joining the leader's request")
+	testwait.Receive(t, joined, "the waiter joining the leader's request")
 	cancelLeader()
-	if err := receive(t, leaderDone, "the cancelled leader returning"); !errors.Is(err, context.Canceled) {
+	if err := testwait.Receive(t, leaderDone, "the cancelled leader returning"); !errors.Is(err, context.Canceled) {
 		t.Errorf("leader err = %v, want context.Canceled", redactErr(err))
 	}
 	close(release)
-	if err := receive(t, waiterErr, "the waiter returning"); err != nil {
+	if err := testwait.Receive(t, waiterErr, "the waiter returning"); err != nil {
 		t.Fatalf("waiter got %v, want a token from a new request", redactErr(err))
 	}
-	if tok := receive(t, waiterDone, "the waiter's token"); tok.Token != "second" {
+	if tok := testwait.Receive(t, waiterDone, "the waiter's token"); tok.Token != "second" {
 		t.Errorf("the waiter got a different token than its own request issued (second)")
 	}
 	if n := ts.count.Load(); n != 2 {
@@ -467,7 +447,7 @@ func TestBackgroundRefreshIsBounded(t *testing.T) {
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
-	waitBackground(t, c.Credential)
+	testwait.Wait(t, &c.Credential.cache, "the background refresh")
 	if n := ts.count.Load(); n != 1 {
 		t.Errorf("requests = %d, want 1", n)
 	}
@@ -520,15 +500,15 @@ func TestWaiterSharesLeadersRequestTimeout(t *testing.T) {
 		_, err := c.GetToken(context.Background(), opts)
 		errs <- err
 	}()
-	receive(t, tt.arrived, "the leader's request reaching the transport")
+	testwait.Receive(t, tt.arrived, "the leader's request reaching the transport")
 	go func() {
 		_, err := c.GetToken(context.Background(), opts)
 		errs <- err
 	}()
-	receive(t, joined, "the second caller joining the request")
+	testwait.Receive(t, joined, "the second caller joining the request")
 	close(tt.release)
 	for range 2 {
-		if err := receive(t, errs, "a caller returning"); !errors.Is(err, context.DeadlineExceeded) {
+		if err := testwait.Receive(t, errs, "a caller returning"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v, want the request's timeout", redactErr(err))
 		}
 	}
@@ -569,7 +549,7 @@ func TestPanicInABackgroundRefreshIsAFailedRefresh(t *testing.T) {
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("past the refresh time got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
-	waitBackground(t, c.Credential)
+	testwait.Wait(t, &c.Credential.cache, "the background refresh")
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("after the panicking refresh got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
@@ -617,7 +597,7 @@ func TestAssertionSourcePanicDuringABackgroundRefresh(t *testing.T) {
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
-	waitBackground(t, c.Credential)
+	testwait.Wait(t, &c.Credential.cache, "the background refresh")
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("assertion source calls = %d, want 2 (the refresh reached the panicking call)", n)
 	}
@@ -634,7 +614,7 @@ func TestAssertionSourcePanicDuringABackgroundRefresh(t *testing.T) {
 	// The retry after refreshRetryInterval gets a fresh assertion and token.
 	c.clock.Advance(refreshRetryInterval)
 	c.GetToken(ctx, opts)
-	waitBackground(t, c.Credential)
+	testwait.Wait(t, &c.Credential.cache, "the background refresh")
 	if got, err := c.GetToken(ctx, opts); err != nil || got.Token != "t2" {
 		t.Errorf("after the retry got (%t, %v), want the refreshed token t2", got.Token == "t2", redactErr(err))
 	}

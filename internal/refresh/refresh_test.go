@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 	"runtime"
 	"strings"
 	"sync"
@@ -11,10 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-// bound is how long a test waits for something that should happen at once.
-// It only keeps a regression from hanging the run; no test measures time.
-const bound = 10 * time.Second
 
 // testHost serves "v-N" values (N counts fetches) for any key, valid for life
 // and due for refresh after refreshIn, on a clock that moves only when the
@@ -103,26 +100,6 @@ func (c cellHost) Observe(ev Event[struct{}, string]) {
 	c.h.Observe(Event[string, string]{Kind: ev.Kind, Err: ev.Err, Kept: ev.Kept})
 }
 
-// receive waits, bounded, for a value on ch.
-func receive[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(bound):
-		t.Fatalf("timed out: %s did not happen", what)
-		panic("unreachable")
-	}
-}
-
-// waitBackground waits, bounded, for the background refreshes of w.
-func waitBackground(t *testing.T, w interface{ Wait() }) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { w.Wait(); close(done) }()
-	receive(t, done, "the background refresh finishing")
-}
-
 type result struct {
 	v   string
 	err error
@@ -161,17 +138,17 @@ func TestConcurrentMissesShareOneFetch(t *testing.T) {
 	h.joined = make(chan string, waiters)
 	var c Cell[string]
 	leader := getAsync(context.Background(), &c, h)
-	receive(t, g.entered, "the first caller entering the fetch")
+	testwait.Receive(t, g.entered, "the first caller entering the fetch")
 	var others []<-chan result
 	for range waiters {
 		others = append(others, getAsync(context.Background(), &c, h))
 	}
 	for i := range waiters {
-		receive(t, h.joined, fmt.Sprintf("caller %d joining the fetch in flight", i))
+		testwait.Receive(t, h.joined, fmt.Sprintf("caller %d joining the fetch in flight", i))
 	}
 	close(g.release)
 	for i, ch := range append(others, leader) {
-		if r := receive(t, ch, fmt.Sprintf("caller %d returning", i)); r.v != "v-1" || r.err != nil {
+		if r := testwait.Receive(t, ch, fmt.Sprintf("caller %d returning", i)); r.v != "v-1" || r.err != nil {
 			t.Errorf("caller %d got %v, want v-1", i, r)
 		}
 	}
@@ -199,16 +176,16 @@ func TestErrorGoesToWaitersAndIsNotKept(t *testing.T) {
 	}
 	var c Cell[string]
 	results := []<-chan result{getAsync(context.Background(), &c, h)}
-	receive(t, g.entered, "the first fetch")
+	testwait.Receive(t, g.entered, "the first fetch")
 	for range 5 {
 		results = append(results, getAsync(context.Background(), &c, h))
 	}
 	for range 5 {
-		receive(t, h.joined, "a caller joining")
+		testwait.Receive(t, h.joined, "a caller joining")
 	}
 	close(g.release)
 	for i, ch := range results {
-		if r := receive(t, ch, "a caller returning"); !errors.Is(r.err, failing) || r.v != "" {
+		if r := testwait.Receive(t, ch, "a caller returning"); !errors.Is(r.err, failing) || r.v != "" {
 			t.Errorf("caller %d got %v, want the fetch's error and no value", i, r)
 		}
 	}
@@ -226,17 +203,17 @@ func TestWaiterReturnsWhenItsOwnContextEnds(t *testing.T) {
 	h.joined = make(chan string, 1)
 	var c Cell[string]
 	leader := getAsync(context.Background(), &c, h)
-	receive(t, g.entered, "the leader's fetch")
+	testwait.Receive(t, g.entered, "the leader's fetch")
 	ctx, cancel := context.WithCancel(context.Background())
 	waiter := getAsync(ctx, &c, h)
-	receive(t, h.joined, "the waiter joining")
+	testwait.Receive(t, h.joined, "the waiter joining")
 	cancel()
-	r := receive(t, waiter, "the cancelled waiter returning while the fetch is still blocked")
+	r := testwait.Receive(t, waiter, "the cancelled waiter returning while the fetch is still blocked")
 	if !errors.Is(r.err, context.Canceled) {
 		t.Errorf("waiter got %v, want context.Canceled", r)
 	}
 	close(g.release)
-	if r := receive(t, leader, "the leader returning"); r.v != "v-1" {
+	if r := testwait.Receive(t, leader, "the leader returning"); r.v != "v-1" {
 		t.Errorf("leader got %v, want v-1", r)
 	}
 }
@@ -251,16 +228,16 @@ func TestWaiterRetriesWhenTheLeaderAbandons(t *testing.T) {
 	var c Cell[string]
 	ctx, cancel := context.WithCancel(context.Background())
 	leader := getAsync(ctx, &c, h)
-	receive(t, g.entered, "the leader's fetch")
+	testwait.Receive(t, g.entered, "the leader's fetch")
 	waiter := getAsync(context.Background(), &c, h)
-	receive(t, h.joined, "the waiter joining")
+	testwait.Receive(t, h.joined, "the waiter joining")
 	cancel()
-	if r := receive(t, leader, "the leader returning"); !errors.Is(r.err, context.Canceled) {
+	if r := testwait.Receive(t, leader, "the leader returning"); !errors.Is(r.err, context.Canceled) {
 		t.Errorf("leader got %v, want context.Canceled", r)
 	}
-	receive(t, g.entered, "the waiter starting its own fetch")
+	testwait.Receive(t, g.entered, "the waiter starting its own fetch")
 	close(g.release)
-	if r := receive(t, waiter, "the waiter returning"); r.v != "v-2" || r.err != nil {
+	if r := testwait.Receive(t, waiter, "the waiter returning"); r.v != "v-2" || r.err != nil {
 		t.Errorf("waiter got %v, want its own fetch's v-2", r)
 	}
 }
@@ -277,12 +254,12 @@ func TestWaiterSharesATimeoutThatIsNotTheLeadersContext(t *testing.T) {
 	}
 	var c Cell[string]
 	leader := getAsync(context.Background(), &c, h)
-	receive(t, g.entered, "the leader's fetch")
+	testwait.Receive(t, g.entered, "the leader's fetch")
 	waiter := getAsync(context.Background(), &c, h)
-	receive(t, h.joined, "the waiter joining")
+	testwait.Receive(t, h.joined, "the waiter joining")
 	close(g.release)
 	for _, ch := range []<-chan result{leader, waiter} {
-		if r := receive(t, ch, "a caller returning"); !errors.Is(r.err, context.DeadlineExceeded) {
+		if r := testwait.Receive(t, ch, "a caller returning"); !errors.Is(r.err, context.DeadlineExceeded) {
 			t.Errorf("got %v, want the fetch's timeout", r)
 		}
 	}
@@ -315,8 +292,8 @@ func TestRefreshAheadInTheBackground(t *testing.T) {
 		t.Fatalf("the caller past RefreshAt got (%q, %v), want v-1 at once", v, err)
 	}
 	cancel()
-	fctx := receive(t, h.fetchCx, "the background refresh starting")
-	receive(t, g.entered, "the refresh entering the fetch")
+	fctx := testwait.Receive(t, h.fetchCx, "the background refresh starting")
+	testwait.Receive(t, g.entered, "the refresh entering the fetch")
 	if fctx.Value(ctxKey{}) != "traced" {
 		t.Error("the refresh's context lost the caller's values")
 	}
@@ -336,7 +313,7 @@ func TestRefreshAheadInTheBackground(t *testing.T) {
 	}
 	h.fetchCx = nil
 	close(g.release)
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 	if got := mustGet(t, &c, h); got != "v-2" {
 		t.Errorf("after the refresh got %q, want v-2", got)
 	}
@@ -362,7 +339,7 @@ func TestFailedRefreshKeepsTheValueAndWaitsBeforeTheNextTry(t *testing.T) {
 	if got := mustGet(t, &c, h); got != "v-1" {
 		t.Fatalf("got %q, want v-1", got)
 	}
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 	failed := h.eventsOf(RefreshFailed)
 	if len(failed) != 1 || failed[0].Err == nil || failed[0].Err.Error() != "peer down" || failed[0].Kept == nil || failed[0].Kept.Value != "v-1" || failed[0].Kept.ExpiresAt != time.Hour {
 		t.Fatalf("RefreshFailed events = %+v, want one with the error and the kept v-1", failed)
@@ -372,19 +349,19 @@ func TestFailedRefreshKeepsTheValueAndWaitsBeforeTheNextTry(t *testing.T) {
 			t.Fatalf("after the failure got %q, want v-1", got)
 		}
 	}
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 	if n := h.calls.Load(); n != 2 {
 		t.Fatalf("fetches = %d right after the failure, want 2", n)
 	}
 	h.advance(time.Minute - 1)
 	mustGet(t, &c, h)
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 	if n := h.calls.Load(); n != 2 {
 		t.Fatalf("fetches = %d before RetryInterval, want 2", n)
 	}
 	h.advance(1)
 	mustGet(t, &c, h)
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 	if n := h.calls.Load(); n != 3 {
 		t.Fatalf("fetches = %d at RetryInterval, want 3", n)
 	}
@@ -411,7 +388,7 @@ func TestBackgroundRefreshIsBoundedByItsBudget(t *testing.T) {
 	if v, err := c.Get(ctx, cellHost{h}); v != "v-1" || err != nil {
 		t.Fatalf("got (%q, %v), want v-1", v, err)
 	}
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 	failed := h.eventsOf(RefreshFailed)
 	if len(failed) != 1 || !errors.Is(failed[0].Err, context.DeadlineExceeded) {
 		t.Errorf("RefreshFailed events = %+v, want one with context.DeadlineExceeded", failed)
@@ -431,7 +408,7 @@ func TestLateRefreshOfAReplacedValueFetchesNothing(t *testing.T) {
 	mustGet(t, &c, h)
 	h.advance(56 * time.Minute)
 	mustGet(t, &c, h)
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 	if n := h.calls.Load(); n != 2 {
 		t.Fatalf("fetches = %d, want 2 (first value and one refresh)", n)
 	}
@@ -498,7 +475,7 @@ func TestRefreshThatReturnsAnExpiredValue(t *testing.T) {
 		if got := mustGet(t, &c, h); got != "v-1" {
 			t.Fatalf("got %q, want v-1", got)
 		}
-		waitBackground(t, &c)
+		testwait.Wait(t, &c, "the background refresh")
 	}
 	if n := h.calls.Load(); n != 2 {
 		t.Errorf("fetches = %d, want 2", n)
@@ -521,16 +498,16 @@ func TestPanicInAFetchBecomesEveryCallersError(t *testing.T) {
 	}
 	c := Cell[string]{Options: Options{Name: "test: cache"}}
 	results := []<-chan result{getAsync(context.Background(), &c, h)}
-	receive(t, g.entered, "the fetch")
+	testwait.Receive(t, g.entered, "the fetch")
 	for range 3 {
 		results = append(results, getAsync(context.Background(), &c, h))
 	}
 	for range 3 {
-		receive(t, h.joined, "a caller joining")
+		testwait.Receive(t, h.joined, "a caller joining")
 	}
 	close(g.release)
 	for i, ch := range results {
-		r := receive(t, ch, "a caller returning after the panic")
+		r := testwait.Receive(t, ch, "a caller returning after the panic")
 		if !errors.Is(r.err, ErrPanicked) {
 			t.Fatalf("caller %d got %v, want ErrPanicked", i, r)
 		}
@@ -561,7 +538,7 @@ func TestPanicInABackgroundRefresh(t *testing.T) {
 	if got := mustGet(t, &c, h); got != "v-1" {
 		t.Fatalf("got %q, want v-1", got)
 	}
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 	if got := mustGet(t, &c, h); got != "v-1" {
 		t.Errorf("after the panicking refresh got %q, want the still-valid v-1", got)
 	}
@@ -588,15 +565,15 @@ func TestPanicInABackgroundRefreshReleasesJoinedCallers(t *testing.T) {
 	h.fetch = func(context.Context, string, int32) (Lease[string], error) { panic("boom") }
 	h.advance(56 * time.Minute)
 	mustGet(t, &c, h)
-	receive(t, g.entered, "the background refresh")
+	testwait.Receive(t, g.entered, "the background refresh")
 	h.advance(5 * time.Minute) // v-1 expires while the refresh is blocked
 	waiter := getAsync(context.Background(), &c, h)
-	receive(t, h.joined, "the caller joining the refresh")
+	testwait.Receive(t, h.joined, "the caller joining the refresh")
 	close(g.release)
-	if r := receive(t, waiter, "the joined caller returning"); !errors.Is(r.err, ErrPanicked) {
+	if r := testwait.Receive(t, waiter, "the joined caller returning"); !errors.Is(r.err, ErrPanicked) {
 		t.Errorf("joined caller got %v, want ErrPanicked", r)
 	}
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 }
 
 func TestGoexitInAFetchReleasesWaiters(t *testing.T) {
@@ -614,12 +591,12 @@ func TestGoexitInAFetchReleasesWaiters(t *testing.T) {
 		defer close(leaderDone)
 		c.Get(context.Background(), cellHost{h})
 	}()
-	receive(t, g.entered, "the fetch")
+	testwait.Receive(t, g.entered, "the fetch")
 	waiter := getAsync(context.Background(), &c, h)
-	receive(t, h.joined, "the waiter joining")
+	testwait.Receive(t, h.joined, "the waiter joining")
 	close(g.release)
-	receive(t, leaderDone, "the leader's goroutine ending")
-	if r := receive(t, waiter, "the waiter returning"); !errors.Is(r.err, ErrPanicked) || !strings.Contains(r.err.Error(), "Goexit") {
+	testwait.Receive(t, leaderDone, "the leader's goroutine ending")
+	if r := testwait.Receive(t, waiter, "the waiter returning"); !errors.Is(r.err, ErrPanicked) || !strings.Contains(r.err.Error(), "Goexit") {
 		t.Errorf("waiter got %v, want an error naming runtime.Goexit", r)
 	}
 }
@@ -635,7 +612,7 @@ func TestAPanickingObserverDoesNotBreakTheCache(t *testing.T) {
 	}
 	h.advance(56 * time.Minute)
 	c.Get(context.Background(), h)
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 	if v, _ := c.Get(context.Background(), h); v != "v-2" {
 		t.Errorf("after a refresh with a panicking observer got %q, want v-2", v)
 	}
@@ -718,7 +695,7 @@ func TestInvalidateAfterAFailedRefresh(t *testing.T) {
 	}
 	h.advance(56 * time.Minute)
 	mustGet(t, &c, h)
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 	if c.e.st.Load() != s {
 		t.Fatal("a failed refresh replaced the state")
 	}
@@ -738,22 +715,22 @@ func TestInvalidateDuringABackgroundRefresh(t *testing.T) {
 	h.joined = make(chan string, 3)
 	h.advance(56 * time.Minute)
 	mustGet(t, &c, h)
-	receive(t, g.entered, "the background refresh")
+	testwait.Receive(t, g.entered, "the background refresh")
 	c.Invalidate(func(v string) bool { return v == "v-1" })
 	var waiters []<-chan result
 	for range 3 {
 		waiters = append(waiters, getAsync(context.Background(), &c, h))
 	}
 	for range 3 {
-		receive(t, h.joined, "a caller joining the refresh")
+		testwait.Receive(t, h.joined, "a caller joining the refresh")
 	}
 	close(g.release)
 	for _, ch := range waiters {
-		if r := receive(t, ch, "a caller returning"); r.v != "v-2" {
+		if r := testwait.Receive(t, ch, "a caller returning"); r.v != "v-2" {
 			t.Errorf("got %v, want the refresh's v-2", r)
 		}
 	}
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 	if n := h.calls.Load(); n != 2 {
 		t.Errorf("fetches = %d, want 2", n)
 	}
@@ -791,7 +768,7 @@ func TestInvalidateConcurrently(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitBackground(t, &c)
+	testwait.Wait(t, &c, "the background refresh")
 }
 
 // flipHost's clock alternates between two instants, in and out of the

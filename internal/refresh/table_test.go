@@ -1,6 +1,8 @@
 package refresh
 
 import (
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
+
 	"context"
 	"fmt"
 	"sync"
@@ -27,18 +29,18 @@ func TestTableKeysAreIndependent(t *testing.T) {
 		v, err := tget(&tb, context.Background(), h, "a")
 		blocked <- result{v, err}
 	}()
-	receive(t, g.entered, "key a's fetch")
+	testwait.Receive(t, g.entered, "key a's fetch")
 	h.gate.Store(nil)
 	got := make(chan result, 1)
 	go func() {
 		v, err := tget(&tb, context.Background(), h, "b")
 		got <- result{v, err}
 	}()
-	if r := receive(t, got, "key b's fetch, while a's is blocked"); r.err != nil || r.v != "v-2" {
+	if r := testwait.Receive(t, got, "key b's fetch, while a's is blocked"); r.err != nil || r.v != "v-2" {
 		t.Errorf("key b got %v, want v-2", r)
 	}
 	close(g.release)
-	if r := receive(t, blocked, "key a's fetch returning"); r.v != "v-1" {
+	if r := testwait.Receive(t, blocked, "key a's fetch returning"); r.v != "v-1" {
 		t.Errorf("key a got %v, want v-1", r)
 	}
 }

@@ -1,0 +1,21 @@
+package testwait
+
+import (
+	"sync"
+	"testing"
+)
+
+func TestReceive(t *testing.T) {
+	ch := make(chan int, 1)
+	ch <- 7
+	if got := Receive(t, ch, "the value"); got != 7 {
+		t.Fatalf("Receive = %d, want 7", got)
+	}
+}
+
+func TestWait(t *testing.T) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go wg.Done()
+	Wait(t, &wg, "the goroutine")
+}
