@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
 
 // entraHandler routes the authority's paths:
@@ -20,21 +22,21 @@ func (s *Server) entraHandler() http.Handler {
 		endpoint, h := "", http.HandlerFunc(s.notFound)
 		switch {
 		case len(seg) == 3 && seg[0] == "issuers" && seg[2] == "keys":
-			endpoint, h = "keys", func(w http.ResponseWriter, r *http.Request) { s.issuerKeysDoc(w, r, seg[1]) }
+			endpoint, h = fault.EndpointKeys, func(w http.ResponseWriter, r *http.Request) { s.issuerKeysDoc(w, r, seg[1]) }
 		case len(seg) == 4 && seg[0] == "issuers" && seg[2] == ".well-known" && seg[3] == "openid-configuration":
-			endpoint, h = "openid", func(w http.ResponseWriter, r *http.Request) { s.issuerConfig(w, r, seg[1]) }
+			endpoint, h = fault.EndpointOpenID, func(w http.ResponseWriter, r *http.Request) { s.issuerConfig(w, r, seg[1]) }
 		case len(seg) == 3 && seg[0] == "common" && seg[1] == "discovery" && seg[2] == "instance":
-			endpoint, h = "discovery", s.instanceDiscovery
+			endpoint, h = fault.EndpointDiscovery, s.instanceDiscovery
 		case len(seg) == 4 && seg[1] == "discovery" && seg[2] == "v2.0" && seg[3] == "keys",
 			len(seg) == 3 && seg[1] == "discovery" && seg[2] == "keys":
-			endpoint, h = "keys", func(w http.ResponseWriter, r *http.Request) { s.keysDoc(w, r, seg[0]) }
+			endpoint, h = fault.EndpointKeys, func(w http.ResponseWriter, r *http.Request) { s.keysDoc(w, r, seg[0]) }
 		case len(seg) == 4 && seg[1] == "v2.0" && seg[2] == ".well-known" && seg[3] == "openid-configuration":
-			endpoint, h = "openid", func(w http.ResponseWriter, r *http.Request) { s.openIDConfig(w, r, seg[0]) }
+			endpoint, h = fault.EndpointOpenID, func(w http.ResponseWriter, r *http.Request) { s.openIDConfig(w, r, seg[0]) }
 		case len(seg) == 4 && seg[1] == "oauth2" && seg[2] == "v2.0" && seg[3] == "token":
-			endpoint, h = "token", func(w http.ResponseWriter, r *http.Request) { s.token(w, r, seg[0]) }
+			endpoint, h = fault.EndpointToken, func(w http.ResponseWriter, r *http.Request) { s.token(w, r, seg[0]) }
 		}
 		tenant := ""
-		if endpoint == "token" || (endpoint == "openid" || endpoint == "keys") && seg[0] != "issuers" {
+		if endpoint == fault.EndpointToken || (endpoint == fault.EndpointOpenID || endpoint == fault.EndpointKeys) && seg[0] != "issuers" {
 			tenant = seg[0]
 		}
 		s.serve(ListenerEntra, endpoint, tenant, w, r, h)

@@ -33,7 +33,8 @@ type Fault = fault.Fault
 // "path=TEXT". Examples: "token:429:retry-after=2:count=3",
 // "imds:410:count=2", "token:latency=200ms", "msi:reset",
 // "token:body=malformed", "*:503". Errors name the item that is wrong and
-// what to write instead. graphtest.ParseFault reads the "graph" specs.
+// what to write instead. graphtest.ParseFault reads the "graph" specs, and
+// emulator.ParseFault the specs of every endpoint.
 func ParseFault(spec string) (Fault, error) {
 	f, err := fault.Parse(spec)
 	if err != nil {
@@ -91,9 +92,9 @@ func (s *Server) serve(listener, endpoint, tenant string, w http.ResponseWriter,
 func (s *Server) writeFaultStatus(w http.ResponseWriter, r *http.Request, endpoint string, status int, info *reqInfo) {
 	msg := fmt.Sprintf("Injected fault: HTTP %d.", status)
 	switch endpoint {
-	case "appservice":
+	case fault.EndpointAppService:
 		writeJSON(w, status, map[string]any{"statusCode": status, "message": msg, "correlationId": newGUID()})
-	case "imds":
+	case fault.EndpointIMDS:
 		info.code = "temporarily_unavailable"
 		writeJSON(w, status, map[string]string{"error": info.code, "error_description": msg})
 	default:

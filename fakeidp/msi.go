@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
 
 // Paths of the managed-identity endpoints on the MSI listener.
@@ -33,9 +34,9 @@ func (s *Server) msiHandler() http.Handler {
 		// the trailing slash, so the fake does too.
 		switch strings.TrimSuffix(r.URL.Path, "/") {
 		case appServicePath:
-			endpoint, h = "appservice", s.appService
+			endpoint, h = fault.EndpointAppService, s.appService
 		case imdsPath:
-			endpoint, h = "imds", s.imds
+			endpoint, h = fault.EndpointIMDS, s.imds
 		}
 		s.serve(ListenerMSI, endpoint, "", w, r, h)
 	})

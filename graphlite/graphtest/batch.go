@@ -79,14 +79,15 @@ func (s *Server) batchOne(outer *http.Request, version string, br batchRequest) 
 	}
 	began := time.Now()
 	rec := s.newRecord(inner, true)
+	// Its own record: the outer request's context carries the $batch's.
+	inner = withRecord(inner, &rec)
 	rr := httptest.NewRecorder()
-	sw := &statusWriter{ResponseWriter: rr}
 	if method != http.MethodGet {
-		s.writeError(sw, inner, http.StatusMethodNotAllowed, "Request_BadRequest", "graphtest serves only GET inside $batch.")
+		s.writeError(rr, inner, http.StatusMethodNotAllowed, "Request_BadRequest", "graphtest serves only GET inside $batch.")
 	} else {
-		s.handle(sw, inner, &rec, true)
+		s.handle(rr, inner, &rec, true)
 	}
-	rec.Status, rec.Code = rr.Code, sw.errorCode
+	rec.Status = rr.Code
 	s.requests.Add(rec)
 	s.logRequest(inner.Context(), rec, time.Since(began))
 	resp := batchResponse{ID: br.ID, Status: rr.Code, Headers: map[string]string{}}

@@ -49,7 +49,8 @@ func (s *Server) ClearFaults() { s.faults.Clear() }
 // "graph:claims:count=1", "graph:503:path=/devices/$count".
 //
 // Errors name the spec, the item that is wrong and what to write instead.
-// fakeidp.ParseFault reads the specs of the other endpoints.
+// fakeidp.ParseFault reads the specs of the other endpoints, and
+// emulator.ParseFault the specs of every endpoint.
 func ParseFault(spec string) (Fault, error) {
 	f, err := fault.Parse(spec)
 	if err != nil {

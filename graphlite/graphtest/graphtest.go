@@ -67,7 +67,7 @@ type Options struct {
 	Clock func() time.Time
 	// Addr is the listen address; default 127.0.0.1:0.
 	Addr string
-	// Logger gets one line per request, like fakeidp's: listener "graph",
+	// Logger gets one line per request, like fakeidp's: listener [ListenerGraph],
 	// method, path, status, Graph error code, tenant and latency (and
 	// in_batch for the requests inside a $batch). Never the Authorization
 	// header, a token or the query. Failed requests are logged at Warn, the
@@ -85,7 +85,7 @@ const keysRefetchInterval = 5 * time.Second
 // for the same ideas.
 type Request struct {
 	Time     time.Time // when it arrived, on Options.Clock
-	Listener string    // always "graph", as in the request log's lines
+	Listener string    // always [ListenerGraph], as in the request log's lines
 	Method   string
 	URL      string // absolute, exactly as received (path and raw query)
 	Path     string

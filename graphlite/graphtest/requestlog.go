@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// ListenerGraph is the Listener of every [Request] of this server and of its
+// request log's lines, beside fakeidp's "entra" and "msi".
+const ListenerGraph = "graph"
+
 // logRequest writes the request's line, in the shape of fakeidp's so that an
 // emulator's log reads as one: listener, method, path, status, error code,
 // tenant, latency. It is built from a Request, whose Authorization header is
@@ -21,7 +25,7 @@ func (s *Server) logRequest(ctx context.Context, rec Request, latency time.Durat
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("listener", "graph"), slog.String("method", rec.Method), slog.String("path", rec.Path),
+		slog.String("listener", rec.Listener), slog.String("method", rec.Method), slog.String("path", rec.Path),
 		slog.Int("status", rec.Status), slog.String("error_code", rec.Code),
 		slog.String("tenant", rec.Tenant), slog.Duration("latency", latency),
 	}

@@ -2,6 +2,7 @@ package graphtest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -13,12 +14,10 @@ import (
 	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
 
-// statusWriter remembers the status code and the Graph error code for
-// Requests and the request log.
+// statusWriter remembers the status code for Requests and the request log.
 type statusWriter struct {
 	http.ResponseWriter
-	status    int
-	errorCode string
+	status int
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -35,14 +34,25 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// recordKey is the context key of the *Request a request is recorded in,
+// so that writeError can note Graph's error code wherever it is called from
+// (also when a body fault has the answer written into a recorder).
+type recordKey struct{}
+
+// withRecord returns r carrying rec for writeError.
+func withRecord(r *http.Request, rec *Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
+}
+
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	began := time.Now() // real time: the latency is what the client waited
 	rec := s.newRecord(r, false)
+	r = withRecord(r, &rec)
 	sw := &statusWriter{ResponseWriter: w}
 	// Deferred, so that a fault that resets the connection (a panic with
 	// http.ErrAbortHandler) is recorded and logged too, with status 0.
 	defer func() {
-		rec.Status, rec.Code = sw.status, sw.errorCode
+		rec.Status = sw.status
 		s.requests.Add(rec)
 		s.logRequest(r.Context(), rec, time.Since(began))
 	}()
@@ -55,13 +65,14 @@ func (s *Server) newRecord(r *http.Request, inBatch bool) Request {
 		h.Set("Authorization", "[redacted]")
 	}
 	return Request{
-		Time: s.clock(), Listener: "graph",
+		Time: s.clock(), Listener: ListenerGraph,
 		Method: r.Method, URL: s.URL() + r.URL.RequestURI(), Path: r.URL.Path,
 		RawQuery: r.URL.RawQuery, Header: h, InBatch: inBatch,
 	}
 }
 
-// handle serves one request (also one inside a $batch).
+// handle serves one request (also one inside a $batch). r carries rec
+// (withRecord).
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, rec *Request, inBatch bool) {
 	w.Header().Set("request-id", newUUID())
 	crid := r.Header.Get("client-request-id")
@@ -87,13 +98,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rec *Request, in
 	if !inBatch {
 		if f, ok := s.faults.Take(fault.EndpointGraph, r.URL.Path); ok {
 			fault.Serve(w, r, f, func(w http.ResponseWriter) { s.writeFault(w, r, f) },
-				http.HandlerFunc(func(dw http.ResponseWriter, r *http.Request) {
-					// The damaged answer is recorded first: keep its Graph error code.
-					dsw := &statusWriter{ResponseWriter: dw}
-					s.route(dsw, r, rec, p, version, rest, inBatch)
-					if sw, ok := w.(*statusWriter); ok && dsw.errorCode != "" {
-						sw.errorCode = dsw.errorCode
-					}
+				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					s.route(w, r, rec, p, version, rest, inBatch)
 				}))
 			return
 		}
@@ -167,8 +173,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, 
 	body.Error.InnerError.RequestID = w.Header().Get("request-id")
 	body.Error.InnerError.ClientRequestID = w.Header().Get("client-request-id")
 	b, _ := json.Marshal(body)
-	if sw, ok := w.(*statusWriter); ok {
-		sw.errorCode = code
+	if rec, ok := r.Context().Value(recordKey{}).(*Request); ok {
+		rec.Code = code
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -152,10 +153,11 @@ func (f *Fault) setBody(kind string) error {
 func (f *Fault) setRetryAfter(v string) error {
 	d, err := time.ParseDuration(v)
 	if n, aerr := strconv.Atoi(v); aerr == nil {
-		d, err = time.Duration(n)*time.Second, nil
+		// Compared in seconds: a huge n would overflow the Duration.
 		if n > int(maxRetryAfter/time.Second) {
-			d = maxRetryAfter + 1
+			return errRetryAfterTooLong
 		}
+		d, err = time.Duration(n)*time.Second, nil
 	}
 	switch {
 	case err != nil:
@@ -163,7 +165,7 @@ func (f *Fault) setRetryAfter(v string) error {
 	case d < 0:
 		return fmt.Errorf("retry-after must not be negative")
 	case d > maxRetryAfter:
-		return fmt.Errorf("retry-after of more than a day (give at most 86400)")
+		return errRetryAfterTooLong
 	case d == 0:
 		// A zero RetryAfter sends nothing; the spec asks for the header.
 		f.Header = http.Header{"Retry-After": {"0"}}
@@ -175,3 +177,5 @@ func (f *Fault) setRetryAfter(v string) error {
 
 // maxRetryAfter bounds retry-after: more is a typo, and no client waits it.
 const maxRetryAfter = 24 * time.Hour
+
+var errRetryAfterTooLong = errors.New("retry-after of more than a day (give at most 86400)")
