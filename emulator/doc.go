@@ -22,7 +22,8 @@
 //
 // Like every fake of this module, the emulator scripts faults
 // ([Emulator.AddFault], [Emulator.ClearFaults]; each goes to the server its
-// endpoint names) and records requests ([Emulator.Requests], merged in
+// endpoint names; [ParseFault] reads `fakemsi --fault` specs for every
+// endpoint) and records requests ([Emulator.Requests], merged in
 // arrival order, and [Emulator.ResetRequests]). [Emulator.IDP] and
 // [Emulator.Graph] are the servers themselves, for the rest: rotate keys,
 // move the clock, warm up IMDS, issue tokens.

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -68,11 +67,14 @@ type Options struct {
 
 	// Faults are added before the first request, in order, as by
 	// [Emulator.AddFault]: each to the server its Endpoint names.
-	Faults []fakeidp.Fault
+	// [ParseFault] reads them from `fakemsi --fault` specs.
+	Faults []Fault
 
 	// Logger gets one line per request from every listener (secrets
-	// redacted, and anything shaped like a JWT or equal to the identity
-	// header replaced by "[redacted]" as a second guard); nil logs nothing.
+	// redacted by the servers and, as a second guard, anything shaped like
+	// a JWT replaced by "[jwt redacted]" and the identity header, or any
+	// IDENTITY_HEADER= or MSI_SECRET= value, by "[redacted]"); nil logs
+	// nothing.
 	Logger *slog.Logger
 }
 
@@ -81,17 +83,14 @@ type Options struct {
 // tokens, with the files and the environment block a client needs. Its
 // methods are safe for concurrent use.
 type Emulator struct {
-	mode   Mode
-	idp    *fakeidp.Server
-	graph  *graphtest.Server
-	client *http.Client
-	caPEM  []byte
-	caFile string
-	// wroteCAFile: the caller's CAFile was written, and is removed if
-	// Start fails (never by Close).
-	wroteCAFile bool
-	tenancy     Tenancy
-	env         Env
+	mode    Mode
+	idp     *fakeidp.Server
+	graph   *graphtest.Server
+	client  *http.Client
+	caPEM   []byte
+	caFile  string
+	tenancy Tenancy
+	env     Env
 
 	dir       string   // removed by Close when ownDir
 	ownDir    bool     //
@@ -132,14 +131,6 @@ func Start(opts *Options) (*Emulator, error) {
 			return nil, fmt.Errorf("emulator: %d is not a TCP port", p)
 		}
 	}
-	// Checked before anything starts, so that a scenario mistake is reported
-	// as such and not as a server's failure to start.
-	if err := o.Scenario.Validate(); err != nil {
-		return nil, fmt.Errorf("emulator: %w", err)
-	}
-	if _, err := pickApp(o.Scenario, o.App); err != nil {
-		return nil, err
-	}
 
 	e := &Emulator{mode: o.Mode, dir: o.Dir}
 	if e.dir == "" {
@@ -151,22 +142,22 @@ func Start(opts *Options) (*Emulator, error) {
 	}
 	if err := e.start(&o); err != nil {
 		e.Close()
-		if e.wroteCAFile {
-			os.Remove(e.caFile)
-		}
 		return nil, err
 	}
 	return e, nil
 }
 
-// start does the work of Start on e; on error, Start closes what it started.
-func (e *Emulator) start(o *Options) error {
+// start does the work of Start on e; on error, Start closes what it started
+// (and removes what it wrote into its directory), and start removes the
+// caller's CAFile if it wrote it: Close never does.
+func (e *Emulator) start(o *Options) (err error) {
 	// The identity header is made here rather than by fakeidp so that the
-	// log redactor knows it before the first request can be logged.
-	header, err := randomHex(24)
-	if err != nil {
-		return fmt.Errorf("emulator: %w", err)
-	}
+	// log redactor knows it before the first request can be logged. 24
+	// random bytes in hex, as fakeidp makes its own; crypto/rand.Read never
+	// fails.
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	header := hex.EncodeToString(b[:])
 	logger := o.Logger
 	if logger != nil {
 		logger = slog.New(newRedactingHandler(logger.Handler(), header))
@@ -183,7 +174,14 @@ func (e *Emulator) start(o *Options) error {
 		Logger:         logger,
 	})
 	if err != nil {
+		// fakeidp validates the scenario first: a scenario mistake is
+		// reported as such, not as a listener's.
 		return listenError(map[string]string{entraAddr: ListenerEntra, msiAddr: ListenerMSI}, err)
+	}
+	// The scenario as the server holds it: {authority} expanded.
+	e.tenancy, err = TenancyOf(e.idp.Scenario(), o.App)
+	if err != nil {
+		return err
 	}
 
 	devices := map[string][]map[string]any{}
@@ -227,13 +225,14 @@ func (e *Emulator) start(o *Options) error {
 	if err := writeFileAtomic(e.caFile, e.caPEM, 0o644); err != nil {
 		return fmt.Errorf("emulator: writing the CA bundle: %w", err)
 	}
-	e.wroteCAFile = o.CAFile != ""
-
-	// The scenario as the server holds it: {authority} expanded.
-	e.tenancy, err = TenancyOf(e.idp.Scenario(), o.App)
-	if err != nil {
-		return err
+	if o.CAFile != "" {
+		defer func() {
+			if err != nil {
+				os.Remove(o.CAFile)
+			}
+		}()
 	}
+
 	if o.Mode == ModeWorkload {
 		if err := e.startTokenFile(o.WorkloadTokenLifetime, logger); err != nil {
 			return err
@@ -376,6 +375,25 @@ func (e *Emulator) removeFiles() {
 // Mode is the managed-identity flavour of the environment block.
 func (e *Emulator) Mode() Mode { return e.mode }
 
+// String names the mode and the listeners' URLs, never the identity header,
+// so that printing an Emulator (fmt's %v, a log line) gives nothing away.
+func (e *Emulator) String() string {
+	if e == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("emulator.Emulator{mode: %s, Entra: %s, managed identity: %s, Graph: %s}",
+		e.mode, e.AuthorityHost(), e.MSIURL(), e.GraphURL())
+}
+
+// GoString is [Emulator.String] for fmt's %#v, which would otherwise print
+// the fields, the environment block's identity header among them.
+func (e *Emulator) GoString() string {
+	if e == nil {
+		return "(*emulator.Emulator)(nil)"
+	}
+	return "&" + e.String()
+}
+
 // Env returns the environment block (a copy): what a program under test
 // needs to find the emulator.
 func (e *Emulator) Env() Env { return append(Env(nil), e.env...) }
@@ -437,12 +455,4 @@ func hostPort(host string, port int) string {
 func isLoopback(addr string) bool {
 	ip := net.ParseIP(addr)
 	return ip != nil && ip.IsLoopback() || addr == "localhost"
-}
-
-func randomHex(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", errors.New("reading random bytes for the identity header: " + err.Error())
-	}
-	return hex.EncodeToString(b), nil
 }

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/tenantbridge/tenantbridge/fakeidp"
-	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
@@ -32,19 +31,10 @@ const testTimeout = 30 * time.Second
 // jwtBearer is the client_assertion_type of a federated token request.
 const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-// idpFault and graphFault parse fault specs, the syntax every fake shares.
-func idpFault(t *testing.T, spec string) fakeidp.Fault {
+// parseFault parses a fault spec, the syntax every fake shares.
+func parseFault(t *testing.T, spec string) Fault {
 	t.Helper()
-	f, err := fakeidp.ParseFault(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func graphFault(t *testing.T, spec string) graphtest.Fault {
-	t.Helper()
-	f, err := graphtest.ParseFault(spec)
+	f, err := ParseFault(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +63,7 @@ func call(t *testing.T, e *Emulator, method, u string, header http.Header, form 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(leak.Redact(err, e.IdentityHeader()))
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
@@ -83,7 +73,9 @@ func call(t *testing.T, e *Emulator, method, u string, header http.Header, form 
 	}
 	resp, err := e.Client().Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
+		// The *url.Error names the method and the URL, which may hold a
+		// token or the identity header.
+		t.Fatal(leak.Redact(err, e.IdentityHeader()))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -459,7 +451,7 @@ func TestOptionsReachTheServers(t *testing.T) {
 		TokenLifetime:  20 * time.Minute,
 		SigningKeyBits: 1024,
 		Clock:          func() time.Time { return clock },
-		Faults:         []fakeidp.Fault{graphFault(t, "graph:429:retry-after=7:count=1"), idpFault(t, "appservice:503:count=1")},
+		Faults:         []Fault{parseFault(t, "graph:429:retry-after=7:count=1"), parseFault(t, "appservice:503:count=1")},
 	})
 	if status, _ := managedIdentityToken(t, e); status != http.StatusServiceUnavailable {
 		t.Errorf("first managed-identity request: %d, want the injected 503", status)
@@ -500,9 +492,9 @@ func TestFaultsAndRequestsOfEveryServer(t *testing.T) {
 		t.Fatalf("%d requests after ResetRequests", n)
 	}
 
-	e.AddFault(graphFault(t, "graph:503"))    // every Graph request, until cleared
-	e.AddFault(idpFault(t, "appservice:500")) // every App Service request
-	e.AddFault(fakeidp.Fault{Status: 502})    // no endpoint: every fakeidp endpoint, never Graph
+	e.AddFault(parseFault(t, "graph:503"))      // every Graph request, until cleared
+	e.AddFault(parseFault(t, "appservice:500")) // every App Service request
+	e.AddFault(Fault{Status: 502})              // no endpoint: every fakeidp endpoint, never Graph
 	if status, _ := managedIdentityToken(t, e); status != http.StatusInternalServerError {
 		t.Errorf("managed identity answered %d, want the appservice fault's 500", status)
 	}
@@ -553,7 +545,7 @@ func TestLoggerSeesEveryListenerWithoutSecrets(t *testing.T) {
 	call(t, e, "GET", e.GraphURL()+"/"+tok, nil, nil)
 	e.Close() // the servers log a request after answering it: wait for them
 	logs := buf.String()
-	for _, want := range []string{`"listener":"msi"`, `"listener":"entra"`, `"listener":"graph"`, `"path":"/[redacted]"`, `"path":"/v1.0/[redacted]"`} {
+	for _, want := range []string{`"listener":"msi"`, `"listener":"entra"`, `"listener":"graph"`, `"path":"/[redacted]"`, `"path":"/v1.0/[jwt redacted]"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %s:\n%s", want, leak.Redact(logs, e.IdentityHeader()))
 		}
@@ -575,7 +567,7 @@ func TestIsLoopback(t *testing.T) {
 // endpoint (an hour of latency): Shutdown with an ended context returns at
 // once, files removed; the servers finish closing once the request ends.
 func TestShutdownGivesUpOnAHeldRequest(t *testing.T) {
-	e, err := Start(&Options{Faults: []fakeidp.Fault{idpFault(t, "appservice:latency=1h")}})
+	e, err := Start(&Options{Faults: []Fault{parseFault(t, "appservice:latency=1h")}})
 	if err != nil {
 		t.Fatal(err)
 	}

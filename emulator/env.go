@@ -1,8 +1,11 @@
 package emulator
 
 import (
+	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 // Var is one variable of an environment block.
@@ -16,7 +19,9 @@ type Var struct {
 // read, so client code runs unchanged; [VarDocs] says what each means.
 //
 // IDENTITY_HEADER (and MSI_SECRET) hold the emulator's identity header, a
-// secret of this emulator only: do not print an Env where others read it.
+// secret of this emulator only: fmt and [Env.String] redact it, but
+// [Env.Environ], [Env.WriteFile] and a loop over the variables do not, so do
+// not print those where others read them.
 type Env []Var
 
 // Get returns the value of name, or "".
@@ -75,13 +80,32 @@ func (e Env) Apply(setenv func(name, value string)) {
 	}
 }
 
-// Map returns the block as a map.
-func (e Env) Map() map[string]string {
-	m := make(map[string]string, len(e))
-	for _, v := range e {
-		m[v.Name] = v.Value
+// String returns the block as KEY=VALUE words with the identity header
+// redacted (and anything shaped like a JWT), so that printing an Env with
+// fmt's %v or %s, or logging it, shows where the emulator is but not its
+// secret. Use [Env.Environ] or [Env.Get] for the values themselves.
+func (e Env) String() string {
+	return e.redact(strings.Join(e.Environ(), " "))
+}
+
+// GoString is [Env.String] for fmt's %#v: Go syntax, the secret redacted.
+func (e Env) GoString() string {
+	var sb strings.Builder
+	sb.WriteString("emulator.Env{")
+	for i, v := range e {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "{Name: %q, Value: %q}", v.Name, v.Value)
 	}
-	return m
+	sb.WriteString("}")
+	return e.redact(sb.String())
+}
+
+// redact hides the block's secrets in s: the values of IDENTITY_HEADER and
+// MSI_SECRET, wherever they appear, and what [leak.Redact] always hides.
+func (e Env) redact(s string) string {
+	return leak.Redact(s, e.Get("IDENTITY_HEADER"), e.Get("MSI_SECRET"))
 }
 
 // WriteFile writes the block to path as KEY=VALUE lines, the format of docker

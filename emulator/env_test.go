@@ -8,28 +8,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 var testBlock = Env{
 	{"IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token"},
 	{"ODD", `it's "quoted" $HOME ; rm -rf /`},
 	{"EMPTY", ""},
-}
-
-// parseEnvFile reads KEY=VALUE lines as a dotenv loader would.
-func parseEnvFile(data []byte) (map[string]string, error) {
-	m := map[string]string{}
-	for i, line := range strings.Split(string(data), "\n") {
-		if line == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("line %d: want KEY=VALUE", i+1)
-		}
-		m[k] = v
-	}
-	return m, nil
 }
 
 func TestEnvWriteFile(t *testing.T) {
@@ -44,11 +29,9 @@ func TestEnvWriteFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := parseEnvFile(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(testBlock.Map(), got); diff != "" {
+	// KEY=VALUE lines in the block's order, as Environ gives them.
+	want := strings.Join(testBlock.Environ(), "\n") + "\n"
+	if diff := cmp.Diff(want, string(data)); diff != "" {
 		t.Errorf("env file (-want +got):\n%s", diff)
 	}
 	fi, err := os.Stat(path)
@@ -101,5 +84,37 @@ func TestVarDocsIsACopy(t *testing.T) {
 	d[0].Name = "CHANGED"
 	if VarDocs()[0].Name == "CHANGED" {
 		t.Error("VarDocs returns the package's own slice")
+	}
+}
+
+// TestPrintingHidesTheIdentityHeader prints an Emulator and its environment
+// block every way fmt can: never the identity header, always where the
+// emulator listens.
+func TestPrintingHidesTheIdentityHeader(t *testing.T) {
+	e := start(t, nil)
+	header := e.IdentityHeader()
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for name, tc := range map[string]struct {
+			v    any
+			want string
+		}{
+			"Emulator":        {e, e.AuthorityHost()},
+			"Env":             {e.Env(), e.AppServiceEndpoint()},
+			"Env in a struct": {struct{ Env Env }{e.Env()}, e.AppServiceEndpoint()},
+		} {
+			got := fmt.Sprintf(verb, tc.v)
+			if strings.Contains(got, header) {
+				t.Errorf("%s of the %s holds the identity header", verb, name)
+			}
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("%s of the %s = %s, want it to name %s", verb, name, leak.Redact(got, header), tc.want)
+			}
+		}
+	}
+	if got := e.String(); !strings.Contains(got, e.GraphURL()) || !strings.Contains(got, e.MSIURL()) || !strings.Contains(got, string(ModeAppService)) {
+		t.Errorf("String = %s, want the mode and every listener's URL", got)
+	}
+	if got := e.Env().String(); !strings.Contains(got, "IDENTITY_HEADER=[redacted]") || !strings.Contains(got, "MSI_SECRET=[redacted]") {
+		t.Errorf("Env.String = %s, want the secret variables present and redacted", leak.Redact(got, header))
 	}
 }

@@ -120,3 +120,28 @@ func ExampleTenancyOf() {
 	// Fabrikam (consented) true [Device.Read.All]
 	// Northwind (not consented) false []
 }
+
+// ParseFault reads the specs of `fakemsi --fault` for every endpoint;
+// AddFault gives each fault to the server its endpoint names.
+func ExampleParseFault() {
+	emu, err := emulator.Start(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer emu.Close()
+
+	for _, spec := range []string{"token:429:retry-after=2:count=3", "graph:claims:count=1"} {
+		f, err := emulator.ParseFault(spec)
+		if err != nil {
+			log.Fatal(err)
+		}
+		emu.AddFault(f) // the first to fakeidp, the second to the fake Graph
+		fmt.Printf("%s: status %d, Retry-After %s, the next %d requests\n", f.Endpoint, f.Status, f.RetryAfter, f.Count)
+	}
+	_, err = emulator.ParseFault("token:colour=red")
+	fmt.Println(err)
+	// Output:
+	// token: status 429, Retry-After 2s, the next 3 requests
+	// graph: status 401, Retry-After 0s, the next 1 requests
+	// emulator: fault "token:colour=red": "colour=red": unknown item "colour" (items: a status such as 503, claims, reset, latency=D, retry-after=S, count=N, body=truncated|malformed|oversize, path=TEXT)
+}

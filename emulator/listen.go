@@ -4,13 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
+
+	"github.com/tenantbridge/tenantbridge/fakeidp"
+	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 )
 
-// The emulator's listeners, as [ListenError.Listener] names them.
+// The emulator's listeners, as [ListenError.Listener] and [Request.Listener]
+// name them: the servers' own names.
 const (
-	ListenerEntra = "entra" // Entra (HTTPS): AZURE_AUTHORITY_HOST
-	ListenerMSI   = "msi"   // managed identity (plain HTTP): App Service and IMDS
-	ListenerGraph = "graph" // Microsoft Graph (HTTPS): FAKEMSI_GRAPH_URL
+	ListenerEntra = fakeidp.ListenerEntra   // Entra (HTTPS): AZURE_AUTHORITY_HOST
+	ListenerMSI   = fakeidp.ListenerMSI     // managed identity (plain HTTP): App Service and IMDS
+	ListenerGraph = graphtest.ListenerGraph // Microsoft Graph (HTTPS): FAKEMSI_GRAPH_URL
 )
 
 // ListenError reports a listener that could not bind its address, typically

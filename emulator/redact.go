@@ -9,14 +9,13 @@ import (
 	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
-const redacted = "[redacted]"
-
 // redactingHandler is the last line of defence between the emulator's logs
 // and a CI log that anyone can read: fakeidp and graphtest already keep
 // secrets out of what they log, but a token in a URL, an error or a future
-// attribute must not slip through. It replaces every JWT-shaped string and
-// every registered secret (the identity header) in the message and in
-// attribute values.
+// attribute must not slip through. It passes the message and every attribute
+// value through [leak.Redact] with the registered secrets (the identity
+// header): every JWT-shaped string, a cut-off JWT's signature,
+// IDENTITY_HEADER= and MSI_SECRET= assignments and the secrets themselves.
 type redactingHandler struct {
 	next    slog.Handler
 	secrets []string // fixed at construction; shared by derived handlers
@@ -35,15 +34,30 @@ func newRedactingHandler(next slog.Handler, secrets ...string) *redactingHandler
 }
 
 func (h *redactingHandler) redact(s string) string {
-	if strings.Contains(s, "eyJ") {
-		s = leak.JWT.ReplaceAllString(s, redacted) // anything shaped like a JWT is a token or an assertion
+	if !h.mayHoldSecret(s) {
+		return s
+	}
+	return leak.Redact(s, h.secrets...)
+}
+
+// mayHoldSecret is the fast path of a request line, whose strings are
+// methods, paths and IDs: it reports false only when leak.Redact would
+// return s unchanged, because s holds none of what its rules look for (a
+// JWT's "eyJ", an IDENTITY_HEADER= or MSI_SECRET= assignment, a secret). A
+// secret with a dot may be a JWT, whose signature alone leak.Redact also
+// hides: then it always says true. Skipping leak.Redact's regular
+// expressions makes a logged request line three to four times cheaper
+// (BenchmarkRedactingHandler).
+func (h *redactingHandler) mayHoldSecret(s string) bool {
+	if strings.Contains(s, "eyJ") || strings.Contains(s, "IDENTITY_HEADER=") || strings.Contains(s, "MSI_SECRET=") {
+		return true
 	}
 	for _, sec := range h.secrets {
-		if strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, redacted)
+		if strings.Contains(s, sec) || strings.Contains(sec, ".") {
+			return true
 		}
 	}
-	return s
+	return false
 }
 
 func (h *redactingHandler) redactAttr(a slog.Attr) slog.Attr {

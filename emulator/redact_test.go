@@ -58,6 +58,30 @@ func TestRedactingHandler(t *testing.T) {
 	}
 }
 
+// TestRedactingHandlerIsLeakRedact checks that the handler hides what
+// leak.Redact hides, its fast path included: for every input, redact gives
+// leak.Redact's answer.
+func TestRedactingHandlerIsLeakRedact(t *testing.T) {
+	const jwtSecret = testJWT + "c2lnbmF0dXJlLW9mLWEtdGVzdA" // a signature long enough for leak's cut-token rule
+	for _, secrets := range [][]string{{testHeader}, {testHeader, jwtSecret}} {
+		h := newRedactingHandler(slog.DiscardHandler, secrets...)
+		for _, in := range []string{
+			"/22222222-2222-2222-2222-222222222222/oauth2/v2.0/token",
+			"POST",
+			"",
+			"token " + testJWT + " issued",
+			"X-IDENTITY-HEADER: " + testHeader,
+			"export IDENTITY_HEADER='not-the-registered-one'",
+			"MSI_SECRET=other",
+			"cut off: ..." + jwtSecret[strings.LastIndex(jwtSecret, ".")+1:],
+		} {
+			if got, want := h.redact(in), leak.Redact(in, secrets...); got != want {
+				t.Errorf("secrets %d: redact(%q) = %q, leak.Redact gives %q", len(secrets), leak.Redact(in, secrets...), got, want)
+			}
+		}
+	}
+}
+
 // The benchmarks compare a request line through the redactor with the same
 // line straight to the text handler (writing to io.Discard, so that the
 // record is really formatted; slog.DiscardHandler would skip all the work).

@@ -6,30 +6,11 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
-	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
 
-// The emulator has the methods of every fake of this module (AddFault,
-// ClearFaults, Requests, ResetRequests), over all its servers, so that a test
-// sharing one emulator between cases resets it in one call.
-
-// AddFault scripts a fault on the server its Endpoint names: "graph" on the
-// fake Graph, any other endpoint ("token", "imds", ...; "" for all of them)
-// on fakeidp. [fakeidp.ParseFault] and [graphtest.ParseFault] read the spec
-// syntax of `fakemsi --fault`.
-func (e *Emulator) AddFault(f fakeidp.Fault) {
-	if f.Endpoint == fault.EndpointGraph {
-		e.graph.AddFault(f)
-		return
-	}
-	e.idp.AddFault(f)
-}
-
-// ClearFaults removes every scripted fault of every server.
-func (e *Emulator) ClearFaults() {
-	e.idp.ClearFaults()
-	e.graph.ClearFaults()
-}
+// The emulator has the methods of every fake of this module (AddFault and
+// ClearFaults in fault.go, Requests, ResetRequests), over all its servers, so
+// that a test sharing one emulator between cases resets it in one call.
 
 // Request is one request a listener of the emulator handled, secrets
 // redacted: the fields every server records, and the server's own record for
@@ -61,7 +42,7 @@ func (e *Emulator) Requests() []Request {
 	}
 	for i := range graph {
 		r := &graph[i]
-		out = append(out, Request{Time: r.Time, Listener: ListenerGraph, Method: r.Method, Path: r.Path,
+		out = append(out, Request{Time: r.Time, Listener: r.Listener, Method: r.Method, Path: r.Path,
 			Tenant: r.Tenant, Status: r.Status, Code: r.Code, Graph: r})
 	}
 	slices.SortStableFunc(out, func(a, b Request) int { return a.Time.Compare(b.Time) })

@@ -13,6 +13,10 @@ import (
 type Tenancy struct {
 	App  fakeidp.App
 	Home fakeidp.Tenant
+	// HomeRoles are the application permissions a consent in the home
+	// tenant grants the app (nil without one): the roles of a token for the
+	// home tenant.
+	HomeRoles []string
 	// Remotes are the scenario's other tenants, consented ones first, in
 	// scenario order within each group: the order of FAKEMSI_TENANTS.
 	Remotes []RemoteTenant
@@ -41,16 +45,12 @@ func TenancyOf(sc *fakeidp.Scenario, clientID string) (Tenancy, error) {
 	t := Tenancy{App: app}
 	var consented, other []RemoteTenant
 	for _, tn := range sc.Tenants {
+		roles, ok := consentOf(sc, tn.ID, app.ClientID)
 		if tn.ID == app.HomeTenant {
-			t.Home = tn
+			t.Home, t.HomeRoles = tn, roles
 			continue
 		}
-		r := RemoteTenant{Tenant: tn}
-		for _, c := range sc.Consents {
-			if c.Tenant == tn.ID && c.ClientID == app.ClientID {
-				r.Consented, r.Roles = true, c.Roles
-			}
-		}
+		r := RemoteTenant{Tenant: tn, Consented: ok, Roles: roles}
 		if r.Consented {
 			consented = append(consented, r)
 		} else {
@@ -68,6 +68,17 @@ func (t Tenancy) RemoteIDs() []string {
 		ids[i] = r.ID
 	}
 	return ids
+}
+
+// consentOf returns the roles of the consent to clientID in tenant, and
+// whether there is one; of several, the last, as fakeidp reads them.
+func consentOf(sc *fakeidp.Scenario, tenant, clientID string) (roles []string, ok bool) {
+	for _, c := range sc.Consents {
+		if c.Tenant == tenant && c.ClientID == clientID {
+			roles, ok = c.Roles, true
+		}
+	}
+	return roles, ok
 }
 
 func pickApp(sc *fakeidp.Scenario, clientID string) (fakeidp.App, error) {

@@ -72,4 +72,7 @@ func TestTenancyOfConsent(t *testing.T) {
 	if diff := cmp.Diff(want, summary); diff != "" {
 		t.Errorf("remote tenants (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff([]string{"Device.Read.All"}, got.HomeRoles); diff != "" {
+		t.Errorf("home roles (-want +got):\n%s", diff)
+	}
 }

@@ -31,10 +31,8 @@ import (
 // written for the fakeidp package are both valid configs.
 type config struct {
 	Scenario *fakeidp.Scenario
-	Faults   faultSet
-	// FaultSpecs are the faults as written, for messages.
-	FaultSpecs []string
-	Options    configOptions
+	Faults   []emulator.Fault // in the order written
+	Options  configOptions
 }
 
 // configOptions is the "options" section. Every field has a flag of the same
@@ -159,11 +157,12 @@ func (c *config) parseFaults(raw json.RawMessage) []string {
 	}
 	var problems []string
 	for i, s := range specs {
-		if err := c.Faults.add(s); err != nil {
+		f, err := emulator.ParseFault(s)
+		if err != nil {
 			problems = append(problems, fmt.Sprintf("faults[%d]: %s", i, trimPrefix(err.Error())))
 			continue
 		}
-		c.FaultSpecs = append(c.FaultSpecs, s)
+		c.Faults = append(c.Faults, f)
 	}
 	return problems
 }
@@ -253,9 +252,10 @@ func scenarioProblems(err error) []string {
 	return []string{trimPrefix(err.Error())}
 }
 
-// trimPrefix drops the package prefixes of fakeidp's messages: in a config
-// error they only repeat what the line already says.
+// trimPrefix drops the package prefixes of the emulator's and fakeidp's
+// messages: in fakemsi's one line they only repeat what it already says.
 func trimPrefix(s string) string {
+	s = strings.TrimPrefix(s, "emulator: ")
 	s = strings.TrimPrefix(s, "fakeidp: ")
 	s = strings.TrimPrefix(s, "graphtest: ")
 	s = strings.TrimPrefix(s, "scenario: ")

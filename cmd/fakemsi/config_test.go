@@ -10,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
-	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 )
 
 // defaultConfigWith returns the default config JSON with key set to raw.
@@ -77,14 +76,13 @@ func TestParseConfig(t *testing.T) {
 				}
 			}},
 		{name: "faults", data: withFaults(t, `["token:429:retry-after=2:count=3", "graph:503:count=1", "imds:410:count=2", "graph:claims"]`), check: func(t *testing.T, c *config) {
-			want := faultSet{
-				idp: []fakeidp.Fault{
-					{Endpoint: "token", Status: 429, RetryAfter: 2 * time.Second, Count: 3},
-					{Endpoint: "imds", Status: 410, Count: 2},
-				},
-				graph: []graphtest.Fault{{Endpoint: "graph", Status: 503, Count: 1}, {Endpoint: "graph", Status: 401}},
+			want := []emulator.Fault{
+				{Endpoint: "token", Status: 429, RetryAfter: 2 * time.Second, Count: 3},
+				{Endpoint: "graph", Status: 503, Count: 1},
+				{Endpoint: "imds", Status: 410, Count: 2},
+				{Endpoint: "graph", Status: 401},
 			}
-			if diff := cmp.Diff(want, c.Faults, cmp.AllowUnexported(faultSet{})); diff != "" {
+			if diff := cmp.Diff(want, c.Faults); diff != "" {
 				t.Errorf("faults (-want +got):\n%s", diff)
 			}
 		}},
@@ -168,10 +166,10 @@ func TestResolveFlagsOverrideConfig(t *testing.T) {
 	got.Scenario = nil
 	want := emulator.Options{
 		Mode: emulator.ModeWorkload, Addr: "127.0.0.2", MSIPort: 0, GraphPort: 2345,
-		// Config faults first, then the flags', for each server.
-		Faults: []fakeidp.Fault{
-			{Endpoint: "token", Status: 500}, {Endpoint: "msi", Body: "reset"},
-			{Endpoint: "graph", Status: 429, Count: 1}, {Endpoint: "graph", Status: 503},
+		// Config faults first, then the flags'.
+		Faults: []emulator.Fault{
+			{Endpoint: "graph", Status: 429, Count: 1}, {Endpoint: "token", Status: 500},
+			{Endpoint: "msi", Body: "reset"}, {Endpoint: "graph", Status: 503},
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

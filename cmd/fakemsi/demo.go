@@ -61,7 +61,9 @@ func runDemo(a *app, args []string) error {
 	// Loopback and free ports whatever the config says: the demo is one
 	// process talking to itself.
 	opts := optionsFromConfig(cfg)
-	opts.Mode = emulator.Mode(firstNonEmpty(*mode, cfg.Options.Mode, string(emulator.ModeAppService)))
+	if *mode != "" {
+		opts.Mode = emulator.Mode(*mode)
+	}
 	e, err := startEmulator(opts)
 	if err != nil {
 		return err
@@ -143,7 +145,7 @@ func (d *demo) run(ctx context.Context) (bool, error) {
 	targets := tn.Remotes
 	if len(targets) == 0 {
 		// A scenario with the home tenant only still shows the flow.
-		targets = []emulator.RemoteTenant{{Tenant: tn.Home, Consented: true, Roles: consentedRoles(e.IDP().Scenario(), tn.Home.ID, tn.App.ClientID)}}
+		targets = []emulator.RemoteTenant{{Tenant: tn.Home, Consented: true, Roles: tn.HomeRoles}}
 	}
 	allOK := true
 	var summary []string
@@ -400,15 +402,6 @@ func rolesOrNone(roles []string) string {
 		return "no roles"
 	}
 	return strings.Join(roles, ", ")
-}
-
-func consentedRoles(sc *fakeidp.Scenario, tenant, clientID string) []string {
-	for _, c := range sc.Consents {
-		if c.Tenant == tenant && c.ClientID == clientID {
-			return c.Roles
-		}
-	}
-	return nil
 }
 
 func trips(n int) string { return count(n, "round trip", "round trips") }

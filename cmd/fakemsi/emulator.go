@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,33 +11,35 @@ import (
 // optionsFromConfig is what every command takes from a config file: the
 // scenario, its faults and the options that shape the scenario's run. serve
 // and exec add the listeners' address and ports; demo always uses loopback
-// and free ports.
+// and free ports. Options the config leaves out stay zero: the emulator's
+// defaults.
 func optionsFromConfig(cfg *config) emulator.Options {
-	opts := emulator.Options{
+	return emulator.Options{
 		Scenario:              cfg.Scenario,
 		Mode:                  emulator.Mode(cfg.Options.Mode),
 		App:                   cfg.Options.App,
 		TokenLifetime:         time.Duration(cfg.Options.TokenLifetime),
 		WorkloadTokenLifetime: time.Duration(cfg.Options.WorkloadTokenLifetime),
+		Faults:                cfg.Faults,
 	}
-	setFaults(&opts, cfg.Faults)
-	return opts
 }
 
-// setFaults gives the emulator the faults of fs, each server's in order.
-func setFaults(opts *emulator.Options, fs faultSet) {
-	opts.Faults = slices.Concat(fs.idp, fs.graph)
-}
-
-// startEmulator starts the emulator and keeps its error to the words a user
-// acts on: the package prefix only repeats what "fakemsi serve:" says.
+// startEmulator starts the emulator. Its error keeps the emulator's (a
+// *emulator.ListenError for a taken port) for errors.As.
 func startEmulator(opts emulator.Options) (*emulator.Emulator, error) {
 	e, err := emulator.Start(&opts)
 	if err != nil {
-		return nil, errors.New(strings.TrimPrefix(err.Error(), "emulator: "))
+		return nil, &startError{err}
 	}
 	return e, nil
 }
+
+// startError is the emulator's start error as fakemsi prints it: without the
+// package prefix, which only repeats what "fakemsi serve:" says.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return trimPrefix(e.err.Error()) }
+func (e *startError) Unwrap() error { return e.err }
 
 // describe is the one-line summary serve prints on stderr.
 func describe(e *emulator.Emulator) string {

@@ -49,11 +49,13 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 			return emulator.Options{}, usagef("--%s: %d is not a TCP port", name, p)
 		}
 	}
-	var faults faultSet
+	var faults []emulator.Fault
 	for _, spec := range f.faults {
-		if err := faults.add(spec); err != nil {
+		ft, err := emulator.ParseFault(spec)
+		if err != nil {
 			return emulator.Options{}, usagef("--fault: %s", trimPrefix(err.Error()))
 		}
+		faults = append(faults, ft)
 	}
 	cfg, err := loadConfig(f.config)
 	if err != nil {
@@ -61,12 +63,15 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 	}
 	o := cfg.Options
 	opts := optionsFromConfig(cfg)
-	opts.Mode = emulator.Mode(firstNonEmpty(f.mode, o.Mode, string(emulator.ModeAppService)))
-	opts.Addr = firstNonEmpty(f.addr, o.Addr, "127.0.0.1")
+	// Unset in both, Mode and Addr stay "": the emulator's defaults.
+	if f.mode != "" {
+		opts.Mode = emulator.Mode(f.mode)
+	}
+	opts.Addr = firstNonEmpty(f.addr, o.Addr)
 	opts.EntraPort, opts.MSIPort, opts.GraphPort = o.EntraPort, o.MSIPort, o.GraphPort
 	opts.CAFile = f.caFile
 	// Config faults first: they describe the scenario; flags add to them.
-	setFaults(&opts, cfg.Faults.then(faults))
+	opts.Faults = append(opts.Faults, faults...)
 	if set["entra-port"] {
 		opts.EntraPort = f.entraPort
 	}

@@ -2,23 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
-	"github.com/tenantbridge/tenantbridge/assertion"
-	"github.com/tenantbridge/tenantbridge/federated"
 )
 
 // TestServeGraphFault runs `serve --fault graph:503:count=1` and calls the
@@ -29,36 +22,11 @@ func TestServeGraphFault(t *testing.T) {
 	envFile := filepath.Join(t.TempDir(), "fake.env")
 	r := startFakemsi(t, nil, "serve", "--env-file", envFile, "--log-format", "json", "--fault", "graph:503:retry-after=1:count=1")
 	r.waitLine("export FAKEMSI_GRAPH_URL=")
-	data, err := os.ReadFile(envFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := parseEnvFile(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemData, err := os.ReadFile(env["SSL_CERT_FILE"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemData)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	defer hc.CloseIdleConnections()
+	c := clientFromEnvFile(t, envFile)
+	env, hc, cred := c.env, c.hc, c.cred
 
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
-	src, err := assertion.AppService(&assertion.AppServiceOptions{Endpoint: env["IDENTITY_ENDPOINT"], IdentityHeader: env["IDENTITY_HEADER"]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, err := federated.NewCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], src, &federated.Options{
-		ClientOptions:              azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: env["AZURE_AUTHORITY_HOST"]}, Transport: hc},
-		AdditionallyAllowedTenants: []string{"*"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	consented := strings.Split(env["FAKEMSI_TENANTS"], ",")[0]
 	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: consented})
 	if err != nil {

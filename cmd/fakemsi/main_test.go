@@ -148,6 +148,26 @@ func (r *running) waitLine(prefix string) []string {
 	}
 }
 
+// waitStderr waits until fakemsi has written s to stderr.
+func (r *running) waitStderr(s string) {
+	r.t.Helper()
+	timeout := time.After(cmdTimeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(r.stderr.String(), s) {
+		select {
+		case <-tick.C:
+		case <-r.done:
+			if strings.Contains(r.stderr.String(), s) {
+				return
+			}
+			r.t.Fatalf("fakemsi exited before writing %q to stderr:\n%s", s, redact(r.stderr.String()))
+		case <-timeout:
+			r.t.Fatalf("fakemsi wrote no %q to stderr:\n%s", s, redact(r.stderr.String()))
+		}
+	}
+}
+
 // wait waits for the process to end and returns its exit code.
 func (r *running) wait() int {
 	r.t.Helper()

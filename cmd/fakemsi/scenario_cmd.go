@@ -79,6 +79,6 @@ func validateFile(a *app, path string) error {
 		count(len(cfg.Scenario.Tenants), "tenant", "tenants"), count(len(cfg.Scenario.Apps), "app", "apps"),
 		count(len(cfg.Scenario.Consents), "consent", "consents"),
 		count(len(cfg.Scenario.ManagedIdentities), "managed identity", "managed identities"),
-		count(len(cfg.Scenario.Issuers), "issuer", "issuers"), count(cfg.Faults.len(), "fault", "faults"))
+		count(len(cfg.Scenario.Issuers), "issuer", "issuers"), count(len(cfg.Faults), "fault", "faults"))
 	return nil
 }

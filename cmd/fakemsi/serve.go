@@ -78,19 +78,17 @@ func runServe(a *app, args []string) error {
 	// A second signal means "now": Shutdown then leaves the in-flight
 	// requests to die with the process, but still removes the temporary
 	// files, which hold the CA and maybe a token.
-	ctx, abandon := context.WithCancel(context.Background())
-	defer abandon()
-	second := make(chan os.Signal, 1)
+	ctx, abandon := context.WithCancelCause(context.Background())
+	defer abandon(nil)
 	go func() {
 		select {
 		case sig := <-sigs:
-			second <- sig
-			abandon()
+			abandon(fmt.Errorf("second %s during shutdown", sig))
 		case <-ctx.Done():
 		}
 	}()
-	if err := e.Shutdown(ctx); err != nil {
-		return fmt.Errorf("second %s during shutdown; exiting without waiting for in-flight requests", <-second)
+	if e.Shutdown(ctx) != nil {
+		return fmt.Errorf("%w; exiting without waiting for in-flight requests", context.Cause(ctx))
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,9 +19,11 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/federated"
 	"github.com/tenantbridge/tenantbridge/graphlite"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // TestServe runs `serve --env-file` and uses the environment from the file
@@ -32,14 +35,8 @@ func TestServe(t *testing.T) {
 	r := startFakemsi(t, nil, "serve", "--env-file", envFile, "--log-format", "json")
 	exports := r.waitLine("export FAKEMSI_GRAPH_URL=")
 
-	data, err := os.ReadFile(envFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := parseEnvFile(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := clientFromEnvFile(t, envFile)
+	env, hc := c.env, c.hc
 	if len(exports) != len(env) {
 		t.Errorf("stdout has %d export lines, the env file %d variables", len(exports), len(env))
 	}
@@ -57,20 +54,11 @@ func TestServe(t *testing.T) {
 	if err := checkPEMFile(env["SSL_CERT_FILE"], 2); err != nil {
 		t.Fatal(err)
 	}
-	pemData, _ := os.ReadFile(env["SSL_CERT_FILE"])
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemData)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	defer hc.CloseIdleConnections()
 
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
 	// The managed identity, as App Service code reaches it.
-	src, err := assertion.AppService(&assertion.AppServiceOptions{Endpoint: env["IDENTITY_ENDPOINT"], IdentityHeader: env["IDENTITY_HEADER"]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := src.Assertion(ctx)
+	a, err := c.src.Assertion(ctx)
 	if err != nil {
 		t.Fatalf("assertion from IDENTITY_ENDPOINT: %v", err)
 	}
@@ -79,13 +67,7 @@ func TestServe(t *testing.T) {
 		t.Errorf("assertion sub = %v (%v), want the system-assigned identity", claims["sub"], err)
 	}
 	// Entra, through AZURE_AUTHORITY_HOST.
-	cred, err := federated.NewCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], src, &federated.Options{
-		ClientOptions:              azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: env["AZURE_AUTHORITY_HOST"]}, Transport: hc},
-		AdditionallyAllowedTenants: []string{env["AZURE_ADDITIONALLY_ALLOWED_TENANTS"]},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cred := c.cred
 	consented := strings.Split(env["FAKEMSI_TENANTS"], ",")[0]
 	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}, TenantID: consented})
 	if err != nil {
@@ -147,6 +129,114 @@ func TestServe(t *testing.T) {
 	}
 }
 
+// envClient is what a separate program builds from the env file of
+// `fakemsi serve --env-file`: the variables, an HTTP client that trusts the
+// CA bundle SSL_CERT_FILE names, the App Service managed identity of
+// IDENTITY_ENDPOINT, and a federated credential for the app of
+// AZURE_CLIENT_ID at AZURE_AUTHORITY_HOST.
+type envClient struct {
+	env  map[string]string
+	hc   *http.Client
+	src  assertion.Source
+	cred *federated.Credential
+}
+
+func clientFromEnvFile(t *testing.T, envFile string) *envClient {
+	t.Helper()
+	env := readEnvFile(t, envFile)
+	pemData, err := os.ReadFile(env["SSL_CERT_FILE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemData)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	t.Cleanup(hc.CloseIdleConnections)
+	src, err := assertion.AppService(&assertion.AppServiceOptions{Endpoint: env["IDENTITY_ENDPOINT"], IdentityHeader: env["IDENTITY_HEADER"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := federated.NewCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], src, &federated.Options{
+		ClientOptions:              azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: env["AZURE_AUTHORITY_HOST"]}, Transport: hc},
+		AdditionallyAllowedTenants: []string{env["AZURE_ADDITIONALLY_ALLOWED_TENANTS"]},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &envClient{env: env, hc: hc, src: src, cred: cred}
+}
+
+// readEnvFile reads the env file of `fakemsi serve --env-file`.
+func readEnvFile(t *testing.T, envFile string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := parseEnvFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// TestServeSecondSignalExitsAtOnce holds a request in the managed-identity
+// endpoint (an hour of latency): SIGTERM starts a shutdown that waits for it,
+// and a second SIGTERM exits 1 at once, naming the signal, with the
+// temporary files removed.
+func TestServeSecondSignalExitsAtOnce(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "fake.env")
+	r := startFakemsi(t, nil, "serve", "--env-file", envFile, "--fault", "appservice:latency=1h")
+	r.waitLine("export FAKEMSI_GRAPH_URL=")
+	env := readEnvFile(t, envFile)
+
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	wrote := make(chan struct{})
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "GET",
+		env["IDENTITY_ENDPOINT"]+"?api-version=2019-08-01&resource="+url.QueryEscape(fakeidp.TokenExchangeAudience), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-IDENTITY-HEADER", env["IDENTITY_HEADER"])
+	held := &http.Client{Transport: &http.Transport{}}
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := held.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		answered <- err
+	}()
+	testwait.Receive(t, wrote, "the held request being sent")
+	// A listener accepts connections in order: once a request on a newer
+	// connection is answered, the server holds the first one, and a shutdown
+	// waits for it.
+	quick := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := quick.Get(strings.Replace(env["IDENTITY_ENDPOINT"], "/msi/token", "/nowhere", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	r.signal(syscall.SIGTERM)
+	r.waitStderr("shutting down")
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(); code != exitFailure {
+		t.Fatalf("exit code after a second SIGTERM %d, want %d\nstderr:\n%s", code, exitFailure, redact(r.stderr.String()))
+	}
+	if want := "fakemsi serve: second terminated during shutdown; exiting without waiting for in-flight requests\n"; !strings.HasSuffix(r.stderr.String(), want) {
+		t.Errorf("stderr does not end with %q:\n%s", want, redact(r.stderr.String()))
+	}
+	if _, err := os.Stat(env["SSL_CERT_FILE"]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("CA bundle still exists after the second signal: %v", err)
+	}
+	if err := testwait.Receive(t, answered, "the held request ending with fakemsi"); err == nil {
+		t.Error("the held request got an answer")
+	}
+}
+
 // TestServePortInUse checks that a taken port is one clear line and exit 1.
 func TestServePortInUse(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -169,6 +259,29 @@ func TestServePortInUse(t *testing.T) {
 				t.Errorf("stdout = %q, want nothing", redact(r.stdout))
 			}
 		})
+	}
+}
+
+// TestStartEmulatorKeepsTheListenError checks that the error serve and exec
+// print (without the package prefix) still wraps the emulator's
+// *ListenError.
+func TestStartEmulatorKeepsTheListenError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	e, err := startEmulator(emulator.Options{GraphPort: ln.Addr().(*net.TCPAddr).Port, Dir: t.TempDir()})
+	if err == nil {
+		e.Close()
+		t.Fatal("started on a taken port")
+	}
+	var le *emulator.ListenError
+	if !errors.As(err, &le) || le.Listener != emulator.ListenerGraph || le.Addr != ln.Addr().String() {
+		t.Errorf("error %v: want a *emulator.ListenError for the Graph listener on %s", err, ln.Addr())
+	}
+	if want := "Graph listener: cannot listen on " + ln.Addr().String() + ": "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("message %q, want it to start with %q", err, want)
 	}
 }
 
