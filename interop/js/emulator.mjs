@@ -1,11 +1,14 @@
 // Starts the emulator for the node tests with `fakemsi serve --env-file`, the
 // way a suite in any language keeps it running, and runs child node processes
 // against it. The emulator is the Go program (cmd/fakemsi) because the point
-// is to test the very servers the Go packages use. It is built once per test
-// file into a temporary directory and run directly, not through `go run`:
-// SIGTERM must reach fakemsi itself, so that it stops and removes its files.
+// is to test the very servers the Go packages use. fakemsiBinary() builds it
+// once per test process (node --test runs each file in its own; Go's build
+// cache makes the second file's build a link) into a temporary directory,
+// and every test runs that binary directly, not through `go run`: SIGTERM
+// must reach fakemsi itself, so that it stops and removes its files.
 // FAKEMSI_BIN names a prebuilt binary to skip the build.
 import { spawn, execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -34,26 +37,34 @@ export function parseEnvFile(text) {
   return env;
 }
 
-async function buildFakemsi(dir) {
-  const bin = join(dir, 'fakemsi');
-  await promisify(execFile)('go', ['build', '-o', bin, 'github.com/tenantbridge/tenantbridge/cmd/fakemsi'],
-    { cwd: here, timeout: startupTimeoutMs });
-  return bin;
+let built;
+
+// fakemsiBinary resolves to the path of cmd/fakemsi: FAKEMSI_BIN, or a
+// binary built on the first call and removed when the process exits.
+export function fakemsiBinary() {
+  if (process.env.FAKEMSI_BIN) return Promise.resolve(process.env.FAKEMSI_BIN);
+  built ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fakemsi-bin-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const bin = join(dir, 'fakemsi');
+    try {
+      await promisify(execFile)('go', ['build', '-o', bin, 'github.com/tenantbridge/tenantbridge/cmd/fakemsi'],
+        { cwd: here, timeout: startupTimeoutMs });
+    } catch (e) {
+      throw new Error(`building cmd/fakemsi: ${e.message}\n${e.stderr ?? ''}`);
+    }
+    return bin;
+  })();
+  return built;
 }
 
 // startEmulator resolves to { env, stop } once `fakemsi serve` has written
 // its environment block. The env file is written atomically, so once it
 // exists it is complete. stop() sends SIGTERM and waits for fakemsi to exit.
 export async function startEmulator(args = []) {
+  const bin = await fakemsiBinary();
   const dir = await mkdtemp(join(tmpdir(), 'fakemsi-js-'));
   const cleanup = () => rm(dir, { recursive: true, force: true });
-  let bin;
-  try {
-    bin = process.env.FAKEMSI_BIN || await buildFakemsi(dir);
-  } catch (e) {
-    await cleanup();
-    throw new Error(`building cmd/fakemsi: ${e.message}\n${e.stderr ?? ''}`);
-  }
   const envFile = join(dir, 'fake.env');
   const child = spawn(bin, ['serve', '--env-file', envFile, '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,24 +1,22 @@
 // The emulator as a program: `fakemsi exec -- node child.mjs` runs an
 // unmodified @azure/identity program with nothing but fakemsi's environment
 // block (IDENTITY_ENDPOINT, AZURE_AUTHORITY_HOST, NODE_EXTRA_CA_CERTS, ...).
-// FAKEMSI_BIN names a prebuilt cmd/fakemsi; otherwise `go run` builds it.
+// The binary is emulator.mjs's fakemsiBinary(): FAKEMSI_BIN, or built once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { platformVar } from './emulator.mjs';
+import { fakemsiBinary, platformVar } from './emulator.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const consentedTenant = '22222222-2222-2222-2222-222222222222';
 
-function fakemsiExec(args, extraEnv = {}) {
-  const [cmd, pre] = process.env.FAKEMSI_BIN
-    ? [process.env.FAKEMSI_BIN, []]
-    : ['go', ['run', 'github.com/tenantbridge/tenantbridge/cmd/fakemsi']];
+async function fakemsiExec(args, extraEnv = {}) {
+  const bin = await fakemsiBinary();
   const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !platformVar.test(k))), ...extraEnv };
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...pre, 'exec', ...args], { cwd: here, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bin, ['exec', ...args], { cwd: here, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
