@@ -11,7 +11,6 @@ package backoff
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
 )
 
@@ -47,14 +46,4 @@ func Exponential(attempt int, base, limit time.Duration) time.Duration {
 		d *= 2
 	}
 	return d
-}
-
-// Jitter returns d reduced by a random share of at most fraction (0 to 1),
-// so that clients that failed together do not retry together. It only ever
-// shortens d, which keeps a capped delay under its cap.
-func Jitter(d time.Duration, fraction float64) time.Duration {
-	if d <= 0 || fraction <= 0 {
-		return d
-	}
-	return d - time.Duration(float64(d)*min(fraction, 1)*rand.Float64())
 }

@@ -33,20 +33,6 @@ func TestExponential(t *testing.T) {
 	}
 }
 
-func TestJitter(t *testing.T) {
-	for range 1000 {
-		if got := Jitter(10*time.Second, 0.5); got < 5*time.Second || got > 10*time.Second {
-			t.Fatalf("Jitter(10s, 0.5) = %v, want within [5s, 10s]", got)
-		}
-		if got := Jitter(10*time.Second, 7); got < 0 || got > 10*time.Second {
-			t.Fatalf("Jitter(10s, 7) = %v, want within [0, 10s]", got)
-		}
-	}
-	if got := Jitter(time.Second, 0); got != time.Second {
-		t.Errorf("Jitter(1s, 0) = %v, want 1s", got)
-	}
-}
-
 func TestSleepReturnsWhenTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

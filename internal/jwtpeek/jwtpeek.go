@@ -98,6 +98,30 @@ func Expiry(token string) (time.Time, error) {
 	return t, nil
 }
 
+// Audience is the aud claim (RFC 7519 §4.1.3): a single string or an array of
+// strings, decoded to a slice in both cases. Declare a claims field of this
+// type. null or an absent claim leaves it nil; any other JSON is an error
+// matching [ErrMalformed] that does not quote it.
+type Audience []string
+
+// UnmarshalJSON implements [json.Unmarshaler].
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*a = Audience{one}
+		return nil
+	}
+	var many []string
+	if json.Unmarshal(b, &many) != nil {
+		return malformed("aud is neither a string nor an array of strings")
+	}
+	*a = many
+	return nil
+}
+
 // maxEpoch is 9999-12-31T23:59:59Z: later dates do not round-trip through
 // RFC 3339, and nothing real expires then.
 const maxEpoch = 253402300799
@@ -158,6 +182,9 @@ func decode(seg, name string, v any) error {
 		return malformed("the " + name + " is not a JSON object")
 	}
 	if err := json.Unmarshal(b, v); err != nil {
+		if errors.Is(err, ErrMalformed) { // an Audience's, fixed text
+			return err
+		}
 		// A type error's Field is the path of the caller's struct fields,
 		// never a key from the token; its Value can quote a number from the
 		// token ("number 1e300"), so only its first word is kept.

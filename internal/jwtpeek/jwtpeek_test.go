@@ -194,3 +194,40 @@ func FuzzClaims(f *testing.F) {
 		}
 	})
 }
+
+func TestAudience(t *testing.T) {
+	cases := []struct {
+		name    string
+		payload string
+		want    Audience
+		wantErr bool
+	}{
+		{"string", `{"aud":"api://AzureADTokenExchange"}`, Audience{"api://AzureADTokenExchange"}, false},
+		{"array", `{"aud":["a","b"]}`, Audience{"a", "b"}, false},
+		{"empty array", `{"aud":[]}`, Audience{}, false},
+		{"absent", `{}`, nil, false},
+		{"null", `{"aud":null}`, nil, false},
+		{"number", `{"aud":12345678}`, nil, true},
+		{"array of numbers", `{"aud":[12345678]}`, nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var c struct {
+				Aud Audience `json:"aud"`
+			}
+			err := Claims(tok(hdr, tc.payload), &c)
+			if tc.wantErr {
+				if !errors.Is(err, ErrMalformed) || strings.Contains(err.Error(), "12345678") {
+					t.Errorf("err = %v, want ErrMalformed without the value", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, c.Aud); diff != "" {
+				t.Errorf("aud (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

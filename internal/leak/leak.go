@@ -1,14 +1,20 @@
-// Package leak hides secrets in text meant for people: log lines, harness
-// reports and test failure messages. Tokens are bearer credentials, so a CI
-// log that prints one hands it to everyone who can read the log; every place
-// in this module that prints text which might hold a token passes it through
-// Redact first.
+// Package leak hides secrets in text meant for people: log lines, errors,
+// harness reports and test failure messages. Tokens are bearer credentials,
+// so a CI log that prints one hands it to everyone who can read the log; every
+// place in this module that prints text which might hold a token passes it
+// through [Redact] first, and text it did not write itself (a server's answer,
+// a panic value) through [Clip], which redacts, strips control characters and
+// bounds the length.
+//
+//	msg := leak.Clip(resp.Description, 512, assertionToken)
 package leak
 
 import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // JWT matches a compact JWS (header.payload.signature) whose header starts
@@ -39,4 +45,36 @@ func Redact(v any, secrets ...string) string {
 	}
 	s = envSecret.ReplaceAllString(s, "${1}[redacted]")
 	return JWT.ReplaceAllString(s, "[jwt redacted]")
+}
+
+// clipMarker ends text that [Clip] cut short.
+const clipMarker = "…"
+
+// Clip makes text from the network (or a panic value, or anything else a
+// program did not write itself) fit for an error message or a log line
+// (habit 16): it redacts secrets and JWT-shaped text as [Redact] does,
+// replaces control characters with spaces (a newline would forge a log line;
+// bidirectional overrides and the Unicode line separators would disguise
+// one) and invalid UTF-8 with U+FFFD, and keeps at most limit bytes, cut on a
+// rune boundary and marked with "…". Redaction comes first, so no fragment of
+// a secret that straddles the cut survives it.
+func Clip(s string, limit int, secrets ...string) string {
+	s = strings.Map(printable, Redact(s, secrets...))
+	if len(s) <= limit {
+		return s
+	}
+	cut := max(0, limit)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + clipMarker
+}
+
+// printable maps the runes Clip replaces to a space. strings.Map has already
+// turned each invalid UTF-8 byte into U+FFFD.
+func printable(r rune) rune {
+	if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029' {
+		return ' '
+	}
+	return r
 }
