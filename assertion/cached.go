@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 	"github.com/tenantbridge/tenantbridge/internal/refresh"
 )
 
@@ -83,7 +84,10 @@ func Cached(src Source) Source { return CachedWithOptions(src, nil) }
 
 // CachedWithOptions is [Cached] with a clock, a refresh lead time and a
 // logger. If src is already a Cached source it is returned unchanged and opts
-// is ignored: the existing cache's options win.
+// is ignored: the existing cache's options win, its Logger included, so that a
+// cached source shared by several users stays one cache. federated's
+// NewCredential relies on this: a source the caller cached keeps the Logger
+// the caller gave it.
 func CachedWithOptions(src Source, opts *CacheOptions) Source {
 	if c, ok := src.(*cache); ok {
 		return c
@@ -153,7 +157,7 @@ func (c *cache) lease(a Assertion) refresh.Lease[Assertion] {
 	now := wall.Sub(c.epoch)
 	exp := a.ExpiresOn
 	if exp.IsZero() {
-		if t, err := jwtExpiry(a.Token); err == nil {
+		if t, err := jwtpeek.Expiry(a.Token); err == nil {
 			exp = t
 		} else {
 			exp = wall.Add(unknownLifetime)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/tenantbridge/tenantbridge/internal/refresh"
+	"github.com/tenantbridge/tenantbridge/internal/recovered"
 )
 
 // countingSource hands out "tok-N" assertions valid for life, counting calls.
@@ -354,7 +354,7 @@ func TestCachedSourcePanics(t *testing.T) {
 	close(release)
 	for _, who := range []string{"a caller", "the other caller"} {
 		err := testwait.Receive(t, errs, who+" returning")
-		if !errors.Is(err, refresh.ErrPanicked) || !strings.HasPrefix(err.Error(), "assertion: Cached: the source panicked: boom") {
+		if !errors.Is(err, recovered.ErrPanicked) || !strings.HasPrefix(err.Error(), "assertion: Cached: the source panicked: boom") {
 			t.Errorf("%s got %q, want an error saying the source panicked", who, redactedErr(err))
 		}
 		if err != nil {
@@ -391,7 +391,7 @@ func TestCachedSourcePanicsInTheBackgroundRefresh(t *testing.T) {
 		t.Errorf("the panic was not logged as a failed refresh; log:\n%s", logs.all())
 	}
 	clock.Advance(4 * time.Minute)
-	if _, err := c.Assertion(context.Background()); !errors.Is(err, refresh.ErrPanicked) {
+	if _, err := c.Assertion(context.Background()); !errors.Is(err, recovered.ErrPanicked) {
 		t.Errorf("after expiry err = %v, want the panic as an error", err)
 	}
 }

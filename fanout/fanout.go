@@ -13,8 +13,9 @@ package fanout
 
 import (
 	"context"
-	"fmt"
 	"sync"
+
+	"github.com/tenantbridge/tenantbridge/internal/recovered"
 )
 
 // DefaultParallelism is the number of tenants [Run] works on at once when
@@ -39,8 +40,9 @@ type Result[T any] struct {
 // time, and returns the results in the order of tenants (a tenant listed
 // twice runs twice). A failing tenant does not stop the others; each result
 // carries its own error. When ctx is done, the tenants not yet started get
-// ctx.Err() without running fn. A panic in fn becomes that tenant's error,
-// so one tenant cannot crash the program of every other.
+// ctx.Err() without running fn. A panic in fn, or a call of runtime.Goexit,
+// becomes that tenant's error (the panic value redacted and clipped), so one
+// tenant cannot crash the program of every other or pass for a success.
 //
 // Run returns when every started call has returned; fn must honour ctx.
 func Run[T any](ctx context.Context, tenants []string, opts *Options, fn func(ctx context.Context, tenant string) (T, error)) []Result[T] {
@@ -68,20 +70,12 @@ func Run[T any](ctx context.Context, tenants []string, opts *Options, fn func(ct
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			results[i].Value, results[i].Err = call(ctx, tenant, fn)
+			r := &results[i]
+			recovered.Into("fanout: the function for tenant "+tenant, &r.Value, &r.Err, func() (T, error) {
+				return fn(ctx, tenant)
+			})
 		})
 	}
 	wg.Wait()
 	return results
-}
-
-// call runs fn, turning a panic into an error.
-func call[T any](ctx context.Context, tenant string, fn func(context.Context, string) (T, error)) (v T, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			var zero T
-			v, err = zero, fmt.Errorf("fanout: the function panicked for tenant %s: %v", tenant, p)
-		}
-	}()
-	return fn(ctx, tenant)
 }

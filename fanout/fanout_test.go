@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tenantbridge/tenantbridge/internal/recovered"
 )
 
 func TestRunOrderErrorsAndParallelism(t *testing.T) {
@@ -111,8 +114,46 @@ func TestRunRecoversPanics(t *testing.T) {
 	if results[0].Value != 7 || results[0].Err != nil {
 		t.Errorf("ok tenant: %+v", results[0])
 	}
-	if results[1].Err == nil || !strings.Contains(results[1].Err.Error(), "panicked for tenant bad: boom") {
+	if results[1].Err == nil || !strings.Contains(results[1].Err.Error(), "for tenant bad panicked: boom") {
 		t.Errorf("panicking tenant: %+v, want its panic as the error", results[1])
+	}
+}
+
+// A panic value is user data: it may quote a token or forge a log line with a
+// newline, and it may be huge. The error holds it redacted, on one line,
+// clipped.
+func TestRunRedactsAndClipsPanicValues(t *testing.T) {
+	const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLW9mLWEtdGVzdC10b2tlbg"
+	results := Run(context.Background(), []string{"bad"}, nil, func(context.Context, string) (int, error) {
+		panic("token " + jwt + "\nforged log line " + strings.Repeat("x", 10_000))
+	})
+	err := results[0].Err
+	if !errors.Is(err, recovered.ErrPanicked) {
+		t.Fatalf("result %+v, want an error matching recovered.ErrPanicked", results[0])
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "eyJ") || strings.Contains(msg, "c2lnbmF0dXJl") || strings.Contains(msg, "\n") {
+		t.Errorf("error %.120q quotes the token or keeps the newline", msg)
+	}
+	if !strings.Contains(msg, "token [jwt redacted] forged log line") || len(msg) > 300 {
+		t.Errorf("error of %d bytes %.120q, want the redacted value clipped", len(msg), msg)
+	}
+}
+
+// runtime.Goexit in fn ends its goroutine without a return value; the tenant
+// must get an error, not a zero value with a nil error that reads as success.
+func TestRunGoexitIsAnError(t *testing.T) {
+	results := Run(context.Background(), []string{"ok", "exits"}, nil, func(_ context.Context, tenant string) (int, error) {
+		if tenant == "exits" {
+			runtime.Goexit()
+		}
+		return 7, nil
+	})
+	if results[0].Value != 7 || results[0].Err != nil {
+		t.Errorf("ok tenant: %+v", results[0])
+	}
+	if r := results[1]; r.Value != 0 || !errors.Is(r.Err, recovered.ErrPanicked) || !strings.Contains(r.Err.Error(), "for tenant exits called runtime.Goexit") {
+		t.Errorf("tenant calling runtime.Goexit: %+v, want an error naming it", r)
 	}
 }
 

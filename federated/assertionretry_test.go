@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
 	"github.com/tenantbridge/tenantbridge/assertion"
@@ -90,9 +91,8 @@ func newRotatingCred(t *testing.T, ts *tokenServer, src *rotatingSource, opts *O
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.now = clock.Now
+	c.clock = clock.Now
 	c.created = clock.Now()
-	c.elapsed = func() time.Duration { return clock.Now().Sub(c.created) }
 	c.sleep = func(ctx context.Context, d time.Duration) error {
 		t.Errorf("unexpected wait of %s", d)
 		return ctx.Err()
@@ -348,4 +348,81 @@ func TestRejectedAssertionIsLoggedWithoutTokens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// NewCredential caches its source, and a source the caller cached already is
+// kept as it is, so that credentials sharing it share one assertion. That
+// cache keeps the Logger the caller gave it: Options.Logger receives the
+// Credential's entries and, only for a source the Credential cached itself,
+// the assertion cache's.
+func TestAssertionCacheEntriesGoToTheLoggerOfWhoCachedTheSource(t *testing.T) {
+	const rejected = "Assertion: Cached: the cached assertion was reported rejected"
+	for _, callerCached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cached by the caller %t", callerCached), func(t *testing.T) {
+			ts := newTokenServer(t)
+			src := &rotatingSource{exp: time.Now().Add(24 * time.Hour)}
+			ts.setHandler(func(n int64, r tokenRequest) reply {
+				if src.label(r.Form.Get("client_assertion")) == "assertion-1" {
+					return rejection(401, 700027, n)
+				}
+				return reply{status: 200, body: fmt.Sprintf(`{"expires_in":3600,"access_token":"access-token-%d"}`, n)}
+			})
+			var credLog, cacheLog logLines
+			var given assertion.Source = src
+			if callerCached {
+				given = assertion.CachedWithOptions(src, &assertion.CacheOptions{Logger: cacheLog.add})
+			}
+			c, err := NewCredential(homeTenant, testClient, given, testOptions(t, ts, &Options{Logger: credLog.add}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if callerCached && c.src != given {
+				t.Fatal("the Credential did not keep the caller's cached source")
+			}
+			if _, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}}); err != nil {
+				t.Fatal(redactErr(err))
+			}
+			if !slices.ContainsFunc(credLog.get(), func(m string) bool { return strings.HasPrefix(m, string(EventAuthentication)+": ") }) {
+				t.Errorf("Options.Logger got no %s entry: %q", EventAuthentication, credLog.get())
+			}
+			wantCred, wantCache := 1, 0
+			if callerCached {
+				wantCred, wantCache = 0, 1
+			}
+			if n := count(credLog.get(), rejected); n != wantCred {
+				t.Errorf("Options.Logger got %d %q entries, want %d", n, rejected, wantCred)
+			}
+			if n := count(cacheLog.get(), rejected); n != wantCache {
+				t.Errorf("the caller's cache Logger got %d %q entries, want %d", n, rejected, wantCache)
+			}
+		})
+	}
+}
+
+// logLines is a Logger that keeps "Event: message" lines.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) add(ev log.Event, msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, string(ev)+": "+msg)
+}
+
+func (l *logLines) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
+func count(lines []string, prefix string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			n++
+		}
+	}
+	return n
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/tenantbridge/tenantbridge/internal/recovered"
 	"github.com/tenantbridge/tenantbridge/internal/refresh"
 )
 
@@ -17,15 +18,14 @@ const (
 	// instead, so they are not refreshed the moment they arrive.
 	refreshBeforeExpiry = 5 * time.Minute
 	shortTokenLifetime  = 10 * time.Minute
-
-	// refreshRetryInterval spaces background refresh attempts after one
-	// failed, so a down token endpoint sees one request per key per interval
-	// rather than one per GetToken call.
-	refreshRetryInterval = 30 * time.Second
-
-	// defaultRefreshBudget bounds one background refresh, retries included.
-	defaultRefreshBudget = 2 * time.Minute
 )
+
+// tokenRequestName prefixes the errors of the token cache (a recovered
+// panic, a waiter's ended context). A failed background refresh waits
+// refresh.DefaultRetryInterval before the next, so a down token endpoint sees
+// one request per key per interval rather than one per GetToken call; each is
+// bounded by refresh.DefaultRefreshBudget, retries included.
+const tokenRequestName = "federated: token request"
 
 // cacheKey identifies a cached token. scope is the single requested scope, or
 // the scopes joined by spaces; a single scope is used as is, so the warm path
@@ -34,23 +34,6 @@ type cacheKey struct {
 	tenant string
 	scope  string
 	cae    bool
-}
-
-// tokenCache holds the Credential's tokens: the shared engine (see
-// internal/refresh) with one entry per key. Its times are durations since the
-// Credential's creation (see Credential.elapsed): time.Since on a time with a
-// monotonic reading reads the clock once, where time.Now reads it twice (wall
-// and monotonic), and the clock was nearly half of a warm GetToken.
-type tokenCache struct {
-	refresh.Table[cacheKey, azcore.AccessToken]
-}
-
-func (tc *tokenCache) init() {
-	tc.Options = refresh.Options{
-		Name:          "federated: token request",
-		RefreshBudget: defaultRefreshBudget,
-		RetryInterval: refreshRetryInterval,
-	}
 }
 
 func (c *Credential) getToken(ctx context.Context, def string, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
@@ -76,13 +59,13 @@ func (c *Credential) getToken(ctx context.Context, def string, opts policy.Token
 		// the cached one is what the resource just rejected. The result is
 		// not cached: it was shaped by this challenge. It bypasses the cache
 		// but not its rule for a panic while fetching.
-		return refresh.Call(c.cache.Options.Name, func() (azcore.AccessToken, error) {
+		return recovered.Call(tokenRequestName, func() (azcore.AccessToken, error) {
 			return c.fetch(ctx, key, opts.Claims)
 		})
 	}
 	// Warm path: one atomic load of the table's index, one of the entry's
 	// state, one monotonic clock read; no lock, no allocation.
-	tok, err := c.cache.Get(ctx, tokenHost{c}, &key)
+	tok, err := c.tokens.Get(ctx, tokenHost{c}, &key)
 	if err != nil {
 		return azcore.AccessToken{}, err
 	}
@@ -94,7 +77,17 @@ func (c *Credential) getToken(ctx context.Context, def string, opts policy.Token
 // the Credential's fields at each call, so tests can swap the clock.
 type tokenHost struct{ c *Credential }
 
-func (h tokenHost) Now() time.Duration { return h.c.elapsed() }
+// Now is the time since the Credential's creation. Without an injected clock
+// it is time.Since(created): created came from time.Now and carries a
+// monotonic reading, so this is one monotonic clock read, where time.Now
+// reads the wall clock too and costs twice as much (the clock was nearly half
+// of a warm GetToken).
+func (h tokenHost) Now() time.Duration {
+	if h.c.clock == nil {
+		return time.Since(h.c.created)
+	}
+	return h.c.clock().Sub(h.c.created)
+}
 
 // Fetch requests a token. Its times were read from c.now, as c.created was,
 // so the differences are taken on the same clock (the monotonic one in

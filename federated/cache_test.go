@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tenantbridge/tenantbridge/internal/testwait"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,9 +14,12 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/google/go-cmp/cmp"
 	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/internal/recovered"
 	"github.com/tenantbridge/tenantbridge/internal/refresh"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 func TestColdCacheThousandCallersOneRequest(t *testing.T) {
@@ -169,7 +171,7 @@ func TestRefreshAheadOneRefresherOthersKeepToken(t *testing.T) {
 		t.Errorf("requests = %d during the refresh, want 2 (first token + one refresh)", n)
 	}
 	close(release)
-	testwait.Wait(t, &c.Credential.cache, "the background refresh")
+	testwait.Wait(t, &c.Credential.tokens, "the background refresh")
 	got, err := c.GetToken(ctx, opts)
 	if err != nil {
 		t.Fatal(redactErr(err))
@@ -182,6 +184,50 @@ func TestRefreshAheadOneRefresherOthersKeepToken(t *testing.T) {
 	}
 	if n := ts.count.Load(); n != 2 {
 		t.Errorf("requests = %d, want 2", n)
+	}
+}
+
+// A background refresh runs for the Credential, not for the caller that
+// happened to start it: azcore's per-call context values (a response to
+// capture, extra headers) must not ride along. With the caller's values, the
+// refresh would write the new token's response into the caller's variable
+// after GetToken returned: a data race (-race reports it at the first read
+// below) and a token response where the caller expects none.
+func TestBackgroundRefreshLeavesTheCallersContextValuesAlone(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	opts := policy.TokenRequestOptions{Scopes: []string{graphScope}}
+	var first *http.Response
+	if _, err := c.GetToken(runtime.WithCaptureResponse(context.Background(), &first), opts); err != nil {
+		t.Fatal(redactErr(err))
+	}
+	if first == nil || first.StatusCode != http.StatusOK {
+		t.Fatalf("the caller's own token request captured %v, want its 200", first)
+	}
+
+	c.clock.Advance(56 * time.Minute) // past RefreshAt (55m), before expiry
+	var captured *http.Response
+	ctx := runtime.WithCaptureResponse(context.Background(), &captured)
+	ctx = policy.WithHTTPHeader(ctx, http.Header{"X-Caller-Header": {"yes"}})
+	if _, err := c.GetToken(ctx, opts); err != nil {
+		t.Fatal(redactErr(err))
+	}
+	if captured != nil {
+		t.Errorf("GetToken served from the cache captured a response")
+	}
+	testwait.Wait(t, &c.Credential.tokens, "the background refresh")
+	if captured != nil {
+		t.Errorf("the background refresh wrote its response (status %d) into the caller's variable", captured.StatusCode)
+	}
+	hs := ts.requestHeaders()
+	if len(hs) != 2 {
+		t.Fatalf("requests = %d, want 2 (first token, one refresh)", len(hs))
+	}
+	if v := hs[1].Get("X-Caller-Header"); v != "" {
+		t.Errorf("the background refresh sent the caller's header X-Caller-Header: %q", v)
+	}
+	if got, err := c.GetToken(context.Background(), opts); err != nil || got.Token != "access-token-2" {
+		t.Errorf("after the refresh: err %v, refreshed token served %t", redactErr(err), err == nil && got.Token == "access-token-2")
 	}
 }
 
@@ -202,27 +248,27 @@ func TestFailedRefreshKeepsTokenUntilExpiry(t *testing.T) {
 	if err != nil || got != first {
 		t.Fatalf("during a failing refresh got (%v, %v), want the current token", got.Token == first.Token, redactErr(err))
 	}
-	testwait.Wait(t, &c.Credential.cache, "the background refresh")
+	testwait.Wait(t, &c.Credential.tokens, "the background refresh")
 	if n := ts.count.Load(); n != 2 {
 		t.Fatalf("requests = %d, want 2", n)
 	}
-	// The failure is not retried on every call, only after refreshRetryInterval.
+	// The failure is not retried on every call, only after refresh.DefaultRetryInterval.
 	for range 10 {
 		if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 			t.Fatalf("after the failed refresh: err %v, same token %t", redactErr(err), got == first)
 		}
 	}
-	testwait.Wait(t, &c.Credential.cache, "the background refresh")
+	testwait.Wait(t, &c.Credential.tokens, "the background refresh")
 	if n := ts.count.Load(); n != 2 {
 		t.Errorf("requests = %d right after the failure, want 2", n)
 	}
-	c.clock.Advance(refreshRetryInterval)
+	c.clock.Advance(refresh.DefaultRetryInterval)
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("second attempt: err %v, same token %t", redactErr(err), got == first)
 	}
-	testwait.Wait(t, &c.Credential.cache, "the background refresh")
+	testwait.Wait(t, &c.Credential.tokens, "the background refresh")
 	if n := ts.count.Load(); n != 3 {
-		t.Errorf("requests = %d after refreshRetryInterval, want 3", n)
+		t.Errorf("requests = %d after refresh.DefaultRetryInterval, want 3", n)
 	}
 	// Once the token really expires, callers get the error.
 	c.clock.Advance(5 * time.Minute)
@@ -442,12 +488,12 @@ func TestBackgroundRefreshIsBounded(t *testing.T) {
 	}
 	// A refresh budget that is already spent when the refresh starts: the
 	// refresh gives up without reaching the server, the token stays.
-	c.cache.Options.RefreshBudget = time.Nanosecond
+	c.tokens.Options.RefreshBudget = time.Nanosecond
 	c.clock.Advance(56 * time.Minute)
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
-	testwait.Wait(t, &c.Credential.cache, "the background refresh")
+	testwait.Wait(t, &c.Credential.tokens, "the background refresh")
 	if n := ts.count.Load(); n != 1 {
 		t.Errorf("requests = %d, want 1", n)
 	}
@@ -549,7 +595,7 @@ func TestPanicInABackgroundRefreshIsAFailedRefresh(t *testing.T) {
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("past the refresh time got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
-	testwait.Wait(t, &c.Credential.cache, "the background refresh")
+	testwait.Wait(t, &c.Credential.tokens, "the background refresh")
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("after the panicking refresh got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
@@ -565,7 +611,7 @@ func TestPanicInABackgroundRefreshIsAFailedRefresh(t *testing.T) {
 	tr.panicOn = 3
 	c.clock.Advance(5 * time.Minute)
 	_, err = c.GetToken(ctx, opts)
-	if !errors.Is(err, refresh.ErrPanicked) {
+	if !errors.Is(err, recovered.ErrPanicked) {
 		t.Errorf("after expiry err = %v, want the panic as an error", redactErr(err))
 	}
 }
@@ -597,7 +643,7 @@ func TestAssertionSourcePanicDuringABackgroundRefresh(t *testing.T) {
 	if got, err := c.GetToken(ctx, opts); err != nil || got != first {
 		t.Fatalf("got (same token %t, %v), want the current token", got == first, redactErr(err))
 	}
-	testwait.Wait(t, &c.Credential.cache, "the background refresh")
+	testwait.Wait(t, &c.Credential.tokens, "the background refresh")
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("assertion source calls = %d, want 2 (the refresh reached the panicking call)", n)
 	}
@@ -611,10 +657,10 @@ func TestAssertionSourcePanicDuringABackgroundRefresh(t *testing.T) {
 	if !found {
 		t.Errorf("no log line reports the panicking source: %s", redact(fmt.Sprintf("%q", logs()), first.Token))
 	}
-	// The retry after refreshRetryInterval gets a fresh assertion and token.
-	c.clock.Advance(refreshRetryInterval)
+	// The retry after refresh.DefaultRetryInterval gets a fresh assertion and token.
+	c.clock.Advance(refresh.DefaultRetryInterval)
 	c.GetToken(ctx, opts)
-	testwait.Wait(t, &c.Credential.cache, "the background refresh")
+	testwait.Wait(t, &c.Credential.tokens, "the background refresh")
 	if got, err := c.GetToken(ctx, opts); err != nil || got.Token != "t2" {
 		t.Errorf("after the retry got (%t, %v), want the refreshed token t2", got.Token == "t2", redactErr(err))
 	}
@@ -626,7 +672,7 @@ func TestPanicInAClaimsRequestIsAnError(t *testing.T) {
 	tr := &panickyTransport{next: ts.Client(), panicOn: 1}
 	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Transport: tr, Retry: policy.RetryOptions{MaxRetries: -1}}})
 	_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}, Claims: `{"access_token":{}}`})
-	if !errors.Is(err, refresh.ErrPanicked) || !strings.Contains(err.Error(), "federated: token request panicked: transport boom") {
+	if !errors.Is(err, recovered.ErrPanicked) || !strings.Contains(err.Error(), "federated: token request panicked: transport boom") {
 		t.Errorf("err = %v, want the panic as an error", redactErr(err))
 	}
 }

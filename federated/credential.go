@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/tenantbridge/tenantbridge/assertion"
 	"github.com/tenantbridge/tenantbridge/internal/backoff"
+	"github.com/tenantbridge/tenantbridge/internal/refresh"
 )
 
 // Environment variables read by NewCredential and NewFromEnvironment. The names
@@ -92,7 +93,11 @@ type Options struct {
 	// Logger receives the Credential's own entries, under
 	// [EventAuthentication]: cache misses, tokens obtained, refreshes ahead of
 	// expiry, rejected assertions and retries, failures; and the
-	// [assertion.EventAssertion] entries of its assertion cache. nil logs
+	// [assertion.EventAssertion] entries of the assertion cache that
+	// [NewCredential] puts around the source. A source the caller cached
+	// already ([assertion.Cached], [assertion.CachedWithOptions]) is used as
+	// is, so that the credentials sharing it share one assertion, and keeps
+	// the Logger the caller gave it: its entries go there, not here. nil logs
 	// nothing of ours. It has the signature of [log.SetListener]'s listener:
 	// pass the same function to both to see these entries next to azcore's
 	// HTTP entries for the token request, which reach the azcore listener in
@@ -129,24 +134,33 @@ type Credential struct {
 	client      *azcore.Client // the pipeline and tracer of the token request
 	propagation bool
 	logger      func(log.Event, string)
-	created     time.Time  // c.now() at construction; the cache's times are durations since then
-	cache       tokenCache // background refreshes, their budget and the tests' wait live in it
+	created     time.Time // c.now() at construction; the token cache's times are durations since then (see tokenHost.Now)
+	// tokens is the token cache, one entry per cacheKey. Its background
+	// refreshes, their budget and the tests' Wait live in it.
+	tokens refresh.Table[cacheKey, azcore.AccessToken]
 
-	// test hooks; production values are set by NewCredential.
-	now func() time.Time
-	// elapsed is c.now().Sub(c.created), read the cheap way: in production
-	// time.Since(created), one monotonic clock read, because created comes
-	// from time.Now and so carries a monotonic reading.
-	elapsed func() time.Duration
-	sleep   func(ctx context.Context, d time.Duration) error // the FIC propagation wait
-	onJoin  func()                                           // called when a caller joins another caller's request
+	// test hooks; NewCredential leaves clock nil (time.Now) and sets sleep.
+	clock  func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error // the FIC propagation wait
+	onJoin func()                                           // called when a caller joins another caller's request
+}
+
+// now reads the Credential's clock: time.Now unless a test injected one.
+func (c *Credential) now() time.Time {
+	if c.clock == nil {
+		return time.Now()
+	}
+	return c.clock()
 }
 
 // NewCredential returns a [Credential] for the app clientID whose default
 // tenant is tenantID, trading the assertions of src for tokens. src is wrapped
-// with [assertion.Cached], so it need not cache itself; if it does and
-// implements [assertion.Invalidator], an assertion Entra rejects is dropped
-// from its cache too.
+// with [assertion.CachedWithOptions] (the Credential's clock, opts.Logger), so
+// it need not cache itself; if it does and implements [assertion.Invalidator],
+// an assertion Entra rejects is dropped from its cache too. A src that is
+// already an assertion.Cached source is not wrapped again: it is shared as it
+// is, with the clock and the Logger it was given, so its entries reach the
+// Logger passed to CachedWithOptions rather than opts.Logger.
 func NewCredential(tenantID, clientID string, src assertion.Source, opts *Options) (*Credential, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -175,9 +189,9 @@ func NewCredential(tenantID, clientID string, src assertion.Source, opts *Option
 		client:      client,
 		propagation: opts.RetryFederatedCredentialPropagation,
 		logger:      opts.Logger,
-		now:         time.Now,
 		sleep:       backoff.Sleep,
 	}
+	c.tokens.Options.Name = tokenRequestName
 	allowed := opts.AdditionallyAllowedTenants
 	if len(allowed) == 0 {
 		if v := os.Getenv(envAllowedTenants); v != "" {
@@ -205,8 +219,6 @@ func NewCredential(tenantID, clientID string, src assertion.Source, opts *Option
 		Logger: opts.Logger,
 	})
 	c.created = c.now()
-	c.elapsed = func() time.Duration { return time.Since(c.created) }
-	c.cache.init()
 	return c, nil
 }
 

@@ -46,7 +46,7 @@ func FuzzTokenResponse(f *testing.F) {
 	f.Add(`{"error":"invalid_client","error_codes":[700213],"error_description":"AADSTS700213: x\r\ny"}`, 400)
 	f.Add(`<html>`, 502)
 	now := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
-	c := &Credential{clientID: testClient, authority: "https://login.microsoftonline.com", now: func() time.Time { return now }}
+	c := &Credential{clientID: testClient, authority: "https://login.microsoftonline.com", clock: func() time.Time { return now }}
 	const secretAssertion = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJzZWNyZXQifQ.c2VjcmV0LWFzc2VydGlvbg"
 	f.Fuzz(func(t *testing.T, body string, status int) {
 		if status == 200 {

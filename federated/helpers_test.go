@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 const (
@@ -207,9 +207,8 @@ func newTestCred(t *testing.T, ts *tokenServer, opts *Options) *testCred {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.now = tc.clock.Now
+	c.clock = tc.clock.Now
 	c.created = tc.clock.Now()
-	c.elapsed = func() time.Duration { return tc.clock.Now().Sub(c.created) }
 	c.sleep = func(ctx context.Context, d time.Duration) error {
 		tc.mu.Lock()
 		tc.sleeps = append(tc.sleeps, d)
@@ -304,20 +303,16 @@ func redactTokens(want, got azcore.AccessToken) (azcore.AccessToken, azcore.Acce
 	return want, got
 }
 
-// tokenShaped matches, anywhere in a string, a JWT (the assertions, fakeidp's
-// access tokens) or an access token of newTokenServer's default answer.
-var tokenShaped = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*)?|access-token-[0-9]+`)
+// testAccessToken matches the access tokens of newTokenServer's default
+// answer, which are not JWT-shaped and so unknown to leak.Redact.
+var testAccessToken = regexp.MustCompile(`access-token-[0-9]+`)
 
-// redact returns s with every one of secrets and anything token-shaped
-// replaced by "<redacted>", so a failure message can quote an error or log
-// lines without quoting a token even when the code under test leaks one.
+// redact returns s through leak.Redact (secrets, JWT-shaped text) with the
+// test server's access tokens hidden too, so a failure message can quote an
+// error or log lines without quoting a token even when the code under test
+// leaks one.
 func redact(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "<redacted>")
-		}
-	}
-	return tokenShaped.ReplaceAllString(s, "<redacted>")
+	return testAccessToken.ReplaceAllString(leak.Redact(s, secrets...), "[redacted]")
 }
 
 // redactErr is err's text through redact, for failure messages.

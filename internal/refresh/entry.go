@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/recovered"
 )
 
 // Cell caches one value: a [Table] of a single key without the index. The
@@ -37,8 +39,11 @@ func (c *Cell[V]) Invalidate(match func(V) bool) bool {
 	return c.e.st.CompareAndSwap(s, nil)
 }
 
-// Wait blocks until the background refreshes started so far have finished.
-// Tests use it; each refresh is bounded by [Options.RefreshBudget].
+// Wait blocks until the background refreshes started so far have finished;
+// each is bounded by [Options.RefreshBudget]. It is for tests and shutdown,
+// and must not run concurrently with [Cell.Get]: a Get past RefreshAt starts
+// a refresh, and a [sync.WaitGroup] must not gain work while Wait waits for
+// it to reach zero.
 func (c *Cell[V]) Wait() { c.bg.Wait() }
 
 // entry is one key's value and its single flight.
@@ -78,11 +83,13 @@ type flight[V any] struct {
 }
 
 // get returns a pointer to the value, which is shared and never modified.
+// Table.Get has its own copy of the warm path (see there why); keep the two in
+// step.
 func (e *entry[K, V]) get(ctx context.Context, h Host[K, V], o *Options, bg *sync.WaitGroup) (*V, error) {
 	now := h.Now()
 	if s := e.st.Load(); s != nil && now < s.lease.ExpiresAt {
 		if now >= s.lease.RefreshAt {
-			e.refreshAhead(ctx, h, o, bg, s, now)
+			e.refreshAhead(h, o, bg, s, now)
 		}
 		return &s.lease.Value, nil
 	}
@@ -91,18 +98,25 @@ func (e *entry[K, V]) get(ctx context.Context, h Host[K, V], o *Options, bg *syn
 
 // refreshAhead starts the background refresh of s unless a failed one asked
 // to wait, or another caller has started it.
-func (e *entry[K, V]) refreshAhead(ctx context.Context, h Host[K, V], o *Options, bg *sync.WaitGroup, s *state[V], now time.Duration) {
+func (e *entry[K, V]) refreshAhead(h Host[K, V], o *Options, bg *sync.WaitGroup, s *state[V], now time.Duration) {
 	if now < time.Duration(s.retryAt.Load()) || !e.refreshing.CompareAndSwap(false, true) {
 		return
 	}
 	bg.Add(1)
-	go e.refresh(ctx, h, o, bg)
+	go e.refresh(h, o, bg)
 }
 
-func (e *entry[K, V]) refresh(ctx context.Context, h Host[K, V], o *Options, bg *sync.WaitGroup) {
+// refresh runs on its own context, not one derived from the caller that
+// started it: that caller has its answer and may be gone, and a context
+// carries more than cancellation. azcore's runtime.WithCaptureResponse, for
+// one, is a context value pointing at the caller's variable; a fetch that
+// kept the caller's values would write the refreshed token's response into
+// it after the caller returned (a data race, and a token where the caller
+// does not expect one). The same goes for per-call headers and retry options.
+func (e *entry[K, V]) refresh(h Host[K, V], o *Options, bg *sync.WaitGroup) {
 	defer bg.Done()
 	defer e.refreshing.Store(false)
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.budget())
+	rctx, cancel := context.WithTimeout(context.Background(), o.budget())
 	defer cancel()
 
 	e.mu.Lock()
@@ -182,14 +196,12 @@ func (f *flight[V]) result() (*V, error) {
 
 // run calls Host.Fetch, publishes a value that has not expired, ends the
 // flight and releases its waiters, whatever the fetch does: return, panic or
-// runtime.Goexit.
+// runtime.Goexit (recovered.Into stores an error in f for the last two, and
+// this goroutine still ends after Goexit, but its waiters do not block).
 func (e *entry[K, V]) run(ctx context.Context, h Host[K, V], o *Options, f *flight[V]) {
-	returned := false
 	defer func() {
-		if !returned {
-			// recover is nil after runtime.Goexit: this goroutine still ends,
-			// but its waiters get an error rather than block forever.
-			f.lease, f.err = Lease[V]{}, panicError(o.name(), recover())
+		if f.err != nil {
+			f.lease = Lease[V]{}
 		}
 		f.abandoned = ctx.Err() != nil
 		var s *state[V]
@@ -208,11 +220,7 @@ func (e *entry[K, V]) run(ctx context.Context, h Host[K, V], o *Options, f *flig
 		e.mu.Unlock()
 		close(f.done)
 	}()
-	f.lease, f.err = h.Fetch(ctx, e.key)
-	if f.err != nil {
-		f.lease = Lease[V]{}
-	}
-	returned = true
+	recovered.Into(o.name(), &f.lease, &f.err, func() (Lease[V], error) { return h.Fetch(ctx, e.key) })
 }
 
 // observe reports ev, dropping a panic: an event is for logs and tests, and a

@@ -30,9 +30,12 @@
 //     repeat, one after another, a request to a peer that is not answering.
 //   - Refresh ahead, in the background: the first caller past RefreshAt
 //     starts one goroutine that fetches a replacement while every caller, that
-//     one included, keeps receiving the valid value. The goroutine is detached
-//     from the caller's cancellation (that caller already has its answer) and
-//     bounded by [Options.RefreshBudget]. If it fails, the failure is reported
+//     one included, keeps receiving the valid value. The goroutine fetches on
+//     a context of its own, from context.Background and bounded by
+//     [Options.RefreshBudget]: not the caller's, whose cancellation must not
+//     reach it (that caller already has its answer) and whose values must not
+//     either (azcore's runtime.WithCaptureResponse would have the refresh
+//     write into a variable of a caller that has returned). If it fails, the failure is reported
 //     to [Host.Observe] ([RefreshFailed]), the valid value is served until it
 //     expires, and the next attempt waits [Options.RetryInterval], so that a
 //     peer that is down sees one request per key per interval rather than one
@@ -46,14 +49,15 @@
 // # Panics
 //
 // One rule, on the synchronous and the background path alike: a panic in
-// [Host.Fetch] is recovered and becomes the error of that fetch, returned to
-// every caller waiting for it (the one that ran it too) and matching
-// [ErrPanicked]; the waiters are released and the process does not die. The
-// error quotes the panic value only through leak.Redact and clipped to 200
-// bytes. A fetch that calls runtime.Goexit ends its own goroutine, but its
-// waiters are released with an error too. A panic in [Host.Observe] is
-// dropped: logging must not break the cache. A fetch that bypasses the cache
-// follows the same rule through [Call].
+// [Host.Fetch] is recovered (by internal/recovered) and becomes the error of
+// that fetch, returned to every caller waiting for it (the one that ran it
+// too) and matching recovered.ErrPanicked; the waiters are released and the
+// process does not die. The error quotes the panic value only through
+// leak.Clip: redacted and clipped to 200 bytes. A fetch that calls
+// runtime.Goexit ends its own goroutine, but its waiters are released with an
+// error too. A panic in [Host.Observe] is dropped: logging must not break the
+// cache. A fetch that bypasses the cache follows the same rule through
+// recovered.Call.
 //
 // # Invalidation
 //
@@ -92,9 +96,10 @@ type Host[K comparable, V any] interface {
 	// warm path, so it should be cheap.
 	Now() time.Duration
 	// Fetch obtains a new value for key. ctx is the context of the caller who
-	// started the fetch, or for a background refresh a context detached from
-	// that caller's cancellation (keeping its values) and bounded by
-	// [Options.RefreshBudget]. A panic is recovered (see the package doc).
+	// started the fetch, or for a background refresh a new context, from
+	// context.Background and bounded by [Options.RefreshBudget], that carries
+	// neither the cancellation nor the values of the caller who triggered it
+	// (see the package doc). A panic is recovered (see the package doc).
 	Fetch(ctx context.Context, key K) (Lease[V], error)
 	// Observe receives the engine's events, for logs and tests. It is never
 	// called on the warm path, may run on a background goroutine, and must not

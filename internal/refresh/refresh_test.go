@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tenantbridge/tenantbridge/internal/testwait"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/recovered"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // testHost serves "v-N" values (N counts fetches) for any key, valid for life
@@ -281,8 +283,8 @@ func TestRefreshAheadInTheBackground(t *testing.T) {
 	h.advance(1)
 
 	// The caller past RefreshAt, and every other, gets v-1 at once while
-	// the refresh is blocked; the refresh runs on a context that the
-	// caller's cancellation does not reach but that keeps its values.
+	// the refresh is blocked; the refresh runs on a context of its own, which
+	// neither the caller's cancellation nor its values reach.
 	g := newGate()
 	h.gate.Store(g)
 	h.fetchCx = make(chan context.Context, 1)
@@ -294,8 +296,8 @@ func TestRefreshAheadInTheBackground(t *testing.T) {
 	cancel()
 	fctx := testwait.Receive(t, h.fetchCx, "the background refresh starting")
 	testwait.Receive(t, g.entered, "the refresh entering the fetch")
-	if fctx.Value(ctxKey{}) != "traced" {
-		t.Error("the refresh's context lost the caller's values")
+	if fctx.Value(ctxKey{}) != nil {
+		t.Error("the refresh's context carries the caller's values")
 	}
 	if _, ok := fctx.Deadline(); !ok {
 		t.Error("the refresh's context has no deadline (RefreshBudget)")
@@ -416,7 +418,7 @@ func TestLateRefreshOfAReplacedValueFetchesNothing(t *testing.T) {
 		t.Fatal("the refreshing flag was not reset after the refresh")
 	}
 	c.bg.Add(1)
-	c.e.refresh(context.Background(), cellHost{h}, &c.Options, &c.bg)
+	c.e.refresh(cellHost{h}, &c.Options, &c.bg)
 	if n := h.calls.Load(); n != 2 {
 		t.Errorf("fetches = %d, want 2: the value refreshed a moment ago was refreshed again", n)
 	}
@@ -436,7 +438,7 @@ func TestRefreshOfAnInvalidatedValueLeavesItToTheNextMiss(t *testing.T) {
 	c.Invalidate(func(v string) bool { return v == "v-1" })
 	c.e.refreshing.Store(true)
 	c.bg.Add(1)
-	c.e.refresh(context.Background(), cellHost{h}, &c.Options, &c.bg)
+	c.e.refresh(cellHost{h}, &c.Options, &c.bg)
 	if n := h.calls.Load(); n != 1 {
 		t.Errorf("fetches = %d after refreshing an invalidated value, want 1", n)
 	}
@@ -508,14 +510,14 @@ func TestPanicInAFetchBecomesEveryCallersError(t *testing.T) {
 	close(g.release)
 	for i, ch := range results {
 		r := testwait.Receive(t, ch, "a caller returning after the panic")
-		if !errors.Is(r.err, ErrPanicked) {
+		if !errors.Is(r.err, recovered.ErrPanicked) {
 			t.Fatalf("caller %d got %v, want ErrPanicked", i, r)
 		}
 		msg := r.err.Error()
 		if !strings.HasPrefix(msg, "test: cache panicked: boom with [jwt redacted] xxx") {
 			t.Errorf("caller %d: message %.80q does not name the panic, redacted on one line", i, msg)
 		}
-		if strings.Contains(msg, "eyJ") || strings.Contains(msg, "c2lnbmF0dXJl") || len(msg) > len("test: cache panicked: ")+maxPanicText {
+		if strings.Contains(msg, "eyJ") || strings.Contains(msg, "c2lnbmF0dXJl") || len(msg) > len("test: cache panicked: ")+recovered.MaxValueBytes {
 			t.Errorf("caller %d: message (%d bytes) is not redacted and clipped", i, len(msg))
 		}
 	}
@@ -543,12 +545,12 @@ func TestPanicInABackgroundRefresh(t *testing.T) {
 		t.Errorf("after the panicking refresh got %q, want the still-valid v-1", got)
 	}
 	failed := h.eventsOf(RefreshFailed)
-	if len(failed) != 1 || !errors.Is(failed[0].Err, ErrPanicked) {
+	if len(failed) != 1 || !errors.Is(failed[0].Err, recovered.ErrPanicked) {
 		t.Errorf("RefreshFailed events = %+v, want one with ErrPanicked", failed)
 	}
 	// Past expiry the next caller fetches synchronously and gets the error.
 	h.advance(5 * time.Minute)
-	if _, err := c.Get(context.Background(), cellHost{h}); !errors.Is(err, ErrPanicked) {
+	if _, err := c.Get(context.Background(), cellHost{h}); !errors.Is(err, recovered.ErrPanicked) {
 		t.Errorf("after expiry err = %v, want ErrPanicked", err)
 	}
 }
@@ -570,7 +572,7 @@ func TestPanicInABackgroundRefreshReleasesJoinedCallers(t *testing.T) {
 	waiter := getAsync(context.Background(), &c, h)
 	testwait.Receive(t, h.joined, "the caller joining the refresh")
 	close(g.release)
-	if r := testwait.Receive(t, waiter, "the joined caller returning"); !errors.Is(r.err, ErrPanicked) {
+	if r := testwait.Receive(t, waiter, "the joined caller returning"); !errors.Is(r.err, recovered.ErrPanicked) {
 		t.Errorf("joined caller got %v, want ErrPanicked", r)
 	}
 	testwait.Wait(t, &c, "the background refresh")
@@ -596,7 +598,7 @@ func TestGoexitInAFetchReleasesWaiters(t *testing.T) {
 	testwait.Receive(t, h.joined, "the waiter joining")
 	close(g.release)
 	testwait.Receive(t, leaderDone, "the leader's goroutine ending")
-	if r := testwait.Receive(t, waiter, "the waiter returning"); !errors.Is(r.err, ErrPanicked) || !strings.Contains(r.err.Error(), "Goexit") {
+	if r := testwait.Receive(t, waiter, "the waiter returning"); !errors.Is(r.err, recovered.ErrPanicked) || !strings.Contains(r.err.Error(), "Goexit") {
 		t.Errorf("waiter got %v, want an error naming runtime.Goexit", r)
 	}
 }
@@ -791,39 +793,6 @@ func (f *flipHost) Fetch(ctx context.Context, _ struct{}) (Lease[string], error)
 }
 
 func (f *flipHost) Observe(Event[struct{}, string]) {}
-
-func TestCall(t *testing.T) {
-	v, err := Call("test: call", func() (string, error) { return "v", nil })
-	if v != "v" || err != nil {
-		t.Errorf("Call of a returning fetch = (%q, %v), want (v, nil)", v, err)
-	}
-	failing := errors.New("failed")
-	if _, err := Call("test: call", func() (string, error) { return "ignored", failing }); err != failing {
-		t.Errorf("Call of a failing fetch: err %v, want its error", err)
-	}
-	v, err = Call("test: call", func() (string, error) { panic("boom " + secretJWT) })
-	if v != "" || !errors.Is(err, ErrPanicked) || err.Error() != "test: call panicked: boom [jwt redacted]" {
-		t.Errorf("Call of a panicking fetch = (%q, %q), want the redacted panic as an error", v, err)
-	}
-}
-
-func TestClip(t *testing.T) {
-	cases := []struct {
-		in   string
-		max  int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"a\nb\tc\x00", 10, "a b c "},
-		{"abcdefghij", 8, "abcde..."},
-		{"ééééé", 8, "éé..."}, // not cut inside a rune
-	}
-	for _, tc := range cases {
-		if got := clip(tc.in, tc.max); got != tc.want {
-			t.Errorf("clip(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
-		}
-	}
-}
 
 func TestWarmPathDoesNotAllocate(t *testing.T) {
 	h := newTestHost()

@@ -74,8 +74,8 @@ func TestTableManyKeys(t *testing.T) {
 	if n := h.calls.Load(); n != keys {
 		t.Errorf("fetches = %d, want one per key (%d)", n, keys)
 	}
-	if n := tb.Len(); n != keys {
-		t.Errorf("Len = %d, want %d", n, keys)
+	if n := tb.len(); n != keys {
+		t.Errorf("len = %d, want %d", n, keys)
 	}
 	for g := 1; g < goroutines; g++ {
 		for k, v := range first[0] {
@@ -103,8 +103,8 @@ func TestTableInsertIsAmortisedConstant(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if tb.Len() != keys {
-		t.Fatalf("Len = %d, want %d", tb.Len(), keys)
+	if tb.len() != keys {
+		t.Fatalf("len = %d, want %d", tb.len(), keys)
 	}
 	if tb.copied > 6*keys {
 		t.Errorf("rebuilds copied %d entries for %d keys, want at most %d", tb.copied, keys, 6*keys)
