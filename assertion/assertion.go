@@ -31,8 +31,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 )
 
 // Assertion is a signed JWT that proves the workload's identity to Entra.
@@ -68,8 +66,3 @@ func (a Assertion) GoString() string { return a.String() }
 type Source interface {
 	Assertion(ctx context.Context) (Assertion, error)
 }
-
-// jwtExpiry returns the exp claim of token, unverified: this package is the
-// bearer of the token, not its audience, and needs only the expiry to decide
-// when to fetch a new one. The error never contains the token.
-func jwtExpiry(token string) (time.Time, error) { return jwtpeek.Expiry(token) }

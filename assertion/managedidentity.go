@@ -16,6 +16,7 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/internal/backoff"
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/noredirect"
 	"github.com/tenantbridge/tenantbridge/internal/retryafter"
 )
 
@@ -36,9 +37,15 @@ const EventAssertion log.Event = "Assertion"
 // response is a few kilobytes.
 const maxResponseBytes = 1 << 20
 
-// defaultAttemptTimeout bounds one request made with the default HTTP client,
-// so a silent endpoint cannot hang a caller whose context has no deadline.
-const defaultAttemptTimeout = 30 * time.Second
+// msiHTTP describes the client the sources send with when the caller gave no
+// transport. Every client they send with refuses redirects, whatever the
+// transport: a redirect would carry the identity header to whatever host it
+// names. Without a transport, the requests also bypass HTTP_PROXY, because a
+// managed-identity endpoint is always local to the host, and one attempt is
+// bounded to 30 seconds, so a silent endpoint cannot hang a caller whose
+// context has no deadline. Any [policy.Transporter] other than an
+// *http.Client becomes the transport of such a client.
+var msiHTTP = noredirect.Defaults{Timeout: 30 * time.Second, Direct: true}
 
 const (
 	appServiceName = "AppService"
@@ -101,7 +108,7 @@ func newMSIClient(c msiConfig) *msiClient {
 		retries = 0
 	}
 	m.http = &retryablehttp.Client{
-		HTTPClient: noRedirects(c.transport),
+		HTTPClient: noredirect.Client(c.transport, msiHTTP),
 		// A nil Logger silences go-retryablehttp, whose default logger would
 		// print request URLs to stderr; we log through m.logger instead.
 		Logger:       nil,
@@ -115,48 +122,6 @@ func newMSIClient(c msiConfig) *msiClient {
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	return m
-}
-
-// refuseRedirect is the CheckRedirect of every client that carries an
-// identity header: following a redirect would send the header to whatever
-// host the redirect names.
-func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// noRedirects returns the *http.Client the sources send with, which never
-// follows a redirect. An *http.Client is copied (never mutated) with its
-// CheckRedirect replaced; any other [policy.Transporter] becomes the
-// transport of a new client. A nil transport gets a transport without a
-// proxy, because managed-identity endpoints are always local to the host and
-// must not be sent through HTTP_PROXY, and a per-attempt timeout.
-func noRedirects(t policy.Transporter) *http.Client {
-	if c, ok := t.(*http.Client); ok && c == nil {
-		t = nil // a nil *http.Client in the interface means the default too
-	}
-	var hc http.Client
-	switch t := t.(type) {
-	case nil:
-		hc.Timeout = defaultAttemptTimeout
-		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-			dt = dt.Clone()
-			dt.Proxy = nil
-			hc.Transport = dt
-		}
-	case *http.Client:
-		hc = *t
-	default:
-		hc.Transport = transporterRoundTripper{t}
-	}
-	hc.CheckRedirect = refuseRedirect
-	return &hc
-}
-
-// transporterRoundTripper lets an http.Client send through a
-// [policy.Transporter], so that the client's redirect policy applies to what
-// the transporter returns.
-type transporterRoundTripper struct{ t policy.Transporter }
-
-func (r transporterRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	return r.t.Do(req)
 }
 
 // checkRetry decides whether to try again. The context comes first: a caller

@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
+	"github.com/tenantbridge/tenantbridge/internal/noredirect"
 )
 
 // Secrets the fakes hand out. Tests check that no error, log line or String
@@ -184,7 +186,7 @@ func TestErrorStatuses(t *testing.T) {
 	for _, hs := range httpSources {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s/%d", hs.name, tc.status), func(t *testing.T) {
-				secret, scrubbed := testHeader, "[REDACTED]"
+				secret, scrubbed := testHeader, "[redacted]"
 				if hs.name == imdsName {
 					secret, scrubbed = "value", "value"
 				}
@@ -379,8 +381,8 @@ func TestTransporterIsUsedAndRedirectRefused(t *testing.T) {
 
 func TestNilHTTPClientTransportMeansDefault(t *testing.T) {
 	var c *http.Client
-	if hc := noRedirects(c); hc.Timeout != defaultAttemptTimeout || hc.CheckRedirect == nil {
-		t.Errorf("noRedirects((*http.Client)(nil)) = timeout %v, CheckRedirect set %v; want the default client", hc.Timeout, hc.CheckRedirect != nil)
+	if hc := noredirect.Client(c, msiHTTP); hc.Timeout != msiHTTP.Timeout || hc.CheckRedirect == nil {
+		t.Errorf("noredirect.Client((*http.Client)(nil), msiHTTP) = timeout %v, CheckRedirect set %v; want the default client", hc.Timeout, hc.CheckRedirect != nil)
 	}
 }
 
@@ -596,9 +598,9 @@ func TestTransportErrorsAreRetried(t *testing.T) {
 
 func TestJWTHelper(t *testing.T) {
 	tok := makeJWT(t, testNow.Add(time.Hour))
-	exp, err := jwtExpiry(tok)
+	exp, err := jwtpeek.Expiry(tok)
 	if err != nil || !exp.Equal(testNow.Add(time.Hour)) {
-		t.Fatalf("jwtExpiry = %v, %v", exp, err)
+		t.Fatalf("jwtpeek.Expiry = %v, %v", exp, err)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 // ResponseError is a failed answer from a managed-identity endpoint ([AppService]
@@ -58,14 +60,17 @@ func (e *ResponseError) Error() string {
 	return b.String()
 }
 
-// maxDescription bounds server text copied into an error.
-const maxDescription = 512
+// Bounds of the server text copied into an error (see leak.Clip).
+const (
+	maxDescription = 512
+	maxCode        = 64
+)
 
 // newResponseError reads the error body of either protocol. IMDS answers
 // {"error":"invalid_request","error_description":"Identity not found"}; App
 // Service answers {"statusCode":400,"message":"…","correlationId":"…"}.
-// secret (the identity header value) is scrubbed from whatever the server
-// echoed.
+// The server's text passes through leak.Clip: secret (the identity header
+// value) and anything JWT-shaped are redacted from whatever the server echoed.
 func newResponseError(source string, status int, body []byte, identity, secret string) *ResponseError {
 	var r struct {
 		Error       string          `json:"error"`
@@ -81,33 +86,14 @@ func newResponseError(source string, status int, body []byte, identity, secret s
 			e.Code = v
 		}
 	}
-	e.Code = scrub(e.Code, secret, 64)
+	e.Code = strings.TrimSpace(leak.Clip(e.Code, maxCode, secret))
 	desc := r.Description
 	if desc == "" {
 		desc = r.Message
 	}
-	e.Message = scrub(desc, secret, maxDescription)
+	e.Message = strings.TrimSpace(leak.Clip(desc, maxDescription, secret))
 	e.Hint = hintFor(source, status, e.Message, identity)
 	return e
-}
-
-// scrub removes secret from server text, drops control characters and clips
-// it to max bytes.
-func scrub(s, secret string, max int) string {
-	if secret != "" {
-		s = strings.ReplaceAll(s, secret, "[REDACTED]")
-	}
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > max {
-		s = strings.ToValidUTF8(s[:max], "") + "…"
-	}
-	return s
 }
 
 // hintFor names the usual cause of a failed status.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 // tokenResponse is the success body of both managed-identity protocols.
@@ -58,12 +60,16 @@ func parseTokenResponse(body []byte, now time.Time) (Assertion, error) {
 	if v, ok := jsonScalar(r.ExpiresIn); ok {
 		secs, err := parseSeconds(v)
 		if err != nil || secs < 0 || secs > maxExpiresIn {
-			return Assertion{}, fmt.Errorf("token response has an unreadable expires_in %q", clip(v))
+			return Assertion{}, fmt.Errorf("token response has an unreadable expires_in %q", leak.Clip(v, maxExpiryText))
 		}
 		a.ExpiresOn = now.Add(time.Duration(secs) * time.Second)
 	}
 	return a, nil
 }
+
+// maxExpiryText bounds how much of an expiry field an error quotes. The
+// fields never hold the token, but they are still untrusted input.
+const maxExpiryText = 64
 
 // maxExpiresIn bounds expires_in (ten years) so the multiplication cannot
 // overflow a Duration.
@@ -143,19 +149,19 @@ func parseExpiresOn(s string) (time.Time, error) {
 	}
 	if secs, err := parseSeconds(s); err == nil {
 		if secs < minEpoch || secs > maxEpoch {
-			return time.Time{}, fmt.Errorf("expires_on %q is out of range", clip(s))
+			return time.Time{}, fmt.Errorf("expires_on %q is out of range", leak.Clip(s, maxExpiryText))
 		}
 		return time.Unix(secs, 0).UTC(), nil
 	}
 	for _, layout := range expiresOnLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			if t.Unix() < minEpoch || t.Unix() > maxEpoch {
-				return time.Time{}, fmt.Errorf("expires_on %q is out of range", clip(s))
+				return time.Time{}, fmt.Errorf("expires_on %q is out of range", leak.Clip(s, maxExpiryText))
 			}
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("unreadable expires_on %q", clip(s))
+	return time.Time{}, fmt.Errorf("unreadable expires_on %q", leak.Clip(s, maxExpiryText))
 }
 
 // parseSeconds reads a whole or fractional number of seconds, truncating the
@@ -172,14 +178,4 @@ func parseSeconds(s string) (int64, error) {
 		return 0, errors.New("out of range")
 	}
 	return int64(f), nil
-}
-
-// clip bounds server text quoted in an error. Expiry fields never hold the
-// token, but they are still untrusted input.
-func clip(s string) string {
-	const max = 64
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
 }

@@ -74,6 +74,9 @@ func TestParseTokenResponse(t *testing.T) {
 		{"token not a string", `{"access_token":5}`, Assertion{}, "malformed token response (field access_token has JSON type number)"},
 		{"array", `[]`, Assertion{}, "malformed token response"},
 		{"object expiry", `{"access_token":"T","expires_on":{}}`, Assertion{}, "neither a string nor a number"},
+		// Quoted expiry text is clipped and on one line.
+		{"long unreadable expires_on", `{"access_token":"T","expires_on":"` + strings.Repeat("x", 100) + `"}`, Assertion{}, `unreadable expires_on "` + strings.Repeat("x", maxExpiryText) + `…"`},
+		{"expires_on with a newline", `{"access_token":"T","expires_on":"soon\nforged"}`, Assertion{}, `unreadable expires_on "soon forged"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

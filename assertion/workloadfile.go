@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 )
 
 // WorkloadFile returns a [Source] that reads the projected service-account
@@ -103,7 +104,7 @@ func (w *workloadFile) read() (Assertion, error) {
 	if tok == "" {
 		return Assertion{}, fmt.Errorf("assertion: WorkloadFile: %s is empty", w.path)
 	}
-	exp, err := jwtExpiry(tok)
+	exp, err := jwtpeek.Expiry(tok)
 	if err != nil {
 		return Assertion{}, fmt.Errorf("assertion: WorkloadFile: %s: %w", w.path, err)
 	}

@@ -33,10 +33,10 @@ func parseJWT(token string) (claims, error) {
 		return claims{}, errors.New(`JWT header: alg is empty or "none"`)
 	}
 	var payload struct {
-		Exp json.Number     `json:"exp"`
-		Nbf json.Number     `json:"nbf"`
-		Tid string          `json:"tid"`
-		Aud json.RawMessage `json:"aud"`
+		Exp json.Number      `json:"exp"`
+		Nbf json.Number      `json:"nbf"`
+		Tid string           `json:"tid"`
+		Aud jwtpeek.Audience `json:"aud"`
 	}
 	if err := jwtpeek.Claims(token, &payload); err != nil {
 		return claims{}, err
@@ -44,20 +44,12 @@ func parseJWT(token string) (claims, error) {
 	if strings.HasSuffix(token, ".") {
 		return claims{}, errors.New("JWT has an empty signature")
 	}
-	c := claims{alg: header.Alg, tid: payload.Tid}
+	c := claims{alg: header.Alg, tid: payload.Tid, audiences: payload.Aud}
 	if c.exp, err = optionalDate(payload.Exp); err != nil {
 		return claims{}, errors.New("JWT exp: " + err.Error())
 	}
 	if c.nbf, err = optionalDate(payload.Nbf); err != nil {
 		return claims{}, errors.New("JWT nbf: " + err.Error())
-	}
-	if len(payload.Aud) > 0 {
-		var one string
-		if json.Unmarshal(payload.Aud, &one) == nil {
-			c.audiences = []string{one}
-		} else if json.Unmarshal(payload.Aud, &c.audiences) != nil {
-			return claims{}, errors.New("JWT aud is neither a string nor an array of strings")
-		}
 	}
 	return c, nil
 }

@@ -50,8 +50,7 @@ func (o *SourceOptions) withDefaults() SourceOptions {
 
 // TestSource runs the [assertion.Source] conformance suite as subtests of t,
 // each on a fresh Source from newSource, and reports every failure with
-// t.Errorf. The
-// subtests are:
+// t.Errorf. The subtests are:
 //
 //   - Assertion: a call returns a JWT (three base64url parts, an alg other
 //     than "none", JSON claims) whose exp is in the future and, when

@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 	"github.com/google/go-cmp/cmp"
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/noredirect"
 )
 
 func TestFirstTokenIsOneRequestWithExactForm(t *testing.T) {
@@ -590,9 +591,9 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 }
 
 func TestDefaultTransportRefusesRedirects(t *testing.T) {
-	hc, ok := redirectFree(nil).(*http.Client)
+	hc, ok := noredirect.Transport(nil, tokenHTTP).(*http.Client)
 	if !ok {
-		t.Fatalf("default transport is %T, want *http.Client", redirectFree(nil))
+		t.Fatalf("default transport is %T, want *http.Client", noredirect.Transport(nil, tokenHTTP))
 	}
 	if hc.CheckRedirect == nil || !errors.Is(hc.CheckRedirect(nil, nil), http.ErrUseLastResponse) {
 		t.Error("the default client follows redirects")
@@ -602,8 +603,8 @@ func TestDefaultTransportRefusesRedirects(t *testing.T) {
 	}
 	// Any other Transporter is the caller's, used as is.
 	other := &countingTransport{}
-	if got := redirectFree(other); got != policy.Transporter(other) {
-		t.Errorf("redirectFree(%T) = %T, want it unchanged", other, got)
+	if got := noredirect.Transport(other, tokenHTTP); got != policy.Transporter(other) {
+		t.Errorf("noredirect.Transport(%T) = %T, want it unchanged", other, got)
 	}
 }
 

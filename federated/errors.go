@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
@@ -105,9 +104,15 @@ type errorResponse struct {
 	CorrelationID string `json:"correlation_id"`
 }
 
-// maxMessage bounds how much of error_description (or of a non-JSON body) an
-// error repeats.
-const maxMessage = 512
+// Bounds of the text from the network an *AuthError repeats (see
+// leak.Clip): error_description (or a non-JSON body), and the short fields
+// (the OAuth error code, Entra's IDs and timestamp), which are a few dozen
+// bytes when they come from Entra but could be anything from a proxy in
+// between.
+const (
+	maxMessage = 512
+	maxField   = 128
+)
 
 func newAuthError(resp *httpResult, c *Credential, key cacheKey, assertionToken string) *AuthError {
 	e := &AuthError{
@@ -119,16 +124,24 @@ func newAuthError(resp *httpResult, c *Credential, key cacheKey, assertionToken 
 	}
 	var er errorResponse
 	if err := json.Unmarshal(resp.body, &er); err == nil {
-		e.Code = er.Error
+		e.Code = leak.Clip(er.Error, maxField, assertionToken)
 		e.ErrorCodes = er.ErrorCodes
 		e.Message = er.Description
-		e.TraceID, e.CorrelationID, e.Timestamp = er.TraceID, er.CorrelationID, er.Timestamp
+		e.TraceID = leak.Clip(er.TraceID, maxField, assertionToken)
+		e.CorrelationID = leak.Clip(er.CorrelationID, maxField, assertionToken)
+		e.Timestamp = leak.Clip(er.Timestamp, maxField, assertionToken)
 	} else if len(resp.body) > 0 {
 		e.Message = "non-JSON response: " + string(resp.body)
 	}
-	e.Message = clipMessage(e.Message, assertionToken)
+	// The first line only: Entra appends the trace and correlation IDs on
+	// further lines, and they are in their own fields already. Entra never
+	// echoes the assertion, but a proxy in between might.
+	if i := strings.IndexAny(e.Message, "\r\n"); i >= 0 {
+		e.Message = e.Message[:i]
+	}
+	e.Message = leak.Clip(e.Message, maxMessage, assertionToken)
 	if e.TraceID == "" {
-		e.TraceID = resp.header.Get("X-Ms-Request-Id")
+		e.TraceID = leak.Clip(resp.header.Get("X-Ms-Request-Id"), maxField, assertionToken)
 	}
 	if e.isFICMismatch() || e.HasCode(700024) {
 		e.readAssertion(assertionToken)
@@ -137,49 +150,20 @@ func newAuthError(resp *httpResult, c *Credential, key cacheKey, assertionToken 
 	return e
 }
 
-// clipMessage makes text from the network fit for an error message: the
-// first line only (Entra appends trace and correlation IDs on further lines;
-// they are in their own fields already), without control characters, without
-// the assertion or anything shaped like a JWT (Entra never echoes the
-// assertion, but a proxy in between might), at most maxMessage bytes.
-// Secrets are scrubbed before the cut, so no fragment of one survives it.
-func clipMessage(s, assertionToken string) string {
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		s = s[:i]
-	}
-	s = leak.Redact(s, assertionToken)
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > maxMessage {
-		s = strings.ToValidUTF8(s[:maxMessage], "") + "…"
-	}
-	return s
-}
-
 // readAssertion fills the Assertion* fields from the JWT's payload. The
 // signature is not checked: the values are only shown to a human.
 func (e *AuthError) readAssertion(jwt string) {
 	var claims struct {
-		Iss string          `json:"iss"`
-		Sub string          `json:"sub"`
-		Aud json.RawMessage `json:"aud"`
-		Nbf json.Number     `json:"nbf"`
-		Exp json.Number     `json:"exp"`
+		Iss string           `json:"iss"`
+		Sub string           `json:"sub"`
+		Aud jwtpeek.Audience `json:"aud"`
+		Nbf json.Number      `json:"nbf"`
+		Exp json.Number      `json:"exp"`
 	}
 	if jwtpeek.Claims(jwt, &claims) != nil {
 		return
 	}
-	e.AssertionIssuer, e.AssertionSubject = claims.Iss, claims.Sub
-	var one string
-	if json.Unmarshal(claims.Aud, &one) == nil {
-		e.AssertionAudience = []string{one}
-	} else {
-		_ = json.Unmarshal(claims.Aud, &e.AssertionAudience)
-	}
+	e.AssertionIssuer, e.AssertionSubject, e.AssertionAudience = claims.Iss, claims.Sub, claims.Aud
 	if t, err := jwtpeek.NumericDate(claims.Nbf); err == nil {
 		e.AssertionNotBefore = t
 	}

@@ -2,6 +2,7 @@ package federated
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -121,12 +122,50 @@ func TestAuthErrorScrubsEchoedAssertionAndBoundsBody(t *testing.T) {
 	}
 }
 
+// The short fields come from the network too: a proxy in between can put
+// anything in them. Each is clipped, on one line, without the assertion.
+func TestAuthErrorClipsEveryField(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	tok := c.src.token
+	long := strings.Repeat("y", 10_000)
+	ts.setHandler(func(int64, tokenRequest) reply {
+		body, _ := json.Marshal(map[string]any{
+			"error":             "invalid_client\nforged: " + tok + long,
+			"error_description": "AADSTS700016: x",
+			"error_codes":       []int{700016},
+			"trace_id":          "trace\r\n" + tok + long,
+			"correlation_id":    "corr\x1b[31m" + long,
+			"timestamp":         "2026\u2028" + tok + long,
+		})
+		return reply{status: 400, body: string(body)}
+	})
+	_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+	var ae *AuthError
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v, want *AuthError", redactErr(err))
+	}
+	for name, v := range map[string]string{"Code": ae.Code, "TraceID": ae.TraceID, "CorrelationID": ae.CorrelationID, "Timestamp": ae.Timestamp} {
+		if len(v) > maxField+len("…") || strings.ContainsAny(v, "\r\n\x1b\u2028") || strings.Contains(v, tok[:20]) {
+			t.Errorf("%s = %.60q (%d bytes), want it clipped to %d bytes, on one line, without the assertion", name, redact(v, tok), len(v), maxField)
+		}
+	}
+	if !strings.HasPrefix(ae.Code, "invalid_client forged: [redacted]") {
+		t.Errorf("Code = %.60q, want the code with the assertion redacted", redact(ae.Code, tok))
+	}
+	if strings.Contains(err.Error(), tok[:20]) || len(err.Error()) > 2000+len(ae.Hint) {
+		t.Errorf("error text of %d bytes holds the assertion or the unbounded fields", len(err.Error()))
+	}
+}
+
 func TestMalformedSuccessBodies(t *testing.T) {
 	tests := []struct{ name, body string }{
 		{"not JSON", `<html>`},
 		{"no token", `{"expires_in":3600}`},
 		{"no expiry", `{"access_token":"secret-token"}`},
 		{"bad refresh_in", `{"access_token":"secret-token","expires_in":3600,"refresh_in":"soon"}`},
+		{"huge expires_in", `{"access_token":"secret-token","expires_in":1` + strings.Repeat("0", 100_000) + `}`},
+		{"fractional refresh_in", `{"access_token":"secret-token","expires_in":3600,"refresh_in":1.` + strings.Repeat("5", 100_000) + `}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +178,9 @@ func TestMalformedSuccessBodies(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "secret-token") {
 				t.Error("error message contains the access token")
+			}
+			if len(err.Error()) > 300 {
+				t.Errorf("error message of %d bytes quotes the body unbounded", len(err.Error()))
 			}
 		})
 	}

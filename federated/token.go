@@ -18,6 +18,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
+	"github.com/tenantbridge/tenantbridge/internal/noredirect"
 )
 
 // The token request's azcore identity: the telemetry policy turns it into
@@ -39,9 +41,13 @@ const (
 // ones are a few kilobytes.
 const maxResponseBytes = 1 << 20
 
-// defaultTimeout bounds one attempt of the default transport, reading the
-// response included.
-const defaultTimeout = 2 * time.Minute
+// tokenHTTP is the client the token request is sent with when the caller
+// gave no transport, or gave an *http.Client (copied): redirects refused (a
+// redirect would re-post the assertion wherever Location points, and Entra
+// never redirects a token request; the 3xx answer becomes an *AuthError),
+// and a 2-minute bound on one attempt, reading the response included. Unlike
+// a managed-identity request, the token request may go through a proxy.
+var tokenHTTP = noredirect.Defaults{Timeout: 2 * time.Minute}
 
 const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -55,7 +61,9 @@ func newTokenClient(o azcore.ClientOptions) (*azcore.Client, error) {
 	// with a service client that sets one must not make azcore fail every
 	// token request.
 	o.APIVersion = ""
-	o.Transport = boundedTransport{next: redirectFree(o.Transport)}
+	// Another Transporter than an *http.Client is the caller's
+	// responsibility, used as is.
+	o.Transport = boundedTransport{next: noredirect.Transport(o.Transport, tokenHTTP)}
 	client, err := azcore.NewClient(moduleName, moduleVersion, runtime.PipelineOptions{
 		Tracing: runtime.TracingOptions{Namespace: traceNamespace},
 	}, &o)
@@ -63,28 +71,6 @@ func newTokenClient(o azcore.ClientOptions) (*azcore.Client, error) {
 		return nil, fmt.Errorf("federated: building the token request pipeline: %w", err)
 	}
 	return client, nil
-}
-
-// refuseRedirect is CheckRedirect for every http.Client that sends a token
-// request: a redirect would post the assertion to wherever Location points,
-// and Entra never redirects a token request. The 3xx answer is returned and
-// becomes an *AuthError.
-func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// redirectFree returns the transport of the token request: the default
-// client, or a copy of the caller's *http.Client that refuses redirects
-// (copied, so the caller's client is left as it was). Another Transporter is
-// the caller's responsibility.
-func redirectFree(t policy.Transporter) policy.Transporter {
-	switch hc := t.(type) {
-	case nil:
-		return &http.Client{Timeout: defaultTimeout, CheckRedirect: refuseRedirect}
-	case *http.Client:
-		cp := *hc
-		cp.CheckRedirect = refuseRedirect
-		return &cp
-	}
-	return t
 }
 
 // boundedTransport makes every response body fail once it exceeds
@@ -244,6 +230,10 @@ func scrubURLError(err error) error {
 	return err
 }
 
+// maxNumberText bounds how much of a number from a token response an error
+// quotes: a valid JSON number can be megabytes long.
+const maxNumberText = 64
+
 // parseToken reads a success body. now is when the request was sent, so the
 // computed expiry errs early.
 func parseToken(body []byte, now time.Time) (azcore.AccessToken, error) {
@@ -258,12 +248,12 @@ func parseToken(body []byte, now time.Time) (azcore.AccessToken, error) {
 	}
 	expiresIn, err := seconds(tr.ExpiresIn)
 	if err != nil || expiresIn <= 0 {
-		return azcore.AccessToken{}, fmt.Errorf("invalid expires_in %q", tr.ExpiresIn.String())
+		return azcore.AccessToken{}, fmt.Errorf("invalid expires_in %q", leak.Clip(tr.ExpiresIn.String(), maxNumberText))
 	}
 	var refreshIn time.Duration
 	if tr.RefreshIn != "" {
 		if refreshIn, err = seconds(tr.RefreshIn); err != nil {
-			return azcore.AccessToken{}, fmt.Errorf("invalid refresh_in %q", tr.RefreshIn.String())
+			return azcore.AccessToken{}, fmt.Errorf("invalid refresh_in %q", leak.Clip(tr.RefreshIn.String(), maxNumberText))
 		}
 	}
 	return azcore.AccessToken{
