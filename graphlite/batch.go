@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 // MaxBatchRequests is Graph's limit of requests in one $batch
@@ -113,7 +113,7 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 			Body    json.RawMessage   `json:"body"`
 		} `json:"responses"`
 	}
-	if err := json.NewDecoder(bodylimit.NewReader(resp.Body, c.maxBytes)).Decode(&out); err != nil {
+	if err := json.NewDecoder(c.readBody(resp.Body)).Decode(&out); err != nil {
 		return nil, fmt.Errorf("graphlite: batch: decode response: %w", err)
 	}
 	// Graph answers in any order; put the responses back in request order.
@@ -122,7 +122,7 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 	for _, r := range out.Responses {
 		i, ok := pos[r.ID]
 		if !ok || res[i].ID != "" {
-			return nil, fmt.Errorf("graphlite: batch: unexpected response id %q", r.ID)
+			return nil, fmt.Errorf("graphlite: batch: unexpected response id %q", leak.Clip(r.ID, maxIDText))
 		}
 		res[i] = BatchResponse{ID: r.ID, Status: r.Status, Headers: r.Headers, Body: r.Body}
 		seen++

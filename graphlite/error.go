@@ -8,6 +8,7 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 // Error is a failure response from Graph. Use [errors.As] to get it; the
@@ -16,11 +17,13 @@ type Error struct {
 	// StatusCode is the HTTP status.
 	StatusCode int
 	// Code and Message are Graph's error.code and error.message, e.g.
-	// Authorization_RequestDenied.
+	// Authorization_RequestDenied, clipped, on one line, with anything
+	// JWT-shaped redacted.
 	Code    string
 	Message string
 	// RequestID, ClientRequestID and Date identify the request for Graph
-	// support; they come from error.innerError, else from the headers.
+	// support; they come from error.innerError, else from the headers,
+	// clipped as Message is.
 	RequestID       string
 	ClientRequestID string
 	Date            string
@@ -99,9 +102,23 @@ func newError(resp *http.Response, method string) *Error {
 	if e.Date == "" {
 		e.Date = resp.Header.Get("Date")
 	}
+	// Text from the network, fit for an error message (habit 16): Graph's
+	// IDs and codes are a few dozen bytes, but a proxy in between can send
+	// anything, a token included.
+	e.Code = leak.Clip(e.Code, maxIDText)
+	e.Message = leak.Clip(e.Message, maxMessageText)
+	e.RequestID = leak.Clip(e.RequestID, maxIDText)
+	e.ClientRequestID = leak.Clip(e.ClientRequestID, maxIDText)
+	e.Date = leak.Clip(e.Date, maxIDText)
 	e.Hint = hint(e)
 	return e
 }
+
+// Bounds of the text from the network an *Error repeats (see leak.Clip).
+const (
+	maxMessageText = 512
+	maxIDText      = 128
+)
 
 // hint explains the usual causes of 401 and 403.
 func hint(e *Error) string {

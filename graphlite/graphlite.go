@@ -63,7 +63,9 @@ const (
 type Options struct {
 	// ClientOptions are azcore's: Transport, Retry (for transport errors and
 	// 408/500/502/504; 429 and 503 are Throttle's), Logging, PerCallPolicies,
-	// with the meaning they have in every Azure SDK client.
+	// with the meaning they have in every Azure SDK client. Retry.MaxRetries
+	// -1 turns off the throttle retries too, unless Throttle.MaxRetries is
+	// set.
 	azcore.ClientOptions
 
 	// BaseURL is the Graph endpoint including the version, e.g.
@@ -117,6 +119,11 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 	}
 	cp := o.ClientOptions
 	cp.Retry.StatusCodes = withoutThrottleCodes(cp.Retry.StatusCodes)
+	if cp.Retry.MaxRetries < 0 && o.Throttle.MaxRetries == 0 {
+		// Retry.MaxRetries -1 means no retries in every Azure SDK client; a
+		// throttled answer is not an exception unless Throttle says so.
+		o.Throttle.MaxRetries = -1
+	}
 	pl := runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{
 		AllowedHeaders: []string{headerClientRequestID, "request-id", "ConsistencyLevel", "Retry-After"},
 		PerCall: []policy.Policy{
@@ -228,7 +235,7 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values, out any
 		return err
 	}
 	defer closeBody(resp.Body)
-	body := bodylimit.NewReader(resp.Body, c.maxBytes)
+	body := c.readBody(resp.Body)
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 		b, err := io.ReadAll(body)
 		if err != nil {
@@ -258,10 +265,30 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values, out any
 	return nil
 }
 
-// ErrResponseTooLarge is returned (wrapped) when a response exceeds
-// [Options.MaxPageBytes]; test for it with [errors.Is]. The error names the
-// limit. A body over the limit is never decoded in part.
-var ErrResponseTooLarge = bodylimit.ErrTooLarge
+// ErrResponseTooLarge is returned (wrapped) when a response from Graph
+// exceeds [Options.MaxPageBytes]; test for it with [errors.Is]. The error
+// names the limit. A body over the limit is never decoded in part. It is this
+// package's own: a body limit that failed elsewhere (a token response too
+// large for the credential, met while authorizing the request) does not match
+// it.
+var ErrResponseTooLarge = errors.New("graphlite: response larger than MaxPageBytes")
+
+// readBody bounds a response body of Graph to MaxPageBytes: past the limit,
+// a read fails with an error matching [ErrResponseTooLarge] (and naming the
+// limit) instead of ending as if the body were complete.
+func (c *Client) readBody(body io.Reader) io.Reader {
+	return pageReader{bodylimit.NewReader(body, c.maxBytes)}
+}
+
+type pageReader struct{ r io.Reader }
+
+func (p pageReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err != nil && errors.Is(err, bodylimit.ErrTooLarge) {
+		err = fmt.Errorf("%w: %w", ErrResponseTooLarge, err)
+	}
+	return n, err
+}
 
 // closeBody reads what is left of a body (up to 64 KiB, so that the
 // connection can be reused: a JSON decoder stops at the closing brace) and

@@ -22,6 +22,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/fanout"
 	"github.com/tenantbridge/tenantbridge/graphlite"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -298,6 +299,41 @@ func TestThrottling(t *testing.T) {
 	}
 }
 
+// Retry.MaxRetries -1 means no retries in every Azure SDK client; the
+// throttle policy follows it unless Throttle.MaxRetries says otherwise.
+func TestNoRetriesMeansNoThrottleRetries(t *testing.T) {
+	tests := []struct {
+		name          string
+		retries       int32 // Retry.MaxRetries
+		throttle      int   // Throttle.MaxRetries
+		wantRequests  int
+		wantThrottled bool
+	}{
+		{"Retry.MaxRetries -1", -1, 0, 1, true},
+		{"Retry.MaxRetries -1, Throttle.MaxRetries 2", -1, 2, 3, true},
+		{"Retry.MaxRetries -1, Throttle.MaxRetries 5", -1, 5, 4, false},
+		{"defaults", 0, 0, 4, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startGraph(t, graphtest.Options{Devices: map[string][]map[string]any{tenantA: scenarioDevices()}})
+			srv.AddFault(graphtest.Fault{Status: 429, RetryAfter: time.Second, Count: 3})
+			c := newClient(t, srv, newCredential(tenantA, "Device.Read.All"), &waits{}, func(o *graphlite.Options) {
+				o.Retry.MaxRetries = tt.retries
+				o.Throttle.MaxRetries = tt.throttle
+			})
+			err := c.Get(context.Background(), "/devices/d-1", nil, nil)
+			var ge *graphlite.Error
+			if throttled := errors.As(err, &ge) && ge.StatusCode == 429; throttled != tt.wantThrottled || (!throttled && err != nil) {
+				t.Errorf("Get = %v, want throttled %t", redact(err), tt.wantThrottled)
+			}
+			if n := len(srv.Requests()); n != tt.wantRequests {
+				t.Errorf("%d requests, want %d", n, tt.wantRequests)
+			}
+		})
+	}
+}
+
 func TestThrottleWaitHonoursContext(t *testing.T) {
 	srv := startGraph(t, graphtest.Options{})
 	srv.AddFault(graphtest.Fault{Status: 429, RetryAfter: 5 * time.Second, Count: 5})
@@ -474,6 +510,67 @@ func TestResponseBounds(t *testing.T) {
 	}
 	if err := c.Get(ctx, "https://graph.example.net/v1.0/devices", nil, nil); err == nil {
 		t.Error("Get sent a token to another host")
+	}
+}
+
+// ErrResponseTooLarge is graphlite's bound on Graph's answers. A body limit
+// that failed elsewhere, such as federated's bound on the token response met
+// inside BearerTokenPolicy, keeps its own identity: the caller must not be
+// told to raise MaxPageBytes.
+func TestErrResponseTooLargeIsOnlyGraphs(t *testing.T) {
+	srv := startGraph(t, graphtest.Options{})
+	tokenTooLarge := fmt.Errorf("federated: token request to https://login.example/t/oauth2/v2.0/token: %w", &bodylimit.TooLargeError{Limit: 1 << 20})
+	c := newClient(t, srv, errCredential{tokenTooLarge}, nil, nil)
+	err := c.Get(context.Background(), "/devices", nil, nil)
+	if !errors.Is(err, bodylimit.ErrTooLarge) {
+		t.Fatalf("Get = %v, want the credential's error wrapped", redact(err))
+	}
+	if errors.Is(err, graphlite.ErrResponseTooLarge) {
+		t.Errorf("Get = %v matches ErrResponseTooLarge, but Graph's answer was never read", redact(err))
+	}
+
+	big := fakeGraph(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"id":%q}`, strings.Repeat("x", 8000))
+	})
+	err = big.Get(context.Background(), "/big", nil, &map[string]any{})
+	if !errors.Is(err, graphlite.ErrResponseTooLarge) || !strings.Contains(err.Error(), "graphlite: response larger than MaxPageBytes: body larger than the limit of 4 KiB") {
+		t.Errorf("Get of a page over MaxPageBytes = %v, want ErrResponseTooLarge naming the limit", redact(err))
+	}
+}
+
+// errCredential fails with err.
+type errCredential struct{ err error }
+
+func (c errCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{}, c.err
+}
+
+// Graph's fields come from the network: a proxy in between can put anything
+// in them. Each is clipped, on one line, with JWT-shaped text redacted.
+func TestErrorFieldsAreClipped(t *testing.T) {
+	const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLW9mLWEtdGVzdC10b2tlbg"
+	long := strings.Repeat("y", 5000)
+	c := fakeGraph(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("request-id", "hdr-req")
+		w.WriteHeader(400)
+		fmt.Fprintf(w, `{"error":{"code":"Bad\nRequest%[1]s","message":"echo %[2]s\r\nforged%[1]s","innerError":{"request-id":"r\u2028%[2]s%[1]s","client-request-id":"c%[1]s","date":"d%[1]s"}}}`, long, jwt)
+	})
+	var ge *graphlite.Error
+	if err := c.Get(context.Background(), "/x", nil, nil); !errors.As(err, &ge) {
+		t.Fatalf("Get = %v", redact(err))
+	}
+	fields := map[string]string{"Code": ge.Code, "Message": ge.Message, "RequestID": ge.RequestID, "ClientRequestID": ge.ClientRequestID, "Date": ge.Date}
+	for name, v := range fields {
+		limit := 128
+		if name == "Message" {
+			limit = 512
+		}
+		if len(v) > limit+len("…") || strings.ContainsAny(v, "\r\n\u2028") || strings.Contains(v, "eyJ") {
+			t.Errorf("%s = %.60q (%d bytes), want at most %d bytes on one line without the JWT", name, v, len(v), limit)
+		}
+	}
+	if !strings.HasPrefix(ge.Message, "echo [jwt redacted]  forged") || !strings.HasPrefix(ge.Code, "Bad Request") {
+		t.Errorf("Code %.40q, Message %.40q: want the text kept, redacted", ge.Code, ge.Message)
 	}
 }
 

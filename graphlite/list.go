@@ -8,8 +8,6 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
-
-	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 )
 
 // List iterates over a Graph collection: it GETs {BaseURL}/{path}?{query},
@@ -65,7 +63,7 @@ func getPage[T any](ctx context.Context, c *Client, u string, page []T) ([]T, st
 		return page, "", err
 	}
 	defer closeBody(resp.Body)
-	page, next, err := decodePage(json.NewDecoder(bodylimit.NewReader(resp.Body, c.maxBytes)), page)
+	page, next, err := decodePage(json.NewDecoder(c.readBody(resp.Body)), page)
 	if err != nil {
 		return page, "", fmt.Errorf("graphlite: GET %s: decode page: %w", resp.Request.URL.Path, err)
 	}

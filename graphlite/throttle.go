@@ -13,10 +13,13 @@ import (
 
 // ThrottleOptions configure the retries of 429 Too Many Requests and 503
 // Service Unavailable, the two statuses Graph throttles with
-// (learn.microsoft.com/graph/throttling). Zero fields mean defaults.
+// (learn.microsoft.com/graph/throttling). They are a policy of their own, not
+// azcore's retry policy, because azcore gives up at once when Retry-After is
+// longer than its MaxRetryDelay, where Graph expects the client to wait (up
+// to MaxDelay here). Zero fields mean defaults.
 type ThrottleOptions struct {
-	// MaxRetries is the number of retries after the first try; default 4,
-	// negative means none.
+	// MaxRetries is the number of retries after the first try; default 4
+	// (none when [Options].Retry.MaxRetries is -1), negative means none.
 	MaxRetries int
 	// BaseDelay is the first wait when Graph sends no Retry-After; each retry
 	// doubles it. Default 1s.
@@ -24,9 +27,11 @@ type ThrottleOptions struct {
 	// MaxDelay caps every wait, Retry-After included. Default 60s.
 	MaxDelay time.Duration
 	// Wait waits d or until ctx is done (returning ctx.Err()); nil means a
-	// timer. Tests inject one that records d and returns at once.
+	// timer. It is an injection point: tests pass one that records d and
+	// returns at once, so nothing sleeps.
 	Wait func(ctx context.Context, d time.Duration) error
-	// Clock tells the time for Retry-After dates; nil means [time.Now].
+	// Clock tells the time for Retry-After dates; nil means [time.Now]. Tests
+	// inject one to read an HTTP-date Retry-After deterministically.
 	Clock func() time.Time
 }
 
