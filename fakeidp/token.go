@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 // maxFormBytes bounds what the token endpoint reads; real token requests are
@@ -181,14 +182,10 @@ func notInTenant(clientID string, t *Tenant) *entraError {
 	return newEntraError(CodeAppNotFound, "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clip(clientID), t.DisplayName)
 }
 
-// clip bounds a client-supplied value before it is echoed in a message.
-func clip(v string) string {
-	const max = 256
-	if len(v) > max {
-		return v[:max] + "..."
-	}
-	return v
-}
+// clip bounds a value the client sent before it is quoted in an error
+// description, as Entra does, through the one clipper of the module: a quoted
+// value never carries a JWT, a control character or more than 256 bytes.
+func clip(v string) string { return leak.Clip(v, 256) }
 
 // oidcScopes are what MSAL appends to every request, app-only ones
 // included; they do not name a resource.
