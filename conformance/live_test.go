@@ -19,7 +19,6 @@ package conformance
 import (
 	"net/http"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/tenantbridge/tenantbridge/assertion"
 	"github.com/tenantbridge/tenantbridge/federated"
+	"github.com/tenantbridge/tenantbridge/internal/tenantlist"
 )
 
 // liveEnv fails the test unless live mode is asked for and configured.
@@ -43,13 +43,7 @@ func liveEnv(t *testing.T, names ...string) {
 }
 
 func liveTenants() []string {
-	var out []string
-	for _, t := range strings.FieldsFunc(os.Getenv("TENANTBRIDGE_LIVE_TENANTS"), func(r rune) bool { return r == ',' || r == ';' }) {
-		if t = strings.TrimSpace(t); t != "" {
-			out = append(out, t)
-		}
-	}
-	return out
+	return tenantlist.Parse(os.Getenv("TENANTBRIDGE_LIVE_TENANTS"))
 }
 
 func TestLiveSource(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/assertion"
 	"github.com/tenantbridge/tenantbridge/internal/backoff"
 	"github.com/tenantbridge/tenantbridge/internal/refresh"
+	"github.com/tenantbridge/tenantbridge/internal/tenantlist"
 )
 
 // Environment variables read by NewCredential and NewFromEnvironment. The names
@@ -76,8 +77,9 @@ type Options struct {
 	// AdditionallyAllowedTenants lists the tenants, besides the one given to
 	// [NewCredential], for which [policy.TokenRequestOptions].TenantID may ask
 	// for a token. "*" allows any tenant. When empty,
-	// AZURE_ADDITIONALLY_ALLOWED_TENANTS (semicolon-separated) is used, as
-	// azidentity does.
+	// AZURE_ADDITIONALLY_ALLOWED_TENANTS is used, as azidentity does: tenant
+	// IDs separated by commas (documented), semicolons (azidentity's
+	// separator) or whitespace, any mix.
 	AdditionallyAllowedTenants []string
 
 	// RetryFederatedCredentialPropagation retries a token request once, after a
@@ -195,7 +197,7 @@ func NewCredential(tenantID, clientID string, src assertion.Source, opts *Option
 	allowed := opts.AdditionallyAllowedTenants
 	if len(allowed) == 0 {
 		if v := os.Getenv(envAllowedTenants); v != "" {
-			allowed = strings.Split(v, ";")
+			allowed = tenantlist.Parse(v)
 		}
 	}
 	for _, t := range allowed {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/tenantbridge/tenantbridge/internal/tenantlist"
 )
 
 // config is what the handler reads from the app settings. The credential's
@@ -40,16 +42,16 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	return c, nil
 }
 
-// parseTenants splits ALLOWED_TENANTS on commas and semicolons (the portal's
-// app settings and azidentity's AZURE_ADDITIONALLY_ALLOWED_TENANTS use
-// either). It refuses "*": this app answers for whoever holds the function
+// parseTenants splits ALLOWED_TENANTS with tenantlist.Parse (commas,
+// semicolons or whitespace: the portal's app settings and azidentity's
+// AZURE_ADDITIONALLY_ALLOWED_TENANTS use either). It refuses "*": this app answers for whoever holds the function
 // key, so the list of tenants it may read is the one thing an operator must
 // decide explicitly.
 func parseTenants(v string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
-	for _, t := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' }) {
-		t = strings.ToLower(strings.TrimSpace(t))
+	for _, t := range tenantlist.Parse(v) {
+		t = strings.ToLower(t)
 		switch {
 		case t == "":
 			continue

@@ -28,6 +28,11 @@ func TestConfigFromEnv(t *testing.T) {
 			},
 			want: config{port: "41234", tenants: []string{"aaaa-1", "bbbb-2"}, graphURL: "https://127.0.0.1:8443/v1.0"},
 		},
+		{
+			name: "whitespace and newlines",
+			env:  map[string]string{"ALLOWED_TENANTS": "aaaa-1 bbbb-2\ncccc-3\t"},
+			want: config{port: "8080", tenants: []string{"aaaa-1", "bbbb-2", "cccc-3"}},
+		},
 		{name: "no tenants", env: map[string]string{}, wantErr: "ALLOWED_TENANTS is empty"},
 		{name: "only separators", env: map[string]string{"ALLOWED_TENANTS": " ; , "}, wantErr: "ALLOWED_TENANTS is empty"},
 		{name: "wildcard refused", env: map[string]string{"ALLOWED_TENANTS": "a,*"}, wantErr: `"*" is not accepted`},
