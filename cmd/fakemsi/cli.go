@@ -38,6 +38,7 @@ func init() {
 	// Assigned in init because the help command refers back to the table.
 	commands = []command{
 		{"serve", "[flags]", "run the emulator until SIGINT/SIGTERM and print its environment block", runServe},
+		{"wait", "--env-file PATH [--timeout D]", "wait until a serve started in the background is ready", runWait},
 		{"exec", "[flags] -- CMD [ARGS...]", "run CMD with the emulator's environment; exit with CMD's status", runExec},
 		{"env", "[--config FILE]", "print the scenario's IDs and what each environment variable means", runEnv},
 		{"demo", "[--config FILE] [--mode MODE]", "run the whole flow end to end: assertion, token per tenant, devices", runDemo},

@@ -17,8 +17,9 @@ lines on stdout and run until SIGINT or SIGTERM; then stop accepting
 requests, let the ones in flight finish, free the ports and remove the
 temporary files. A second signal exits at once.
 
-    fakemsi serve --env-file fake.env &
-    set -a; . ./fake.env; set +a      # once fake.env exists (it is written atomically)
+    fakemsi serve --env-file fake.env > /dev/null &
+    fakemsi wait --env-file fake.env  # until the file exists and the listeners answer
+    set -a; . ./fake.env; set +a
 
 Request logs (one line per request, secrets redacted) go to stderr.`
 
@@ -27,7 +28,11 @@ func runServe(a *app, args []string) error {
 	var sf serverFlags
 	sf.register(fs, "info")
 	envFile := fs.String("env-file", "", "also write the environment block as KEY=VALUE lines to `PATH` (atomically: once it exists it is complete)")
+	ready := registerReadyFD(fs)
 	if err := parseFlags(a, fs, "[flags]", serveAbout, args); err != nil {
+		return err
+	}
+	if err := ready.open(); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -68,6 +73,9 @@ func runServe(a *app, args []string) error {
 		}
 	}
 	if err := writeExports(a.stdout, e.Env()); err != nil {
+		return err
+	}
+	if err := ready.signal(); err != nil {
 		return err
 	}
 	fmt.Fprintln(a.stderr, describe(e)+"; stop with Ctrl-C")
