@@ -7,9 +7,9 @@ FUZZTIME  ?= 30000x
 BENCHTIME ?= 1s
 PKGS       = ./...
 
-.PHONY: test vet fmt-check unit fuzz interop interop-deps bench binsize demo
+.PHONY: test vet fmt-check unit docs fuzz interop interop-deps bench binsize demo
 
-test: vet fmt-check unit fuzz interop
+test: vet fmt-check unit docs fuzz interop
 
 vet:
 	$(GO) vet $(PKGS)
@@ -21,6 +21,12 @@ fmt-check:
 
 unit:
 	$(GO) test -race -count=1 $(PKGS)
+
+# Every fenced block of README.md, docs/ and the examples' READMEs: Go compiled
+# (and run against the emulator where marked), shell parsed with bash -n (and
+# run under fakemsi exec where marked). See docs/testing.md, "The docs are tested".
+docs:
+	$(GO) test -tags doccheck -count=1 -timeout 20m ./internal/doccheck
 
 # Every Fuzz function in the tree runs for FUZZTIME executions (go test -fuzz takes one target at a time).
 fuzz:
