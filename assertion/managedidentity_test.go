@@ -21,6 +21,7 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 	"github.com/tenantbridge/tenantbridge/internal/noredirect"
 )
 
@@ -112,8 +113,8 @@ func waits(t *testing.T, src Source) func() []time.Duration {
 // checkNoSecret fails if s holds a test secret, without printing s.
 func checkNoSecret(t *testing.T, what, s string) {
 	t.Helper()
-	if strings.Contains(s, testToken) {
-		t.Errorf("%s contains the token", what)
+	if where := leak.Find(s, testToken); where != "" {
+		t.Errorf("%s contains %s", what, where)
 	}
 	if strings.Contains(s, testHeader) {
 		t.Errorf("%s contains the identity header value", what)
