@@ -23,6 +23,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
 	"github.com/tenantbridge/tenantbridge/internal/noredirect"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // Secrets the fakes hand out. Tests check that no error, log line or String
@@ -406,7 +407,7 @@ func TestSlowServerCancelledContext(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() {
-				<-arrived
+				testwait.Hold(arrived)
 				cancel()
 			}()
 			_, err = src.Assertion(ctx)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/tenantbridge/tenantbridge/assertion"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // rotatingSource issues a new assertion per call (or, when same is set, the
@@ -293,7 +294,7 @@ func TestRejectedAssertionManyTenantsAtOnce(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	testwait.Wait(t, &wg, "every tenant's GetToken returning")
 	calls, _, invalidated := src.stats()
 	if calls != 2 {
 		t.Errorf("%d assertion fetches, want 2 (the rejected one and one replacement)", calls)
