@@ -72,7 +72,7 @@ func TestCommittedListIsCurrent(t *testing.T) {
 			continue
 		}
 		if n := strings.Count(string(src), m.from); n != 1 {
-			t.Errorf("%s: its from text occurs %d times in %s, want once", m.name, n, m.file)
+			t.Errorf("%s: its from text occurs %d times in %s, want once: the code moved; re-express the same bug against today's code in scripts/mutate/mutations.txt (and check it is caught: go run ./scripts/mutate -run NAME)", m.name, n, m.file)
 		}
 	}
 }
