@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/leak"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // TestWaitForServe starts `wait` before `serve` exists, as a script that
@@ -71,8 +74,8 @@ func TestWaitTimesOut(t *testing.T) {
 	if r.code != exitFailure || !strings.Contains(r.stderr, "IDENTITY_ENDPOINT ("+addr+") does not accept connections") {
 		t.Errorf("wait for a stale file: exit code %d, stderr %q; want 1 naming IDENTITY_ENDPOINT", r.code, r.stderr)
 	}
-	if strings.Contains(r.stderr, header) {
-		t.Error("wait's error quotes the identity header")
+	if where := leak.Find(r.stderr, header); where != "" {
+		t.Errorf("wait's error holds %s", where)
 	}
 
 	empty := filepath.Join(dir, "empty.env")
@@ -126,9 +129,12 @@ func TestServeReadyFD(t *testing.T) {
 	pw.Close() // ours; the child holds its own copy
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	exited := false
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
+		if !exited {
+			_ = cmd.Process.Kill()
+			testwait.Receive(t, done, "fakemsi serve to exit after SIGKILL")
+		}
 	})
 
 	if err := pr.SetReadDeadline(time.Now().Add(cmdTimeout)); err != nil {
@@ -154,8 +160,9 @@ func TestServeReadyFD(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
+	err = testwait.Receive(t, done, "fakemsi serve to exit after SIGTERM")
+	exited = true
+	if err != nil {
 		t.Errorf("serve after SIGTERM: %v\nstderr:\n%s", err, redact(stderr.String()))
 	}
-	done <- nil // for the cleanup
 }
