@@ -67,7 +67,8 @@ func (b Block) IsShell() bool {
 
 var (
 	fenceRE     = regexp.MustCompile("^( *)(```+|~~~+)[ \t]*([^ \t`]*)")
-	directiveRE = regexp.MustCompile(`^\s*<!--\s*doccheck:\s*(.*?)\s*-->\s*$`)
+	directiveRE   = regexp.MustCompile(`^\s*<!--\s*doccheck:\s*(.*?)\s*-->\s*$`)
+	htmlCommentRE = regexp.MustCompile(`^\s*<!--.*-->\s*$`)
 )
 
 // Extract returns the fenced code blocks of a Markdown file in order, with
@@ -97,6 +98,9 @@ func Extract(file string, src []byte) ([]Block, error) {
 			d.line = i + 1
 			pending = &d
 			continue
+		}
+		if htmlCommentRE.MatchString(line) {
+			continue // another tool's marker between a directive and its block
 		}
 		m := fenceRE.FindStringSubmatch(line)
 		if m == nil {
@@ -186,6 +190,7 @@ var knownImports = map[string]string{
 	"fanout":      "github.com/tenantbridge/tenantbridge/fanout",
 	"conformance": "github.com/tenantbridge/tenantbridge/conformance",
 	"azcore":      "github.com/Azure/azure-sdk-for-go/sdk/azcore",
+	"arm":         "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm",
 	"policy":      "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy",
 	"cloud":       "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud",
 	"azlog":       "github.com/Azure/azure-sdk-for-go/sdk/azcore/log",

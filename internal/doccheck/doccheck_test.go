@@ -35,6 +35,7 @@ func TestExtract(t *testing.T) {
 		"```\n" +
 		"````\n" +
 		"<!-- doccheck: azure -->\n" +
+		"<!-- another tool's marker -->\n" +
 		"~~~\n" +
 		"az login\n" +
 		"~~~\n"
@@ -47,7 +48,7 @@ func TestExtract(t *testing.T) {
 		{File: "doc.md", Line: 10, Lang: "bash", Mode: ModeRun, Text: "echo two\n"},
 		{File: "doc.md", Line: 17, Lang: "go", Mode: ModeFile, Path: "cmd/main.go", Text: "package main\n\nfunc main() {}\n"},
 		{File: "doc.md", Line: 23, Lang: "markdown", Text: "```go\nnot a block of its own\n```\n"},
-		{File: "doc.md", Line: 29, Lang: "", Mode: ModeAzure, Text: "az login\n"},
+		{File: "doc.md", Line: 30, Lang: "", Mode: ModeAzure, Text: "az login\n"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Extract (-want +got):\n%s", diff)
