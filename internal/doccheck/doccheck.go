@@ -66,7 +66,7 @@ func (b Block) IsShell() bool {
 }
 
 var (
-	fenceRE     = regexp.MustCompile("^( *)(```+|~~~+)[ \t]*([^ \t`]*)")
+	fenceRE       = regexp.MustCompile("^( *)(```+|~~~+)[ \t]*([^ \t`]*)")
 	directiveRE   = regexp.MustCompile(`^\s*<!--\s*doccheck:\s*(.*?)\s*-->\s*$`)
 	htmlCommentRE = regexp.MustCompile(`^\s*<!--.*-->\s*$`)
 )
