@@ -50,7 +50,9 @@ type fakeCred struct {
 // harness looks for by default.
 type aadstsError struct{ code int }
 
-func (e *aadstsError) Error() string         { return fmt.Sprintf("fakeCred: AADSTS%d: app not consented", e.code) }
+func (e *aadstsError) Error() string {
+	return fmt.Sprintf("fakeCred: AADSTS%d: app not consented", e.code)
+}
 func (e *aadstsError) HasCode(code int) bool { return code == e.code }
 
 func (c *fakeCred) lifetimeOrDefault() time.Duration {
