@@ -138,9 +138,10 @@ func checkOutcome(name string, errs []error) error {
 	return nil
 }
 
-// stopped is the error of a Check run whose context ended before check name.
+// stopped is the error of a Check run whose context ended before or during
+// check name.
 func stopped(ctx context.Context, name string) error {
-	return fmt.Errorf("conformance: stopped before check %s: %w", name, context.Cause(ctx))
+	return fmt.Errorf("conformance: stopped at check %s: %w", name, context.Cause(ctx))
 }
 
 // logger is a notes function that may be nil.

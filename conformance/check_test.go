@@ -96,6 +96,25 @@ func TestCheckSourceStopsWithItsContext(t *testing.T) {
 	}
 }
 
+// TestCheckSourceStoppedMidCheck: a run whose context ends during a check
+// reports the stop, not the implementation's context errors as its failures.
+func TestCheckSourceStoppedMidCheck(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	calls := 0
+	err := CheckSource(ctx, func() (assertion.Source, error) {
+		calls++
+		return assertion.Func(func(ctx context.Context) (assertion.Assertion, error) {
+			cancel() // the run ends during the first check
+			return assertion.Assertion{}, ctx.Err()
+		}), nil
+	}, &SourceOptions{Keys: testKeys()})
+	var ce *CheckError
+	if !Failed(err) || !errors.Is(err, context.Canceled) || errors.As(err, &ce) || calls != 1 || !strings.Contains(err.Error(), "stopped at check Assertion") {
+		t.Errorf("CheckSource stopped during its first check = %v after %d source(s); want only the stop at Assertion", err, calls)
+	}
+}
+
 func TestCheckSourceFactoryError(t *testing.T) {
 	err := CheckSource(t.Context(), func() (assertion.Source, error) { return nil, errors.New("no platform") }, nil)
 	var ce *CheckError

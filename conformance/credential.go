@@ -190,7 +190,14 @@ func CheckCredential(ctx context.Context, newCred func() (azcore.TokenCredential
 			errs = append(errs, &CheckError{Check: c.name, Errs: []error{errors.New(redactSecrets("newCred: "+err.Error(), nil))}})
 			continue
 		}
-		if err := checkOutcome(c.name, c.run(cred, &o)); err != nil {
+		found := c.run(cred, &o)
+		if ctx.Err() != nil {
+			// The check's calls failed because the run was stopped, not
+			// because of the implementation: report the stop, not them.
+			errs = append(errs, stopped(ctx, c.name))
+			break
+		}
+		if err := checkOutcome(c.name, found); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -190,7 +190,14 @@ func CheckSource(ctx context.Context, newSource func() (assertion.Source, error)
 			errs = append(errs, &CheckError{Check: c.name, Errs: []error{errors.New(redactSecrets("newSource: "+err.Error(), nil))}})
 			continue
 		}
-		if err := checkOutcome(c.name, c.run(src, &o)); err != nil {
+		found := c.run(src, &o)
+		if ctx.Err() != nil {
+			// The check's calls failed because the run was stopped, not
+			// because of the implementation: report the stop, not them.
+			errs = append(errs, stopped(ctx, c.name))
+			break
+		}
+		if err := checkOutcome(c.name, found); err != nil {
 			errs = append(errs, err)
 		}
 	}
