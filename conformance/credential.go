@@ -123,7 +123,8 @@ func hasCode(err error, code int) bool {
 //
 //   - GetToken: a token for [CredentialOptions.Scope], non-empty, ExpiresOn in
 //     the future, RefreshOn (when set) before ExpiresOn; for a JWT, exp in the
-//     future and ExpiresOn not later than exp (within [ExpiresOnTolerance]).
+//     future and ExpiresOn not later than exp (within [ExpiresOnTolerance]
+//     plus the duration of the call that first returned the token).
 //   - Concurrent: [CredentialOptions.Concurrency] simultaneous callers all get
 //     such a token.
 //   - CancelledContext: a fresh credential given a cancelled context fails
@@ -234,6 +235,7 @@ type credRun struct {
 
 	mu     sync.Mutex
 	tokens []string
+	took   map[string]time.Duration // as in sourceRun
 	errs   []error
 }
 
@@ -262,6 +264,7 @@ func (r *credRun) callWith(ctx context.Context, opts policy.TokenRequestOptions)
 		err error
 	}
 	done := make(chan result, 1)
+	start := time.Now()
 	go func() {
 		tok, err := r.cred.GetToken(ctx, opts)
 		done <- result{tok, err}
@@ -270,7 +273,7 @@ func (r *credRun) callWith(ctx context.Context, opts policy.TokenRequestOptions)
 	defer timer.Stop()
 	select {
 	case res := <-done:
-		r.observe(res.tok, res.err)
+		r.observe(res.tok, res.err, time.Since(start))
 		return res.tok, res.err, false
 	case <-timer.C:
 		r.errorf("GetToken did not return within %s (Timeout): a credential must honour its context and bound its I/O", r.o.Timeout)
@@ -278,11 +281,15 @@ func (r *credRun) callWith(ctx context.Context, opts policy.TokenRequestOptions)
 	}
 }
 
-func (r *credRun) observe(tok azcore.AccessToken, err error) {
+func (r *credRun) observe(tok azcore.AccessToken, err error, took time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil && tok.Token != "" && !slices.Contains(r.tokens, tok.Token) {
 		r.tokens = append(r.tokens, tok.Token)
+		if r.took == nil {
+			r.took = map[string]time.Duration{}
+		}
+		r.took[tok.Token] = took
 	}
 	if err != nil {
 		for _, t := range r.tokens {
@@ -312,7 +319,7 @@ func (r *credRun) goodWith(what string, opts policy.TokenRequestOptions) (azcore
 		r.errorf("%s: GetToken failed: %v", what, err)
 		return azcore.AccessToken{}, false
 	}
-	errs, c := validateAccessToken(tok, r.o)
+	errs, c := validateAccessToken(tok, r.o, r.slack(tok.Token))
 	for _, e := range errs {
 		r.errorf("%s: %v", what, e)
 	}
@@ -322,9 +329,16 @@ func (r *credRun) goodWith(what string, opts policy.TokenRequestOptions) (azcore
 	return tok, true
 }
 
+// slack is as sourceRun.slack.
+func (r *credRun) slack(token string) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.took[token]
+}
+
 // validateAccessToken checks a token; it returns the JWT claims when the token
-// is a JWT.
-func validateAccessToken(tok azcore.AccessToken, o *CredentialOptions) ([]error, *claims) {
+// is a JWT. slack is added to ExpiresOnTolerance (see sourceRun.slack).
+func validateAccessToken(tok azcore.AccessToken, o *CredentialOptions, slack time.Duration) ([]error, *claims) {
 	if tok.Token == "" {
 		return []error{errors.New("returned an empty token with a nil error")}, nil
 	}
@@ -349,10 +363,7 @@ func validateAccessToken(tok azcore.AccessToken, o *CredentialOptions) ([]error,
 		}
 		// azcore's BearerTokenPolicy refreshes by ExpiresOn; an ExpiresOn
 		// past exp means requests with a token the resource rejects.
-		if tok.ExpiresOn.After(c.exp.Add(ExpiresOnTolerance)) {
-			errs = append(errs, fmt.Errorf("ExpiresOn %s is later than the JWT's exp %s by %s: ExpiresOn must not be later than exp (tolerance %s), or azcore keeps sending a token the resource rejects",
-				fmtTimeFine(tok.ExpiresOn), fmtTime(c.exp), tok.ExpiresOn.Sub(c.exp), ExpiresOnTolerance))
-		}
+		errs = append(errs, expiresOnAfterExp(tok.ExpiresOn, c.exp, slack, "azcore keeps sending a token the resource rejects")...)
 	} else if o.RequireJWT {
 		errs = append(errs, errors.New("the JWT has no exp claim"))
 	}
@@ -419,7 +430,7 @@ func checkCredCancelDuringCall(cred azcore.TokenCredential, o *CredentialOptions
 	case res.timedOut:
 		return r.result()
 	case res.err == nil:
-		for _, e := range validateAccessTokenErrs(res.tok, o) {
+		for _, e := range validateAccessTokenErrs(res.tok, o, r.slack(res.tok.Token)) {
 			r.errorf("call that completed before its cancellation: %v", e)
 		}
 	case !errors.Is(res.err, context.Canceled):
@@ -436,8 +447,8 @@ func checkCredCancelDuringCall(cred azcore.TokenCredential, o *CredentialOptions
 	return r.result()
 }
 
-func validateAccessTokenErrs(tok azcore.AccessToken, o *CredentialOptions) []error {
-	errs, _ := validateAccessToken(tok, o)
+func validateAccessTokenErrs(tok azcore.AccessToken, o *CredentialOptions, slack time.Duration) []error {
+	errs, _ := validateAccessToken(tok, o, slack)
 	return errs
 }
 
@@ -623,7 +634,7 @@ func checkCredRefresh(cred azcore.TokenCredential, o *CredentialOptions) []error
 				fmtTimeFine(end), fmtTimeFine(tok.ExpiresOn))
 			return r.result()
 		}
-		for _, e := range validateAccessTokenErrs(tok, o) {
+		for _, e := range validateAccessTokenErrs(tok, o, r.slack(tok.Token)) {
 			r.errorf("GetToken %d while the first token neared its expiry: %v", calls, e)
 		}
 		if tok.Token != first.Token && start.Before(first.ExpiresOn) {

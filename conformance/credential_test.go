@@ -255,7 +255,7 @@ func TestCredentialExpiresOnTolerance(t *testing.T) {
 		{0, false}, {500 * time.Millisecond, false}, {time.Second, false},
 		{1100 * time.Millisecond, true}, {2 * time.Second, true}, {60 * time.Second, true},
 	} {
-		errs := validateAccessTokenErrs(azcore.AccessToken{Token: tok, ExpiresOn: exp.Add(tc.later)}, &o)
+		errs := validateAccessTokenErrs(azcore.AccessToken{Token: tok, ExpiresOn: exp.Add(tc.later)}, &o, 0)
 		if got := anyContains(errs, "later than the JWT's exp"); got != tc.report {
 			t.Errorf("ExpiresOn %s after exp: reported %t (errors %q); want %t", tc.later, got, errs, tc.report)
 		}

@@ -103,10 +103,23 @@ func (o *SourceOptions) withDefaults() SourceOptions {
 const DefaultCancelLatency = time.Second
 
 // ExpiresOnTolerance is how much later than the JWT's exp an ExpiresOn may
-// be. exp is in whole seconds and a client computes ExpiresOn from
-// expires_in, so the two can differ by rounding; anything later means a cache
-// that serves a token the resource (or Entra) already rejects.
+// be, plus the duration of the call that first returned the token (which the
+// checks measure). exp is in whole seconds, so an issuer's exp is up to a
+// second before the instant it computed; and a client that computes
+// ExpiresOn from a relative lifetime (expires_in) when the answer arrives
+// adds the answer's latency, at most the call's duration. Anything later
+// means a cache that serves a token the resource (or Entra) already rejects.
 const ExpiresOnTolerance = time.Second
+
+// expiresOnAfterExp reports an ExpiresOn later than exp beyond
+// ExpiresOnTolerance plus slack, saying what goes wrong (harm) when it is.
+func expiresOnAfterExp(expiresOn, exp time.Time, slack time.Duration, harm string) []error {
+	if !expiresOn.After(exp.Add(ExpiresOnTolerance + slack)) {
+		return nil
+	}
+	return []error{fmt.Errorf("ExpiresOn %s is later than the JWT's exp %s by %s: ExpiresOn must not be later than exp (tolerance %s, plus the %s the call took), or %s",
+		fmtTimeFine(expiresOn), fmtTime(exp), expiresOn.Sub(exp), ExpiresOnTolerance, slack.Round(time.Millisecond), harm)}
+}
 
 // TestSource runs the [assertion.Source] conformance suite as subtests of t,
 // each on a fresh Source from newSource, and reports every failure with
@@ -116,7 +129,8 @@ const ExpiresOnTolerance = time.Second
 //   - Assertion: a call returns a JWT (three base64url parts, an alg other
 //     than "none", JSON claims) whose exp is in the future and, when
 //     [assertion.Assertion.ExpiresOn] is set, ExpiresOn is in the future and
-//     not later than exp (within [ExpiresOnTolerance]); aud contains
+//     not later than exp (within [ExpiresOnTolerance] plus the call's
+//     duration); aud contains
 //     [SourceOptions.Audience] when set.
 //   - IssuerSignature: the JWT is what its issuer would accept: alg RS256
 //     (the only one Entra accepts), a kid found among the issuer's keys, and
@@ -236,6 +250,7 @@ type sourceRun struct {
 
 	mu     sync.Mutex
 	tokens []string
+	took   map[string]time.Duration // per token, how long the call that first returned it took
 	errs   []error
 }
 
@@ -275,8 +290,9 @@ func (r *sourceRun) call(ctx context.Context) (a assertion.Assertion, err error,
 	defer timer.Stop()
 	select {
 	case res := <-done:
-		r.observe(res.a, res.err)
-		return res.a, res.err, false, time.Since(start)
+		took := time.Since(start)
+		r.observe(res.a, res.err, took)
+		return res.a, res.err, false, took
 	case <-timer.C:
 		r.errorf("Assertion did not return within %s (Timeout): a Source must honour its context and bound its I/O", r.o.Timeout)
 		return assertion.Assertion{}, nil, true, time.Since(start)
@@ -285,11 +301,15 @@ func (r *sourceRun) call(ctx context.Context) (a assertion.Assertion, err error,
 
 // observe records a returned token and checks an error against every token
 // seen so far, without ever printing a token.
-func (r *sourceRun) observe(a assertion.Assertion, err error) {
+func (r *sourceRun) observe(a assertion.Assertion, err error, took time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil && a.Token != "" && !slices.Contains(r.tokens, a.Token) {
 		r.tokens = append(r.tokens, a.Token)
+		if r.took == nil {
+			r.took = map[string]time.Duration{}
+		}
+		r.took[a.Token] = took
 	}
 	if err != nil {
 		if a.Token != "" && errorContains(err, a.Token) {
@@ -328,14 +348,24 @@ func (r *sourceRun) good(what string) (assertion.Assertion, bool) {
 		r.errorf("%s: Assertion failed: %v", what, err)
 		return assertion.Assertion{}, false
 	}
-	for _, e := range validateAssertion(a, r.o) {
+	for _, e := range validateAssertion(a, r.o, r.slack(a.Token)) {
 		r.errorf("%s: %v", what, e)
 	}
 	return a, true
 }
 
-// validateAssertion checks one successful result.
-func validateAssertion(a assertion.Assertion, o *SourceOptions) []error {
+// slack is how long the call that first returned token took: an ExpiresOn
+// computed from a relative lifetime (expires_in) when the answer arrived may
+// be that much later than exp, on top of ExpiresOnTolerance.
+func (r *sourceRun) slack(token string) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.took[token]
+}
+
+// validateAssertion checks one successful result; slack is added to
+// ExpiresOnTolerance (see sourceRun.slack).
+func validateAssertion(a assertion.Assertion, o *SourceOptions, slack time.Duration) []error {
 	if a.Token == "" {
 		return []error{errors.New("returned an empty token with a nil error")}
 	}
@@ -360,9 +390,8 @@ func validateAssertion(a assertion.Assertion, o *SourceOptions) []error {
 		}
 		// ExpiresOn later than exp would make Cached serve a token Entra
 		// already rejects (AADSTS700024). Earlier is conservative and fine.
-		if !c.exp.IsZero() && a.ExpiresOn.After(c.exp.Add(ExpiresOnTolerance)) {
-			errs = append(errs, fmt.Errorf("ExpiresOn %s is later than the JWT's exp %s by %s: ExpiresOn must not be later than exp (tolerance %s), or a cache serves an assertion Entra rejects (AADSTS700024)",
-				fmtTimeFine(a.ExpiresOn), fmtTime(c.exp), a.ExpiresOn.Sub(c.exp), ExpiresOnTolerance))
+		if !c.exp.IsZero() {
+			errs = append(errs, expiresOnAfterExp(a.ExpiresOn, c.exp, slack, "a cache serves an assertion Entra rejects (AADSTS700024)")...)
 		}
 	}
 	if o.Audience != "" && !slices.Contains(c.audiences, o.Audience) {
@@ -479,7 +508,7 @@ func checkSourceCancelDuringCall(src assertion.Source, o *SourceOptions) []error
 		return r.result()
 	case res.err == nil:
 		// The call won the race with cancel; its result must still be valid.
-		for _, e := range validateAssertion(res.a, o) {
+		for _, e := range validateAssertion(res.a, o, r.slack(res.a.Token)) {
 			r.errorf("call that completed before its cancellation: %v", e)
 		}
 	case !errors.Is(res.err, context.Canceled):

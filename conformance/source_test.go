@@ -337,7 +337,7 @@ func TestSourceExpiresOnTolerance(t *testing.T) {
 		{1100 * time.Millisecond, true}, {2 * time.Second, true}, {60 * time.Second, true},
 	} {
 		a := assertion.Assertion{Token: tok, ExpiresOn: exp.Add(tc.later)}
-		errs := validateAssertion(a, &o)
+		errs := validateAssertion(a, &o, 0)
 		if got := anyContains(errs, "later than the JWT's exp"); got != tc.report {
 			t.Errorf("ExpiresOn %s after exp: reported %t (errors %s); want %t", tc.later, got, redactSecrets(fmt.Sprintf("%q", errs), []string{tok}), tc.report)
 		}
@@ -345,6 +345,37 @@ func TestSourceExpiresOnTolerance(t *testing.T) {
 		if got := anyContains(errs, "ExpiresOn must not be later than exp"); got != tc.report {
 			t.Errorf("Assertion check, ExpiresOn %s after exp: reported %t (errors %s); want %t", tc.later, got, redactSecrets(fmt.Sprintf("%q", errs), []string{tok}), tc.report)
 		}
+	}
+}
+
+// slowFirst answers its first call after delay, later ones at once with the
+// same assertion, as a cache over a slow endpoint does.
+type slowFirst struct {
+	a     assertion.Assertion
+	delay time.Duration
+	calls atomic.Int64
+}
+
+func (s *slowFirst) Assertion(ctx context.Context) (assertion.Assertion, error) {
+	if s.calls.Add(1) == 1 {
+		time.Sleep(s.delay)
+	}
+	return s.a, ctx.Err()
+}
+
+// TestSourceExpiresOnToleranceAllowsTheCallsLatency: an ExpiresOn computed
+// from expires_in when a slow answer arrived is later than exp by up to the
+// call's duration on top of the 1 s; the slack is that of the call that
+// first returned the token, also when a cache returns it again at once.
+func TestSourceExpiresOnToleranceAllowsTheCallsLatency(t *testing.T) {
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	a := assertion.Assertion{Token: validJWT(t, exp), ExpiresOn: exp.Add(1300 * time.Millisecond)}
+	o := (&SourceOptions{Keys: testKeys()}).withDefaults()
+	if errs := runSourceCheck(t, "Repeated", &slowFirst{a: a, delay: 400 * time.Millisecond}, &o); len(errs) != 0 {
+		t.Errorf("Repeated on a source whose first answer took 400ms and whose ExpiresOn is 1.3s after exp: %s; want nothing", redactSecrets(fmt.Sprintf("%q", errs), []string{a.Token}))
+	}
+	if errs := runSourceCheck(t, "Repeated", fixed{a}, &o); !anyContains(errs, "ExpiresOn must not be later than exp") {
+		t.Errorf("Repeated on an instant source whose ExpiresOn is 1.3s after exp: %s; want it reported", redactSecrets(fmt.Sprintf("%q", errs), []string{a.Token}))
 	}
 }
 
