@@ -616,7 +616,6 @@ func checkCredRefresh(cred azcore.TokenCredential, o *CredentialOptions) []error
 	defer ticker.Stop()
 	for o.Clock().Before(until) && time.Now().Before(wallLimit) {
 		<-ticker.C
-		start := o.Clock()
 		ctx, cancel := context.WithTimeout(o.base, o.Timeout)
 		tok, err, timedOut := r.call(ctx, "")
 		cancel()
@@ -637,7 +636,10 @@ func checkCredRefresh(cred azcore.TokenCredential, o *CredentialOptions) []error
 		for _, e := range validateAccessTokenErrs(tok, o, r.slack(tok.Token)) {
 			r.errorf("GetToken %d while the first token neared its expiry: %v", calls, e)
 		}
-		if tok.Token != first.Token && start.Before(first.ExpiresOn) {
+		// A call that returned a new token before the first one expired:
+		// end, not start, so that a credential which fetches only once the
+		// token has expired never counts, however its call straddles expiry.
+		if tok.Token != first.Token && end.Before(first.ExpiresOn) {
 			refreshedBefore = true
 		}
 	}
