@@ -61,6 +61,45 @@ func TestSourceAppServiceAgainstFakeIDP(t *testing.T) {
 	}
 }
 
+// TestOurSourcesPassEverything: every managed-identity source of package
+// assertion, system- and user-assigned, cached or not, and FromEnvironment,
+// passes every check with nothing skipped.
+func TestOurSourcesPassEverything(t *testing.T) {
+	idp := newIDP(t, nil)
+	user := fakeidp.DefaultUserIdentityClientID
+	for _, tc := range []struct {
+		name string
+		new  func() (assertion.Source, error)
+	}{
+		{"AppService user-assigned", func() (assertion.Source, error) {
+			return assertion.AppService(&assertion.AppServiceOptions{Endpoint: idp.AppServiceEndpoint(), IdentityHeader: idp.IdentityHeader(), ClientID: user, Transport: idp.Client()})
+		}},
+		{"IMDS", func() (assertion.Source, error) {
+			return assertion.IMDS(&assertion.IMDSOptions{Endpoint: idp.IMDSEndpoint(), Transport: idp.Client()})
+		}},
+		{"IMDS user-assigned", func() (assertion.Source, error) {
+			return assertion.IMDS(&assertion.IMDSOptions{Endpoint: idp.IMDSEndpoint(), ClientID: user, Transport: idp.Client()})
+		}},
+		{"Cached AppService", func() (assertion.Source, error) { return assertion.Cached(appServiceSource(t, idp)), nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := CheckSource(t.Context(), tc.new, sourceOptions(idp)); err != nil {
+				t.Errorf("CheckSource: %v", err)
+			}
+		})
+	}
+	t.Run("FromEnvironment", func(t *testing.T) {
+		for _, k := range []string{"MSI_ENDPOINT", "MSI_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "IMDS_ENDPOINT", "AZURE_MANAGED_IDENTITY_CLIENT_ID"} {
+			t.Setenv(k, "")
+		}
+		t.Setenv("IDENTITY_ENDPOINT", idp.AppServiceEndpoint())
+		t.Setenv("IDENTITY_HEADER", idp.IdentityHeader())
+		if err := CheckSource(t.Context(), assertion.FromEnvironment, sourceOptions(idp)); err != nil {
+			t.Errorf("CheckSource: %v", err)
+		}
+	})
+}
+
 // TestSourceWorkloadFileAgainstFakeIDP: an external issuer's token (AKS
 // workload identity), its keys discovered at /issuers/{name}.
 func TestSourceWorkloadFileAgainstFakeIDP(t *testing.T) {
