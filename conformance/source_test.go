@@ -20,6 +20,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // testKey signs the HS256 JWTs of these tests: tokens whose shape the
@@ -135,7 +136,7 @@ func (s ignoresContext) Assertion(context.Context) (assertion.Assertion, error) 
 type blocksForever struct{ release chan struct{} }
 
 func (s blocksForever) Assertion(context.Context) (assertion.Assertion, error) {
-	<-s.release
+	testwait.Hold(s.release)
 	return assertion.Assertion{}, errors.New("released")
 }
 
