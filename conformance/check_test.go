@@ -3,9 +3,12 @@ package conformance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,5 +162,33 @@ func TestFailed(t *testing.T) {
 	}
 	if !errors.Is(skip, ErrSkipped) || errors.Is(fail, ErrSkipped) {
 		t.Error("errors.Is(…, ErrSkipped) must hold for a skipped check only")
+	}
+}
+
+// TestCheckSourceNotesMeasuredTimes: a passing run still reports how long a
+// call took to return once its context was done, through Logf.
+func TestCheckSourceNotesMeasuredTimes(t *testing.T) {
+	tok := validJWT(t, time.Now().Add(time.Hour))
+	var mu sync.Mutex
+	var notes []string
+	err := CheckSource(t.Context(), func() (assertion.Source, error) { return assertion.Static(tok), nil }, &SourceOptions{
+		Keys: testKeys(),
+		Logf: func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			notes = append(notes, fmt.Sprintf(format, args...))
+		},
+	})
+	if err != nil {
+		t.Fatalf("CheckSource(Static) = %s; want nil", redactSecrets(err.Error(), []string{tok}))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	all := strings.Join(notes, "\n")
+	if !regexp.MustCompile(`Assertion with a done context returned in \S+ \(bound 1s\)`).MatchString(all) {
+		t.Errorf("notes %q; want the measured time of a call with a done context", notes)
+	}
+	if leak := containsSecret(all, tok); leak {
+		t.Error("the notes contain the token")
 	}
 }
