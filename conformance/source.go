@@ -130,8 +130,7 @@ func expiresOnAfterExp(expiresOn, exp time.Time, slack time.Duration, harm strin
 //     than "none", JSON claims) whose exp is in the future and, when
 //     [assertion.Assertion.ExpiresOn] is set, ExpiresOn is in the future and
 //     not later than exp (within [ExpiresOnTolerance] plus the call's
-//     duration); aud contains
-//     [SourceOptions.Audience] when set.
+//     duration); aud contains [SourceOptions.Audience] when set.
 //   - IssuerSignature: the JWT is what its issuer would accept: alg RS256
 //     (the only one Entra accepts), a kid found among the issuer's keys, and
 //     a signature that verifies with that key. The keys are
