@@ -29,6 +29,10 @@ const maxDocBytes = 1 << 20
 // maxNetText bounds what of a server's text a report quotes.
 const maxNetText = 300
 
+// maxRSABits is the largest RSA modulus the harness verifies with, the
+// largest crypto/rsa handles.
+const maxRSABits = 16384
+
 // requiredAlg is the one signature algorithm Entra accepts in a client
 // assertion.
 const requiredAlg = "RS256"
@@ -175,7 +179,13 @@ func rsaKey(n, e string) (*rsa.PublicKey, error) {
 	if ei < 3 {
 		return nil, errors.New("bad e")
 	}
-	return &rsa.PublicKey{N: new(big.Int).SetBytes(nb), E: int(ei)}, nil
+	nn := new(big.Int).SetBytes(nb)
+	if nn.BitLen() > maxRSABits {
+		// A key set is read from the network: a huge modulus would make one
+		// verification cost minutes of CPU.
+		return nil, errors.New("n too large")
+	}
+	return &rsa.PublicKey{N: nn, E: int(ei)}, nil
 }
 
 // httpClient is the client for discovery: Transport, or a default bounded by

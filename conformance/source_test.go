@@ -558,3 +558,15 @@ func TestSourceCancelLatency(t *testing.T) {
 		})
 	}
 }
+
+func TestRSAKeyRefusesHugeModulus(t *testing.T) {
+	e := base64.RawURLEncoding.EncodeToString(big.NewInt(65537).Bytes())
+	// 0x01 followed by 2048 zero bytes: a 16385-bit modulus, one bit too many.
+	if _, err := rsaKey(base64.RawURLEncoding.EncodeToString(append([]byte{1}, make([]byte, 16384/8)...)), e); err == nil {
+		t.Error("rsaKey accepted a modulus of 16385 bits")
+	}
+	k := testRSAKey().PublicKey
+	if got, err := rsaKey(base64.RawURLEncoding.EncodeToString(k.N.Bytes()), e); err != nil || got.N.Cmp(k.N) != 0 || got.E != 65537 {
+		t.Errorf("rsaKey of a 2048-bit key = %v, %v; want the key", got, err)
+	}
+}
