@@ -263,10 +263,26 @@ func parseToken(body []byte, now time.Time) (azcore.AccessToken, error) {
 	}, nil
 }
 
+// seconds reads a whole number of seconds, clamped to maxExpiresIn before it
+// is multiplied, so that no value can overflow into a short or negative
+// duration. A negative number stays negative (the callers refuse it or ignore
+// it); a number beyond int64 is an error.
 func seconds(n json.Number) (time.Duration, error) {
 	s, err := strconv.ParseInt(strings.TrimSpace(n.String()), 10, 64)
 	if err != nil {
 		return 0, err
 	}
+	if s > int64(maxExpiresIn/time.Second) {
+		return maxExpiresIn, nil
+	}
+	if s < 0 {
+		return -1, nil
+	}
 	return time.Duration(s) * time.Second, nil
 }
+
+// maxExpiresIn bounds the lifetime read from expires_in (and refresh_in):
+// Entra's access tokens live 60 to 90 minutes, CAE tokens up to 28 hours. A
+// larger value, from a proxy or a broken emulator, is clamped before it is
+// multiplied into a time.Duration, which 10000000000 seconds overflows.
+const maxExpiresIn = 30 * time.Hour
