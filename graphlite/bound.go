@@ -1,0 +1,150 @@
+package graphlite
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
+)
+
+// DefaultMaxPageElements bounds the elements of one page. Graph pages hold
+// at most 999 elements ($top's maximum) for most collections; the bound
+// leaves room for the few that page larger.
+const DefaultMaxPageElements = 10_000
+
+// boundedTransport is the client's transport, beneath every azcore policy,
+// so that what any of them reads is bounded (habit 12):
+//
+//   - an error answer (status >= 400) is read at most maxErrorBodyBytes:
+//     azcore's body download policy reads error bodies whole, even for a
+//     request that skips the download, and its retry policy drains each
+//     retried answer; past the bound the body just ends (the error fields
+//     stay empty, the status still explains), so a 300 MiB 403 or 429 costs
+//     at most the bound per attempt instead of its size;
+//   - any other body fails with bodylimit.ErrTooLarge past maxPage;
+//   - the headers that azcore's logging policy prints unredacted
+//     (Options.AllowedHeaders: request-id, client-request-id, Retry-After)
+//     and that *Error quotes are clipped and scrubbed of the request's own
+//     bearer token before any policy sees them: a peer that echoes the
+//     token in request-id must not get it into the log.
+type boundedTransport struct {
+	next    policy.Transporter
+	maxPage int64
+}
+
+// loggedHeaders are the response headers azcore logs as they are (see New's
+// AllowedHeaders) and Error quotes.
+var loggedHeaders = []string{"request-id", headerClientRequestID, "Retry-After", "Retry-After-Ms", "X-Ms-Retry-After-Ms", "Date"}
+
+func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.Do(req)
+	if resp == nil {
+		return resp, err
+	}
+	token := bearerToken(req.Header.Get("Authorization"))
+	for _, h := range loggedHeaders {
+		if vs := resp.Header.Values(h); len(vs) > 0 {
+			resp.Header.Set(h, leak.Clip(vs[0], maxIDText, token))
+		}
+	}
+	if resp.Body != nil {
+		var r io.Reader
+		if resp.StatusCode >= http.StatusBadRequest {
+			r = io.LimitReader(resp.Body, maxErrorBodyBytes)
+		} else {
+			r = bodylimit.NewReader(resp.Body, t.maxPage)
+		}
+		resp.Body = boundedBody{Reader: r, Closer: resp.Body}
+	}
+	return resp, err
+}
+
+type boundedBody struct {
+	io.Reader
+	io.Closer
+}
+
+// newBoundedTransport wraps the caller's transport, or, when there is none,
+// a client configured as azcore's default one is (proxy from the
+// environment, TLS 1.2 at least).
+func newBoundedTransport(next policy.Transporter, maxPage int64) policy.Transporter {
+	if hc, ok := next.(*http.Client); next == nil || ok && hc == nil {
+		next = defaultClient()
+	}
+	return boundedTransport{next: next, maxPage: maxPage}
+}
+
+func defaultClient() *http.Client {
+	dt, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return &http.Client{}
+	}
+	tr := dt.Clone()
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{}
+	}
+	tr.TLSClientConfig.MinVersion = max(tr.TLSClientConfig.MinVersion, tls.VersionTLS12)
+	return &http.Client{Transport: tr}
+}
+
+// bearerToken is the token of an Authorization header, or "".
+func bearerToken(authz string) string {
+	tok, _ := strings.CutPrefix(authz, "Bearer ")
+	if tok == authz {
+		return ""
+	}
+	return tok
+}
+
+// maxInnerErrorBytes bounds Error.InnerError: Graph's holds a date and two
+// IDs, about 150 bytes.
+const maxInnerErrorBytes = 4 << 10
+
+// scrubInnerError returns Graph's innerError fit to keep in an error (habit
+// 16): every string in it through leak.Clip (the bearer token, anything
+// JWT-shaped, control characters), re-encoded; nil when it is not JSON or
+// is larger than maxInnerErrorBytes once scrubbed.
+func scrubInnerError(raw json.RawMessage, token string) json.RawMessage {
+	if len(raw) == 0 || len(raw) > maxErrorBodyBytes {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return nil
+	}
+	out, err := json.Marshal(scrubJSON(v, token))
+	if err != nil || len(out) > maxInnerErrorBytes {
+		return nil
+	}
+	return out
+}
+
+func scrubJSON(v any, token string) any {
+	switch v := v.(type) {
+	case string:
+		return leak.Clip(v, maxMessageText, token)
+	case []any:
+		for i := range v {
+			v[i] = scrubJSON(v[i], token)
+		}
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[leak.Clip(k, maxIDText, token)] = scrubJSON(x, token)
+		}
+		return m
+	}
+	return v
+}
+
+// errTooManyElements is a page with more elements than the client allows.
+func errTooManyElements(limit int) error {
+	return fmt.Errorf("%w: more than %d elements in one page (MaxPageElements)", ErrResponseTooLarge, limit)
+}
