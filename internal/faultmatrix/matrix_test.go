@@ -30,7 +30,7 @@ const (
 
 // outcome is what a cell must end with.
 type outcome struct {
-	text  string                         // for docs/reliability.md
+	text  string                        // for docs/reliability.md
 	check func(n int, err error) string // "" when met, else what is wrong
 }
 
@@ -365,7 +365,7 @@ func cells() []cell {
 		}})
 
 	add(cell{row: "Entra 503 during refresh-ahead", link: linkEntra,
-		emu: &emulator.Options{TokenLifetime: 3 * time.Second}, // refreshed at half-life
+		emu:   &emulator.Options{TokenLifetime: 3 * time.Second}, // refreshed at half-life
 		setup: func(t *testing.T, emu *emulator.Emulator) chainOptions { return chainOptions{} },
 		run: func(t *testing.T, ch *chain, emu *emulator.Emulator) (int, error) {
 			if _, err := ch.devices(context.Background()); err != nil {
