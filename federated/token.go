@@ -82,11 +82,33 @@ type boundedTransport struct{ next policy.Transporter }
 
 func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.Do(req)
-	if resp != nil && resp.Body != nil {
+	if resp == nil {
+		return resp, err
+	}
+	// Every response header is network text that azcore's logging policy
+	// may print (Logging.AllowedHeaders) and an *AuthError may quote: each
+	// value is clipped and scrubbed of the assertion this request carried
+	// (and its signature part) before any policy sees it (habit 16).
+	assertionToken, _ := req.Context().Value(assertionKey{}).(string)
+	for k, vs := range resp.Header {
+		for i, v := range vs {
+			vs[i] = leak.Clip(v, maxHeaderValue, assertionToken)
+		}
+		resp.Header[k] = vs
+	}
+	if resp.Body != nil {
 		resp.Body = boundedBody{Reader: bodylimit.NewReader(resp.Body, maxResponseBytes), Closer: resp.Body}
 	}
 	return resp, err
 }
+
+// maxHeaderValue bounds a response header value as policies and logs see it;
+// Entra's are IDs and dates.
+const maxHeaderValue = 1 << 10
+
+// assertionKey is the context key under which post hands the request's
+// assertion to boundedTransport, which scrubs it from the response headers.
+type assertionKey struct{}
 
 type boundedBody struct {
 	io.Reader
@@ -123,7 +145,7 @@ func (c *Credential) fetch(ctx context.Context, key cacheKey, claims string) (to
 	var refetched, waited bool // each recovery at most once per token
 	for {
 		sent := c.now()
-		res, err := c.post(ctx, endpoint, tokenForm(c.clientID, key.scope, claimsParam, a.Token))
+		res, err := c.post(context.WithValue(ctx, assertionKey{}, a.Token), endpoint, tokenForm(c.clientID, key.scope, claimsParam, a.Token))
 		if err != nil {
 			if res != nil { // the context ended while azcore waited to retry this answer
 				return azcore.AccessToken{}, errors.Join(newAuthError(res, c, key, a.Token), err)

@@ -20,28 +20,31 @@ import (
 const DefaultMaxPageElements = 10_000
 
 // boundedTransport is the client's transport, beneath every azcore policy,
-// so that what any of them reads is bounded (habit 12):
+// so that what any of them reads is bounded (habit 12) and what any of them
+// logs is scrubbed (habit 16):
 //
 //   - an error answer (status >= 400) is read at most maxErrorBodyBytes:
 //     azcore's body download policy reads error bodies whole, even for a
 //     request that skips the download, and its retry policy drains each
 //     retried answer; past the bound the body just ends (the error fields
 //     stay empty, the status still explains), so a 300 MiB 403 or 429 costs
-//     at most the bound per attempt instead of its size;
-//   - any other body fails with bodylimit.ErrTooLarge past maxPage;
-//   - the headers that azcore's logging policy prints unredacted
-//     (Options.AllowedHeaders: request-id, client-request-id, Retry-After)
-//     and that *Error quotes are clipped and scrubbed of the request's own
-//     bearer token before any policy sees them: a peer that echoes the
-//     token in request-id must not get it into the log.
+//     at most the bound per attempt instead of its size. The bounded body is
+//     read here and scrubbed of the request's bearer token and of anything
+//     JWT-shaped, because azcore's logging policy prints it when
+//     Logging.IncludeBody is set;
+//   - any other body fails with bodylimit.ErrTooLarge past maxPage; with
+//     Logging.IncludeBody (logBodies), which makes azcore's logging policy
+//     read the whole body anyway, it is read and scrubbed here too;
+//   - every response header value, which azcore logs when
+//     Logging.AllowedHeaders names it (request-id, client-request-id and
+//     Retry-After always) and *Error quotes, is clipped and scrubbed before
+//     any policy sees it: a peer that echoes the token in request-id must
+//     not get it into the log.
 type boundedTransport struct {
-	next    policy.Transporter
-	maxPage int64
+	next      policy.Transporter
+	maxPage   int64
+	logBodies bool
 }
-
-// loggedHeaders are the response headers azcore logs as they are (see New's
-// AllowedHeaders) and Error quotes.
-var loggedHeaders = []string{"request-id", headerClientRequestID, "Retry-After", "Retry-After-Ms", "X-Ms-Retry-After-Ms", "Date"}
 
 func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.Do(req)
@@ -49,22 +52,50 @@ func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	token := bearerToken(req.Header.Get("Authorization"))
-	for _, h := range loggedHeaders {
-		if vs := resp.Header.Values(h); len(vs) > 0 {
-			resp.Header.Set(h, leak.Clip(vs[0], maxIDText, token))
+	for k, vs := range resp.Header {
+		for i, v := range vs {
+			vs[i] = leak.Clip(v, maxHeaderValue, token)
 		}
+		resp.Header[k] = vs
 	}
-	if resp.Body != nil {
-		var r io.Reader
-		if resp.StatusCode >= http.StatusBadRequest {
-			r = io.LimitReader(resp.Body, maxErrorBodyBytes)
-		} else {
-			r = bodylimit.NewReader(resp.Body, t.maxPage)
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return resp, err
+	}
+	if resp.StatusCode >= http.StatusBadRequest {
+		b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+		resp.Body.Close()
+		if rerr != nil {
+			// The error status still explains the failure.
+			b = nil
 		}
-		resp.Body = boundedBody{Reader: r, Closer: resp.Body}
+		resp.Body = io.NopCloser(strings.NewReader(leak.Redact(string(b), token)))
+		resp.ContentLength = -1
+		return resp, err
 	}
+	if t.logBodies {
+		b, rerr := bodylimit.Read(resp.Body, t.maxPage)
+		resp.Body.Close()
+		if rerr != nil {
+			resp.Body = io.NopCloser(errReader{rerr})
+			return resp, err
+		}
+		resp.Body = io.NopCloser(strings.NewReader(leak.Redact(string(b), token)))
+		resp.ContentLength = -1
+		return resp, err
+	}
+	resp.Body = boundedBody{Reader: bodylimit.NewReader(resp.Body, t.maxPage), Closer: resp.Body}
 	return resp, err
 }
+
+// maxHeaderValue bounds a response header value as policies and logs see
+// it: room for a claims challenge in WWW-Authenticate (under 2 KiB), not for
+// a payload. Error quotes them shorter (maxIDText).
+const maxHeaderValue = 8 << 10
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 type boundedBody struct {
 	io.Reader
@@ -74,11 +105,11 @@ type boundedBody struct {
 // newBoundedTransport wraps the caller's transport, or, when there is none,
 // a client configured as azcore's default one is (proxy from the
 // environment, TLS 1.2 at least).
-func newBoundedTransport(next policy.Transporter, maxPage int64) policy.Transporter {
+func newBoundedTransport(next policy.Transporter, maxPage int64, logBodies bool) policy.Transporter {
 	if hc, ok := next.(*http.Client); next == nil || ok && hc == nil {
 		next = defaultClient()
 	}
-	return boundedTransport{next: next, maxPage: maxPage}
+	return boundedTransport{next: next, maxPage: maxPage, logBodies: logBodies}
 }
 
 func defaultClient() *http.Client {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -242,18 +240,11 @@ func memCost(f func()) (allocated, peak uint64) {
 	return after.TotalAlloc - before.TotalAlloc, top.Load() - min(top.Load(), before.HeapAlloc)
 }
 
-// certPEM is a server's certificate in PEM, for logs of what a chain trusts.
-func certPEM(s *httptest.Server) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
-}
-
 // errorsAs is errors.As for a target type given as a type parameter.
 func errorsAs[T error](err error) (T, bool) {
 	var target T
 	ok := errors.As(err, &target)
 	return target, ok
 }
-
-var _ = fmt.Sprint
 
 type policyOpts = policy.TokenRequestOptions
