@@ -1,6 +1,7 @@
 package graphlite
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -68,7 +69,7 @@ func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
 			// The error status still explains the failure.
 			b = nil
 		}
-		resp.Body = io.NopCloser(strings.NewReader(leak.Redact(string(b), token)))
+		resp.Body = io.NopCloser(scrubbed(b, token))
 		resp.ContentLength = -1
 		return resp, err
 	}
@@ -79,7 +80,7 @@ func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
 			resp.Body = io.NopCloser(errReader{rerr})
 			return resp, err
 		}
-		resp.Body = io.NopCloser(strings.NewReader(leak.Redact(string(b), token)))
+		resp.Body = io.NopCloser(scrubbed(b, token))
 		resp.ContentLength = -1
 		return resp, err
 	}
@@ -91,6 +92,19 @@ func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
 // it: room for a claims challenge in WWW-Authenticate (under 2 KiB), not for
 // a payload. Error quotes them shorter (maxIDText).
 const maxHeaderValue = 8 << 10
+
+// scrubbed reads b with token (and its signature part) and JWT-shaped text
+// redacted, copying b only when there is something to redact.
+func scrubbed(b []byte, token string) io.Reader {
+	sig := token
+	if i := strings.LastIndexByte(token, '.'); i >= 0 {
+		sig = token[i+1:]
+	}
+	if (token == "" || !bytes.Contains(b, []byte(sig))) && !leak.JWT.Match(b) {
+		return bytes.NewReader(b)
+	}
+	return strings.NewReader(leak.Redact(string(b), token))
+}
 
 // errReader fails every read with err.
 type errReader struct{ err error }
