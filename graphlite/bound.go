@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -63,9 +64,12 @@ func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	if resp.StatusCode >= http.StatusBadRequest {
-		b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+		// Past the bound bodylimit fails, and the bytes read so far (the
+		// bound's worth) are kept: newError reports a body that long as
+		// too large to decode.
+		b, rerr := io.ReadAll(bodylimit.NewReader(resp.Body, maxErrorBodyBytes))
 		resp.Body.Close()
-		if rerr != nil {
+		if rerr != nil && !errors.Is(rerr, bodylimit.ErrTooLarge) {
 			// The error status still explains the failure.
 			b = nil
 		}
