@@ -365,14 +365,18 @@ func cells() []cell {
 		}})
 
 	add(cell{row: "Entra 503 during refresh-ahead", link: linkEntra,
-		emu:   &emulator.Options{TokenLifetime: 3 * time.Second}, // refreshed at half-life
+		emu:   &emulator.Options{TokenLifetime: 8 * time.Second}, // refreshed at half-life
 		setup: func(t *testing.T, emu *emulator.Emulator) chainOptions { return chainOptions{} },
 		run: func(t *testing.T, ch *chain, emu *emulator.Emulator) (int, error) {
 			if _, err := ch.devices(context.Background()); err != nil {
 				return 0, err
 			}
+			tok, err := ch.cred.GetToken(context.Background(), policyOpts{Scopes: []string{graphScope}, TenantID: consentedTenant, EnableCAE: true})
+			if err != nil {
+				return 0, err
+			}
 			emu.AddFault(emulator.Fault{Endpoint: "token", Status: 503})
-			time.Sleep(1600 * time.Millisecond) // past the refresh time, before expiry
+			time.Sleep(time.Until(tok.RefreshOn) + 100*time.Millisecond) // past the refresh time, 4 s before expiry
 			if err := ch.token(context.Background()); err != nil {
 				return 0, fmt.Errorf("the valid token was not served during the refresh: %w", err)
 			}
@@ -380,7 +384,7 @@ func cells() []cell {
 				return 0, errors.New("no log entry reports the failed refresh")
 			}
 			emu.ClearFaults()
-			time.Sleep(1600 * time.Millisecond) // past expiry: the next call fetches
+			time.Sleep(time.Until(tok.ExpiresOn) + 100*time.Millisecond) // past expiry: the next call fetches
 			return ch.devices(context.Background())
 		}, want: listed()})
 	return cs
