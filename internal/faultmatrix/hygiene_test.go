@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -225,6 +226,27 @@ func TestNoSecretReachesErrorsLogsOrPanics(t *testing.T) {
 			s.add("assertion."+name+" String", fmt.Sprintf("%v %+v %#v", cached, cached, cached))
 		}
 	}
+
+	// A workload token file holding an expired assertion, then garbage with
+	// the identity header in it: neither error may quote the file.
+	dir := t.TempDir()
+	expired := jwtWith(map[string]any{"exp": time.Now().Add(-time.Hour).Unix()}, secretSig)
+	for name, content := range map[string]string{"expired": expired, "garbage": "not a JWT " + secretHeader + " " + secretSig} {
+		path := dir + "/" + name
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wf, err := assertion.WorkloadFile(path)
+		if err != nil {
+			s.addErr("assertion.WorkloadFile "+name+" (constructor)", err)
+			continue
+		}
+		s.call("assertion.WorkloadFile "+name, func() error {
+			_, err := assertion.Cached(wf).Assertion(context.Background())
+			return err
+		})
+	}
+	secrets["the expired assertion in the token file"] = expired
 
 	// Entra: echoes the client assertion it received, whole and its
 	// signature part, in every field of its error body and in its headers.
