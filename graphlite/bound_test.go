@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tenantbridge/tenantbridge/graphlite"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // streamBody writes prefix, then filler until n bytes have been written in
@@ -39,7 +40,7 @@ func streamBody(w io.Writer, prefix string, filler string, n int64, suffix strin
 // heapCost runs f and returns the bytes it allocated (runtime.MemStats
 // TotalAlloc, the whole process's, so it is an upper bound of f's) and the
 // peak live heap seen by a sampler meanwhile.
-func heapCost(f func()) (allocated, peak uint64) {
+func heapCost(t testing.TB, f func()) (allocated, peak uint64) {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -64,7 +65,7 @@ func heapCost(f func()) (allocated, peak uint64) {
 	}()
 	f()
 	close(stop)
-	<-done
+	testwait.Receive(t, done, "the heap sampler's end")
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	if after.HeapAlloc > maxHeap.Load() {
@@ -116,7 +117,7 @@ func TestHugeErrorBodiesAreBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			var getErr error
-			allocated, peak := heapCost(func() { getErr = c.Get(context.Background(), "/devices", nil, nil) })
+			allocated, peak := heapCost(t, func() { getErr = c.Get(context.Background(), "/devices", nil, nil) })
 			t.Logf("%s with a %d MiB body, %d request(s): allocated %.1f MiB, peak heap +%.1f MiB",
 				tt.name, huge>>20, requests.Load(), float64(allocated)/(1<<20), float64(peak)/(1<<20))
 			var ge *graphlite.Error
@@ -151,7 +152,7 @@ func TestTinyElementPageIsBounded(t *testing.T) {
 	}
 	var n int
 	var iterErr error
-	allocated, peak := heapCost(func() {
+	allocated, peak := heapCost(t, func() {
 		for _, err := range c.Devices(context.Background(), nil) {
 			if err != nil {
 				iterErr = err

@@ -24,6 +24,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/federated"
 	"github.com/tenantbridge/tenantbridge/graphlite"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 const (
@@ -209,7 +210,7 @@ func settle(t *testing.T, baseline int, close ...func()) {
 
 // memCost measures what f allocates (TotalAlloc, an upper bound: the
 // emulator shares the process) and the peak live heap above the start.
-func memCost(f func()) (allocated, peak uint64) {
+func memCost(t testing.TB, f func()) (allocated, peak uint64) {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -234,7 +235,7 @@ func memCost(f func()) (allocated, peak uint64) {
 	}()
 	f()
 	close(stop)
-	<-done
+	testwait.Receive(t, done, "the heap sampler's end")
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc, top.Load() - min(top.Load(), before.HeapAlloc)

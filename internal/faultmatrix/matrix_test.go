@@ -423,7 +423,7 @@ func TestFaultMatrix(t *testing.T) {
 			ch := newChain(t, emu, opts)
 			var n int
 			var err error
-			allocated, peak := memCost(func() {
+			allocated, peak := memCost(t, func() {
 				if c.run != nil {
 					n, err = c.run(t, ch, emu)
 					return
