@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/federated"
 	"github.com/tenantbridge/tenantbridge/graphlite"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 // Recognisable secrets. The assertion is JWT-shaped with a signature as long
@@ -119,6 +121,12 @@ func (s *sink) check(t *testing.T, secrets map[string]string) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// leak.Find looks further: any 12-character fragment of a signature
+	// part, and a JWT header ("eyJ") anywhere.
+	var list []string
+	for _, sec := range secrets {
+		list = append(list, sec)
+	}
 	n := 0
 	for where, texts := range s.texts {
 		for _, text := range texts {
@@ -128,6 +136,8 @@ func (s *sink) check(t *testing.T, secrets map[string]string) {
 			}
 			if found := secretsIn(text, secrets); len(found) > 0 {
 				t.Errorf("%s holds %v (%d bytes of text)", where, found, len(text))
+			} else if what := leak.Find(claimsChallenge.ReplaceAllString(text, "claims="), list...); what != "" {
+				t.Errorf("%s holds %s (%d bytes of text)", where, what, len(text))
 			}
 		}
 	}
@@ -135,6 +145,11 @@ func (s *sink) check(t *testing.T, secrets map[string]string) {
 		t.Error("nothing was recorded: the test checked nothing")
 	}
 }
+
+// claimsChallenge matches the claims of a CAE challenge in a logged
+// WWW-Authenticate header: base64 JSON, so it starts with "eyJ" like a JWT
+// header, but it is the resource's demand, not a credential.
+var claimsChallenge = regexp.MustCompile(`claims="[A-Za-z0-9+/=]*"`)
 
 // echoAll is what a hostile endpoint answers in every field: every secret
 // it received, the signature part of each that is a JWT, and a forged log
