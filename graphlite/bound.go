@@ -197,3 +197,44 @@ func scrubJSON(v any, token string) any {
 func errTooManyElements(limit int) error {
 	return fmt.Errorf("%w: more than %d elements in one page (MaxPageElements)", ErrResponseTooLarge, limit)
 }
+
+// decodeArray reads a JSON object from r and decodes the array under key
+// into *dst element by element, at most limit of them: a document of
+// millions of tiny elements under MaxPageBytes fails before it costs one
+// value each. Other members are skipped.
+func decodeArray[T any](r io.Reader, key string, dst *[]T, limit int) error {
+	dec := json.NewDecoder(r)
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if tok != key {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := expectDelim(dec, '['); err != nil {
+			return err
+		}
+		var zero T
+		for dec.More() {
+			if len(*dst) >= limit {
+				return fmt.Errorf("%w: more than %d %s", ErrResponseTooLarge, limit, key)
+			}
+			*dst = append(*dst, zero)
+			if err := dec.Decode(&(*dst)[len(*dst)-1]); err != nil {
+				return err
+			}
+		}
+		if err := expectDelim(dec, ']'); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, '}')
+}

@@ -282,3 +282,32 @@ func TestErrorNeverHoldsTheBearerToken(t *testing.T) {
 		})
 	}
 }
+
+// A $batch answer of millions of tiny responses, under MaxPageBytes, is
+// refused once it holds more responses than requests, instead of decoding
+// them all.
+func TestTinyBatchResponsesAreBounded(t *testing.T) {
+	const size = 31 << 20
+	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		streamBody(w, `{"responses":[{}`, ",{}", size, `]}`)
+	}))
+	defer s.Close()
+	opts := &graphlite.Options{BaseURL: s.URL + "/v1.0"}
+	opts.Transport = s.Client()
+	c, err := graphlite.New(newCredential(tenantA), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batchErr error
+	allocated, peak := heapCost(t, func() {
+		_, batchErr = c.Batch(context.Background(), []graphlite.BatchRequest{{Path: "/devices"}})
+	})
+	t.Logf("a %d MiB $batch answer of {} responses: allocated %.1f MiB, peak heap +%.1f MiB", size>>20, float64(allocated)/(1<<20), float64(peak)/(1<<20))
+	if batchErr == nil || !strings.Contains(batchErr.Error(), "responses") {
+		t.Errorf("Batch = %v, want an error about the responses", redact(batchErr))
+	}
+	if allocated > maxCost {
+		t.Errorf("the answer allocated %d MiB, want at most %d MiB", allocated>>20, maxCost>>20)
+	}
+}
