@@ -320,3 +320,26 @@ func TestAuthErrorScrubsTheSignatureInEveryField(t *testing.T) {
 		t.Error("the bounded ErrorCodes lost the first code")
 	}
 }
+
+// issue 11, finding 6: azcore's retry policy multiplies Retry-After into a
+// time.Duration; 18446744074 seconds wrapped to a 290 ms wait and a retry.
+// The credential hands azcore the clamped value (a day): longer than
+// MaxRetryDelay, so the 429 is returned at once, as for any long wait.
+func TestOverflowingRetryAfterIsNotAShortWait(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 2, MaxRetryDelay: 10 * time.Second}}})
+	ts.setHandler(func(n int64, _ tokenRequest) reply {
+		if n == 1 {
+			return reply{status: 429, header: map[string]string{"Retry-After": "18446744074"}, body: `{"error":"temporarily_unavailable"}`}
+		}
+		return reply{status: 200, body: `{"token_type":"Bearer","expires_in":3600,"access_token":"tok"}`}
+	})
+	_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+	var ae *AuthError
+	if !errors.As(err, &ae) || ae.StatusCode != 429 {
+		t.Errorf("err = %v, want the 429 as *AuthError", redactErr(err))
+	}
+	if n := len(ts.requests()); n != 1 {
+		t.Errorf("%d requests, want 1 (no retry after a wait longer than MaxRetryDelay)", n)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
 	"github.com/tenantbridge/tenantbridge/internal/noredirect"
+	"github.com/tenantbridge/tenantbridge/internal/retryafter"
 )
 
 // The token request's azcore identity: the telemetry policy turns it into
@@ -96,6 +97,10 @@ func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
 		}
 		resp.Header[k] = vs
 	}
+	// azcore's retry policy multiplies Retry-After into a time.Duration
+	// without a clamp (18446744074 seconds wraps to 290 ms): it gets the
+	// value internal/retryafter reads, clamped, or none.
+	retryafter.Normalize(resp.Header, time.Now())
 	if resp.Body != nil {
 		resp.Body = boundedBody{Reader: bodylimit.NewReader(resp.Body, maxResponseBytes), Closer: resp.Body}
 	}

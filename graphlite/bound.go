@@ -9,11 +9,13 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
+	"github.com/tenantbridge/tenantbridge/internal/retryafter"
 )
 
 // DefaultMaxPageElements bounds the elements of one page. Graph pages hold
@@ -46,6 +48,17 @@ type boundedTransport struct {
 	next      policy.Transporter
 	maxPage   int64
 	logBodies bool
+	// clock is ThrottleOptions.Clock (nil: time.Now), so that an HTTP-date
+	// Retry-After is turned into a delay on the clock the throttle policy
+	// reads it with.
+	clock func() time.Time
+}
+
+func (t boundedTransport) now() time.Time {
+	if t.clock == nil {
+		return time.Now()
+	}
+	return t.clock()
 }
 
 func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
@@ -60,6 +73,10 @@ func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
 		}
 		resp.Header[k] = vs
 	}
+	// azcore's retry policy (408, 500, 502, 504) multiplies Retry-After into
+	// a time.Duration without a clamp; the throttle policy reads the same
+	// value through internal/retryafter anyway.
+	retryafter.Normalize(resp.Header, t.now())
 	if resp.Body == nil || resp.Body == http.NoBody {
 		return resp, err
 	}
@@ -123,11 +140,11 @@ type boundedBody struct {
 // newBoundedTransport wraps the caller's transport, or, when there is none,
 // a client configured as azcore's default one is (proxy from the
 // environment, TLS 1.2 at least).
-func newBoundedTransport(next policy.Transporter, maxPage int64, logBodies bool) policy.Transporter {
+func newBoundedTransport(next policy.Transporter, maxPage int64, logBodies bool, clock func() time.Time) policy.Transporter {
 	if hc, ok := next.(*http.Client); next == nil || ok && hc == nil {
 		next = defaultClient()
 	}
-	return boundedTransport{next: next, maxPage: maxPage, logBodies: logBodies}
+	return boundedTransport{next: next, maxPage: maxPage, logBodies: logBodies, clock: clock}
 }
 
 func defaultClient() *http.Client {

@@ -130,7 +130,7 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 		o.MaxPageElements = DefaultMaxPageElements
 	}
 	cp := o.ClientOptions
-	cp.Transport = newBoundedTransport(cp.Transport, o.MaxPageBytes, cp.Logging.IncludeBody)
+	cp.Transport = newBoundedTransport(cp.Transport, o.MaxPageBytes, cp.Logging.IncludeBody, o.Throttle.Clock)
 	cp.Retry.StatusCodes = withoutThrottleCodes(cp.Retry.StatusCodes)
 	if cp.Retry.MaxRetries < 0 && o.Throttle.MaxRetries == 0 {
 		// Retry.MaxRetries -1 means no retries in every Azure SDK client; a

@@ -90,3 +90,19 @@ func number(v string, unit time.Duration) (time.Duration, bool) {
 	}
 	return time.Duration(n) * unit, true
 }
+
+// Normalize rewrites h's delay headers in place so that a reader that does
+// not clamp (azcore's retry policy multiplies Retry-After into a
+// time.Duration, and 18446744074 seconds wraps to 290 ms) sees what [Parse]
+// reads: the delay as Retry-After-Ms, clamped to [Max], the other two
+// headers removed; or, when none parses (a negative or garbage value), none
+// of the three, so that the reader falls back to its own backoff.
+func Normalize(h http.Header, now time.Time) {
+	d, ok := Parse(h, now)
+	for _, hd := range headers {
+		h.Del(hd.name)
+	}
+	if ok {
+		h.Set("Retry-After-Ms", strconv.FormatInt(d.Milliseconds(), 10))
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestParse(t *testing.T) {
@@ -80,6 +82,32 @@ func TestCapped(t *testing.T) {
 			got, ok := Capped(tt.header, now, tt.limit)
 			if got != tt.want || ok != tt.wantOK {
 				t.Errorf("Capped(%v, %v) = %v, %v; want %v, %v", tt.header, tt.limit, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+// issue 11, finding 6: azcore's retry policy multiplied an overflowing
+// Retry-After into a short wait; Normalize hands it the clamped value.
+func TestNormalize(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		h    http.Header
+		want http.Header
+	}{
+		{"overflowing seconds", http.Header{"Retry-After": {"18446744074"}}, http.Header{"Retry-After-Ms": {"86400000"}}},
+		{"seconds", http.Header{"Retry-After": {"3"}}, http.Header{"Retry-After-Ms": {"3000"}}},
+		{"negative ms falls back to seconds", http.Header{"Retry-After-Ms": {"-1"}, "Retry-After": {"2"}}, http.Header{"Retry-After-Ms": {"2000"}}},
+		{"x-ms overflow", http.Header{"X-Ms-Retry-After-Ms": {"99999999999999999999"}}, http.Header{"Retry-After-Ms": {"86400000"}}},
+		{"garbage removed", http.Header{"Retry-After": {"soon"}, "Other": {"x"}}, http.Header{"Other": {"x"}}},
+		{"none", http.Header{}, http.Header{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			Normalize(tt.h, now)
+			if diff := cmp.Diff(tt.want, tt.h); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
 	}
