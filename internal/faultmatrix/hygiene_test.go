@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/assertion"
 	"github.com/tenantbridge/tenantbridge/emulator"
+	"github.com/tenantbridge/tenantbridge/fanout"
 	"github.com/tenantbridge/tenantbridge/federated"
 	"github.com/tenantbridge/tenantbridge/graphlite"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
@@ -340,6 +342,18 @@ func TestNoSecretReachesErrorsLogsOrPanics(t *testing.T) {
 		_, err := pcred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://ok/.default"}})
 		return err
 	})
+
+	// fanout runs a function per tenant: one panics with the assertion in
+	// its value, one calls runtime.Goexit.
+	for _, r := range fanout.Run(context.Background(), []string{"a", "b"}, nil, func(ctx context.Context, tenant string) (int, error) {
+		if tenant == "a" {
+			panic("boom " + secretAssertion)
+		}
+		runtime.Goexit()
+		return 0, nil
+	}) {
+		s.addErr("fanout tenant "+r.Tenant, r.Err)
+	}
 
 	// Graph: echoes the bearer token it received, whole and its last part,
 	// in every field of its error body, in innerError, in its headers and in
