@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,9 @@ func TestFaultMatrixThroughFakemsiExec(t *testing.T) {
 		t.Skip("builds cmd/fakemsi")
 	}
 	bin := filepath.Join(t.TempDir(), "fakemsi")
+	if runtime.GOOS == "windows" {
+		bin += ".exe"
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/tenantbridge/tenantbridge/cmd/fakemsi").CombinedOutput(); err != nil {
