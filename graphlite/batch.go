@@ -125,6 +125,9 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 			return nil, fmt.Errorf("graphlite: batch: unexpected response id %q", leak.Clip(r.ID, maxIDText))
 		}
 		res[i] = BatchResponse{ID: r.ID, Status: r.Status, Headers: r.Headers, Body: r.Body}
+		if r.Status >= 400 {
+			scrubBatchError(&res[i], resp)
+		}
 		seen++
 	}
 	if seen != len(reqs) {

@@ -255,3 +255,20 @@ func decodeArray[T any](r io.Reader, key string, dst *[]T, limit int) error {
 	}
 	return expectDelim(dec, '}')
 }
+
+// scrubBatchError removes the batch request's bearer token (and anything
+// JWT-shaped) from a failed response inside a $batch answer, whose Err
+// quotes it like any *Error: the transport scrubs the answers of
+// failed requests, but a $batch answer is a success holding failures.
+func scrubBatchError(r *BatchResponse, batch *http.Response) {
+	var token string
+	if batch.Request != nil {
+		token = bearerToken(batch.Request.Header.Get("Authorization"))
+	}
+	if len(r.Body) > 0 {
+		r.Body = json.RawMessage(leak.Redact(string(r.Body), token))
+	}
+	for k, v := range r.Headers {
+		r.Headers[k] = leak.Clip(v, maxHeaderValue, token)
+	}
+}

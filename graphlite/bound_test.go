@@ -311,3 +311,35 @@ func TestTinyBatchResponsesAreBounded(t *testing.T) {
 		t.Errorf("the answer allocated %d MiB, want at most %d MiB", allocated>>20, maxCost>>20)
 	}
 }
+
+// The error of one response inside a $batch answer (BatchResponse.Err) is
+// scrubbed of the batch request's bearer token like any *Error.
+func TestBatchResponseErrorNeverHoldsTheBearerToken(t *testing.T) {
+	const token = "opaque-bearer-SECRET-batch-0123456789"
+	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"responses":[{"id":"1","status":401,"headers":{"request-id":%q},"body":{"error":{"code":%q,"message":%q,"innerError":{"request-id":%q}}}}]}`, tok, tok, tok, tok)
+	}))
+	defer s.Close()
+	opts := &graphlite.Options{BaseURL: s.URL + "/v1.0"}
+	opts.Transport = s.Client()
+	c, err := graphlite.New(opaqueCredential{token}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Batch(context.Background(), []graphlite.BatchRequest{{Path: "/devices"}})
+	if err != nil {
+		t.Fatal(redact(err, token))
+	}
+	berr := res[0].Err()
+	var ge *graphlite.Error
+	if !errors.As(berr, &ge) || ge.StatusCode != 401 {
+		t.Fatalf("Err() = %v, want a *graphlite.Error 401", redact(berr, token))
+	}
+	for what, s := range map[string]string{"Error()": berr.Error(), "%#v": fmt.Sprintf("%#v", *ge), "InnerError": string(ge.InnerError)} {
+		if strings.Contains(s, token) {
+			t.Errorf("%s holds the bearer token", what)
+		}
+	}
+}
