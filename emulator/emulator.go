@@ -256,6 +256,8 @@ func (e *Emulator) buildEnv() Env {
 			{"IDENTITY_HEADER", e.idp.IdentityHeader()},
 			{"MSI_ENDPOINT", e.idp.AppServiceEndpoint()},
 			{"MSI_SECRET", e.idp.IdentityHeader()},
+			{"WEBSITE_SITE_NAME", siteName(e.idp.Scenario().ManagedIdentities)},
+			{"APPSETTING_WEBSITE_SITE_NAME", siteName(e.idp.Scenario().ManagedIdentities)},
 		}
 	case ModeIMDS:
 		env = Env{{"AZURE_POD_IDENTITY_AUTHORITY_HOST", e.idp.IMDSEndpoint()}}
@@ -269,6 +271,9 @@ func (e *Emulator) buildEnv() Env {
 		Var{"AZURE_ADDITIONALLY_ALLOWED_TENANTS", "*"},
 		Var{"SSL_CERT_FILE", e.caFile},
 		Var{"NODE_EXTRA_CA_CERTS", e.caFile},
+		Var{"REQUESTS_CA_BUNDLE", e.caFile},
+		Var{"CURL_CA_BUNDLE", e.caFile},
+		Var{"TENANTBRIDGE_GRAPH_URL", e.GraphURL()},
 		Var{"FAKEMSI_TENANTS", strings.Join(e.tenancy.RemoteIDs(), ",")},
 		Var{"FAKEMSI_GRAPH_URL", e.GraphURL()},
 	)
