@@ -20,9 +20,9 @@ const (
 
 // API versions the fake's managed-identity endpoints speak.
 const (
-	appServiceAPIVersion     = "2019-08-01"
-	appServiceLegacyVersion  = "2017-09-01"
-	imdsAPIVersion           = "2018-02-01"
+	appServiceAPIVersion    = "2019-08-01"
+	appServiceLegacyVersion = "2017-09-01"
+	imdsAPIVersion          = "2018-02-01"
 	// appServiceLegacyDateForm is expires_on of 2017-09-01 as App Service on
 	// Linux sends it ("05/22/2021 17:14:33 +00:00"): a 24-hour clock. The
 	// Azure CLI's parser (msrestazure, `az login --identity`) accepts only
