@@ -33,6 +33,31 @@ func TestExecModes(t *testing.T) {
 	}
 }
 
+// TestExecReplacesInheritedVariables runs exec on a machine that looks like
+// an App Service (or Service Fabric) host whose CA variables point at the
+// system bundle: in every mode the child sees only the variables of its mode
+// and the emulator's CA bundle, so that platform detection and TLS work.
+func TestExecReplacesInheritedVariables(t *testing.T) {
+	inherited := []string{
+		"IDENTITY_ENDPOINT=http://127.0.0.1:9/stale", "IDENTITY_HEADER=stale", "MSI_ENDPOINT=http://127.0.0.1:9/stale", "MSI_SECRET=stale",
+		"WEBSITE_SITE_NAME=stale", "APPSETTING_WEBSITE_SITE_NAME=stale", "IDENTITY_SERVER_THUMBPRINT=ab",
+		"AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:9", "AZURE_FEDERATED_TOKEN_FILE=/nonexistent/token",
+		"REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt", "CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
+		"NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt", "TENANTBRIDGE_GRAPH_URL=https://graph.microsoft.com/v1.0",
+	}
+	self := testBinary(t)
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			env := append(inherited[:len(inherited):len(inherited)], childEnv(roleCheck, mode, "0")...)
+			r := runFakemsi(t, env, "exec", "--mode", mode, "--", self)
+			if r.code != 0 {
+				t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", r.code, redact(r.stdout), redact(r.stderr))
+			}
+		})
+	}
+}
+
 // TestExecModeFromConfig checks that options.mode of a config is used.
 func TestExecModeFromConfig(t *testing.T) {
 	cfg := writeConfig(t, withOptions(t, `{"mode": "imds"}`))
