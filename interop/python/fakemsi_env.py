@@ -8,6 +8,7 @@ set, plus FAKEMSI_TENANTS and FAKEMSI_GRAPH_URL to know where to look.
 
 import base64
 import json
+import logging
 import os
 import re
 import subprocess
@@ -22,6 +23,12 @@ UNCONSENTED_TENANT = "33333333-3333-3333-3333-333333333333"
 APP_CLIENT_ID = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa"
 SYSTEM_IDENTITY_OBJECT_ID = "bbbbbbbb-0000-0000-0000-000000000001"
 SYSTEM_IDENTITY_CLIENT_ID = "bbbbbbbb-0000-0000-0000-000000000002"
+
+# azure-identity logs every failed get_token at WARNING through Python's
+# last-resort handler; the tests that expect AADSTS700016 would fill the
+# output with it. Failures still reach the tests as exceptions.
+logging.getLogger("azure").addHandler(logging.NullHandler())
+logging.getLogger("azure").propagate = False
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
