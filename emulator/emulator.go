@@ -50,6 +50,12 @@ type Options struct {
 	// CAFile, when set, is where the CA bundle is written instead of Dir.
 	// Close leaves it: it belongs to the caller.
 	CAFile string
+	// CA, when set, issues the TLS certificates of every HTTPS listener, and
+	// the CA bundle holds it alone: a persistent CA that the OS trust store
+	// holds (`fakemsi ca install`, `fakemsi --local-ca`), for Go on macOS and
+	// Windows, which ignores SSL_CERT_FILE. nil: each server makes its own
+	// CA per run. Its PrivateKey must be a crypto.Signer.
+	CA *tls.Certificate
 
 	// TokenLifetime of the access tokens Entra issues; 0 means fakeidp's
 	// default, 75 minutes (see [fakeidp.Options].TokenLifetime).
@@ -172,6 +178,7 @@ func (e *Emulator) start(o *Options) (err error) {
 		TokenLifetime:  o.TokenLifetime,
 		SigningKeyBits: o.SigningKeyBits,
 		Logger:         logger,
+		CA:             o.CA,
 	})
 	if err != nil {
 		// fakeidp validates the scenario first: a scenario mistake is
@@ -198,6 +205,7 @@ func (e *Emulator) start(o *Options) (err error) {
 		Clock:     o.Clock,
 		Addr:      graphAddr,
 		Logger:    logger, // one log for every listener
+		CA:        o.CA,
 	})
 	if err != nil {
 		return listenError(map[string]string{graphAddr: ListenerGraph}, err)
@@ -206,8 +214,12 @@ func (e *Emulator) start(o *Options) (err error) {
 		e.AddFault(f)
 	}
 
-	// Two CAs, fakeidp's and graphtest's (httptest's): one bundle for all.
+	// Two CAs, fakeidp's and graphtest's (httptest's): one bundle for all;
+	// or the one CA of Options.CA.
 	e.caPEM = slices.Concat(e.idp.CAPEM(), e.graph.CAPEM())
+	if o.CA != nil {
+		e.caPEM = e.idp.CAPEM()
+	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(e.caPEM)
 	e.client = &http.Client{Transport: &http.Transport{
