@@ -110,7 +110,7 @@ type Request struct {
 
 // Server is a running fake Graph. Its methods are safe for concurrent use.
 type Server struct {
-	caPEM []byte // Options.CA's certificate; nil: httptest's
+	caPEM  []byte // Options.CA's certificate; nil: httptest's
 	srv    *httptest.Server
 	clock  func() time.Time
 	keys   *keySet
