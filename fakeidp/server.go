@@ -21,6 +21,7 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
 	"github.com/tenantbridge/tenantbridge/internal/localca"
+	"github.com/tenantbridge/tenantbridge/internal/tlshint"
 )
 
 // Options configure New. Nil or zero fields mean defaults.
@@ -226,8 +227,11 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 			return nil, err
 		}
 		quiet := log.New(io.Discard, "", 0) // TLS handshake noise from clients that hang up
-		es := &http.Server{Handler: s.entra, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quiet,
-			TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12}}
+		// A client that refuses the certificate is logged at warn with the
+		// CA variable it reads; other handshake noise is dropped.
+		hint := tlshint.New(s.logger, ListenerEntra)
+		es := &http.Server{Handler: s.entra, ReadHeaderTimeout: 10 * time.Second, ErrorLog: hint.ErrorLog(),
+			TLSConfig: hint.Config(&tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12})}
 		ms := &http.Server{Handler: s.msi, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quiet}
 		s.servers = []*http.Server{es, ms}
 		s.done.Add(2)

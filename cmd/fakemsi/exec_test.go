@@ -1,9 +1,14 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tenantbridge/tenantbridge/internal/localca"
 )
 
 func childEnv(role, mode, exit string) []string {
@@ -114,5 +119,34 @@ func TestExecForwardsSignals(t *testing.T) {
 				t.Fatalf("exit code %d, want 3; stdout %s\nstderr:\n%s", code, redact(got), redact(r.stderr.String()))
 			}
 		})
+	}
+}
+
+// TestExecWarnsOnRefusedHandshake: a client that does not trust the
+// emulator (here curl given another CA bundle) makes the emulator log a
+// warning that names the variable curl reads.
+func TestExecWarnsOnRefusedHandshake(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	logFile := filepath.Join(t.TempDir(), "fakemsi.log")
+	script := `curl -s --max-time 10 --cacert "$OTHER_CA" "$AZURE_AUTHORITY_HOST/common/discovery/instance" && exit 3
+for i in $(seq 100); do grep -q 'TLS handshake refused' "$LOG" && exit 0; sleep 0.1; done
+exit 4`
+	other := filepath.Join(t.TempDir(), "other.pem")
+	ca, err := localca.New("another CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, localca.PEM(ca), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runFakemsi(t, []string{"LOG=" + logFile, "OTHER_CA=" + other}, "exec", "--log-file", logFile, "--", "sh", "-c", script)
+	log, _ := os.ReadFile(logFile)
+	if r.code != 0 {
+		t.Fatalf("exit %d (3: curl trusted it, 4: no warning)\nlog:\n%s\nstderr:\n%s", r.code, redact(string(log)), redact(r.stderr))
+	}
+	if !strings.Contains(string(log), "client_guess=curl") || !strings.Contains(string(log), "CURL_CA_BUNDLE") || !strings.Contains(string(log), "level=WARN") {
+		t.Errorf("warning does not name curl and CURL_CA_BUNDLE:\n%s", redact(string(log)))
 	}
 }

@@ -37,6 +37,7 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
 	"github.com/tenantbridge/tenantbridge/internal/localca"
+	"github.com/tenantbridge/tenantbridge/internal/tlshint"
 )
 
 // Options configure a Server. The zero value serves no devices and trusts no
@@ -179,6 +180,11 @@ func New(opts *Options) (*Server, error) {
 		s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
 		s.caPEM = localca.PEM(*o.CA)
 	}
+	// A client that refuses the certificate is logged at warn with the CA
+	// variable it reads; other handshake noise is dropped.
+	hint := tlshint.New(o.Logger, ListenerGraph)
+	s.srv.TLS = hint.Config(s.srv.TLS)
+	s.srv.Config.ErrorLog = hint.ErrorLog()
 	s.srv.StartTLS()
 	return s, nil
 }
