@@ -152,4 +152,5 @@ var varDocs = []VarDoc{
 	{"NODE_EXTRA_CA_CERTS", "", "the same bundle for Node.js, which adds it to its roots"},
 	{"FAKEMSI_TENANTS", "", "remote tenant IDs, comma-separated, consented ones first"},
 	{"FAKEMSI_GRAPH_URL", "", "base URL of the fake Microsoft Graph, with /v1.0"},
+	{"FAKEMSI_ARM_URL", "", "base URL of the fake Azure Resource Manager (the cloud's Resource Manager endpoint; the token audience stays https://management.core.windows.net/)"},
 }

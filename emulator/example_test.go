@@ -98,6 +98,7 @@ func ExampleEnv_Merge() {
 	// NODE_EXTRA_CA_CERTS
 	// FAKEMSI_TENANTS
 	// FAKEMSI_GRAPH_URL
+	// FAKEMSI_ARM_URL
 }
 
 // TenancyOf reads a scenario the way the environment block does, without
