@@ -114,3 +114,26 @@ func TestARM(t *testing.T) {
 		t.Errorf("ARM kept %d requests after ResetRequests", n)
 	}
 }
+
+// TestTenancyFollowsGrantedConsent: consent granted in the running emulator
+// (as the admin-consent page does) shows in Tenancy.
+func TestTenancyFollowsGrantedConsent(t *testing.T) {
+	e := start(t, nil)
+	if r := e.Tenancy().Remotes; len(r) != 2 || r[1].Consented {
+		t.Fatalf("remotes at start: %+v", r)
+	}
+	if err := e.IDP().GrantConsent(fakeidp.DefaultUnconsentedTenantID, fakeidp.DefaultAppClientID, []string{"Device.Read.All"}); err != nil {
+		t.Fatal(err)
+	}
+	var consented []string
+	for _, r := range e.Tenancy().Remotes {
+		if r.Consented && cmp.Equal(r.Roles, []string{"Device.Read.All"}) {
+			consented = append(consented, r.ID)
+		}
+	}
+	if diff := cmp.Diff([]string{fakeidp.DefaultConsentedTenantID, fakeidp.DefaultUnconsentedTenantID}, consented); diff != "" {
+		t.Errorf("consented remotes after the grant (-want +got):\n%s", diff)
+	}
+	// The token endpoint agrees.
+	graphToken(t, e, fakeidp.DefaultUnconsentedTenantID)
+}

@@ -426,8 +426,21 @@ func (e *Emulator) GoString() string {
 // needs to find the emulator.
 func (e *Emulator) Env() Env { return append(Env(nil), e.env...) }
 
-// Tenancy returns the app, its home tenant and the remote tenants.
-func (e *Emulator) Tenancy() Tenancy { return e.tenancy }
+// Tenancy returns the app, its home tenant and the remote tenants, with the
+// consents in force now: those of the scenario and those an administrator
+// granted since Start on the admin-consent page ({authority}/{tenant}/adminconsent,
+// or [fakeidp.Server.GrantConsent]). The environment block keeps the order of
+// FAKEMSI_TENANTS it had at Start.
+func (e *Emulator) Tenancy() Tenancy {
+	sc := *e.idp.Scenario() // a shallow copy: only Consents changes
+	sc.Consents = e.idp.Consents()
+	t, err := TenancyOf(&sc, e.tenancy.App.ClientID)
+	if err != nil {
+		// The app was found at Start and the scenario has not changed.
+		return e.tenancy
+	}
+	return t
+}
 
 // AuthorityHost is the Entra authority, https://127.0.0.1:PORT
 // (AZURE_AUTHORITY_HOST): the value of an azcore cloud.Configuration's

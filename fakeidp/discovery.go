@@ -14,6 +14,7 @@ import (
 //	/{tenant}/discovery/v2.0/keys, /common/discovery/keys   keys
 //	/common/discovery/instance                          discovery
 //	/{tenant}/oauth2/v2.0/token                         token
+//	/{tenant}/adminconsent, /{tenant}/v2.0/adminconsent  admin consent (consent.go)
 //	/issuers/{name}/.well-known/openid-configuration    openid (external issuer)
 //	/issuers/{name}/keys                                keys (external issuer)
 func (s *Server) entraHandler() http.Handler {
@@ -35,9 +36,13 @@ func (s *Server) entraHandler() http.Handler {
 			endpoint, h = fault.EndpointOpenID, func(w http.ResponseWriter, r *http.Request) { s.openIDConfig(w, r, seg[0]) }
 		case len(seg) == 4 && seg[1] == "oauth2" && seg[2] == "v2.0" && seg[3] == "token":
 			endpoint, h = fault.EndpointToken, func(w http.ResponseWriter, r *http.Request) { s.token(w, r, seg[0]) }
+		case len(seg) == 2 && seg[1] == "adminconsent", len(seg) == 3 && seg[1] == "v2.0" && seg[2] == "adminconsent":
+			// No fault endpoint of its own: only faults for every endpoint apply.
+			h = func(w http.ResponseWriter, r *http.Request) { s.adminConsent(w, r, seg[0], len(seg) == 3) }
 		}
 		tenant := ""
-		if endpoint == fault.EndpointToken || (endpoint == fault.EndpointOpenID || endpoint == fault.EndpointKeys) && seg[0] != "issuers" {
+		if endpoint == fault.EndpointToken || (endpoint == fault.EndpointOpenID || endpoint == fault.EndpointKeys) && seg[0] != "issuers" ||
+			strings.HasSuffix(r.URL.Path, "/adminconsent") {
 			tenant = seg[0]
 		}
 		s.serve(ListenerEntra, endpoint, tenant, w, r, h)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -87,6 +88,9 @@ type App struct {
 	// IdentifierURIs name the app as a resource ("api://{clientId}"), besides
 	// its client ID: tokens for "{uri}/.default" have aud uri (v2 tokens).
 	IdentifierURIs []string `json:"identifierUris,omitempty"`
+	// RedirectURIs are where the admin-consent page may send the browser
+	// back to, besides loopback URLs (which it always accepts).
+	RedirectURIs []string `json:"redirectUris,omitempty"`
 }
 
 // AppRole is an application permission, e.g.
@@ -540,6 +544,11 @@ func (s *Scenario) Validate() error {
 		for j, u := range a.IdentifierURIs {
 			if u == "" || strings.ContainsAny(u, " \t\r\n") {
 				add("apps[%d].identifierUris[%d]: %q is not an identifier URI", i, j, u)
+			}
+		}
+		for j, u := range a.RedirectURIs {
+			if p, err := url.Parse(u); err != nil || !p.IsAbs() || p.Host == "" {
+				add("apps[%d].redirectUris[%d]: %q is not an absolute URL", i, j, u)
 			}
 		}
 	}

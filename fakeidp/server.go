@@ -80,7 +80,10 @@ type Server struct {
 	// consents maps {tenant, client ID} to the consent; replaced whole
 	// (copy on write) when the admin-consent page grants one, so that
 	// readers never lock.
-	consents atomic.Pointer[map[[2]string]*Consent]
+	consents  atomic.Pointer[map[[2]string]*Consent]
+	consentMu sync.Mutex // serializes GrantConsent's copy on write
+	// consentKey signs the admin-consent page's form tokens.
+	consentKey [32]byte
 
 	url, msiURL    string
 	identityHeader string
@@ -147,6 +150,7 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 	if s.lifetime <= 0 {
 		s.lifetime = defaultTokenLifetime
 	}
+	_, _ = rand.Read(s.consentKey[:])
 	if s.identityHeader == "" {
 		var b [24]byte
 		_, _ = rand.Read(b[:])
