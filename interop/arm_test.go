@@ -3,7 +3,9 @@ package interop
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,7 +95,31 @@ func TestARMSubscriptionsOnFederatedCredential(t *testing.T) {
 	_, err = list(fakeidp.DefaultUnconsentedTenantID)
 	var ae *federated.AuthError
 	if !errors.As(err, &ae) || !ae.HasCode(fakeidp.CodeAppNotFound) {
-		t.Errorf("the unconsented tenant: %v, want a *federated.AuthError with AADSTS700016", redact(err))
+		t.Fatalf("the unconsented tenant: %v, want a *federated.AuthError with AADSTS700016", redact(err))
+	}
+	// Entra's multi-line error_description reads as one sentence in the
+	// error: its first line, the IDs in their own fields.
+	if !strings.HasPrefix(ae.Message, "AADSTS700016: ") || strings.Contains(ae.Message, "Trace ID") || ae.TraceID == "" || ae.CorrelationID == "" {
+		t.Errorf("Message %q, trace ID %q, correlation ID %q", ae.Message, ae.TraceID, ae.CorrelationID)
+	}
+	// The hint's admin-consent URL is the emulator's working consent page.
+	_, consentURL, ok := strings.Cut(ae.Hint, "Admin consent URL: ")
+	if !ok {
+		t.Fatalf("hint %q has no admin-consent URL", ae.Hint)
+	}
+	consentURL = strings.Fields(consentURL)[0]
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, consentURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := emu.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "Device.Read.All") || !strings.Contains(string(page), "Northwind") {
+		t.Errorf("GET %s: status %d, the page does not ask for Device.Read.All in Northwind", consentURL, resp.StatusCode)
 	}
 }
 
