@@ -33,6 +33,7 @@ func TestStartWithCA(t *testing.T) {
 	for name, u := range map[string]string{
 		"Entra": e.AuthorityHost() + "/common/discovery/instance",
 		"Graph": e.GraphURL() + "/devices",
+		"ARM":   e.ARMURL() + "/subscriptions",
 	} {
 		resp, err := c.Get(u)
 		if err != nil {

@@ -134,7 +134,7 @@ func TestStartDefaults(t *testing.T) {
 	if e.Mode() != ModeAppService {
 		t.Errorf("mode %q, want appservice", e.Mode())
 	}
-	for name, u := range map[string]string{"authority": e.AuthorityHost(), "MSI": e.MSIURL(), "Graph": e.GraphURL()} {
+	for name, u := range map[string]string{"authority": e.AuthorityHost(), "MSI": e.MSIURL(), "Graph": e.GraphURL(), "ARM": e.ARMURL()} {
 		pu, err := url.Parse(u)
 		if err != nil {
 			t.Fatal(err)
@@ -167,10 +167,11 @@ func TestStartDefaults(t *testing.T) {
 	if n := len(e.Graph().Requests()); n != 1 {
 		t.Errorf("Graph saw %d requests, want 1", n)
 	}
-	// CAPEM is the bundle of both listeners' CAs, and a copy.
+	// CAPEM is the bundle of the HTTPS listeners' CAs (Entra, Graph, ARM),
+	// and a copy.
 	pem := e.CAPEM()
-	if n := bytes.Count(pem, []byte("BEGIN CERTIFICATE")); n != 2 {
-		t.Errorf("CAPEM holds %d certificates, want 2", n)
+	if n := bytes.Count(pem, []byte("BEGIN CERTIFICATE")); n != 3 {
+		t.Errorf("CAPEM holds %d certificates, want 3", n)
 	}
 	pem[0] = 'X'
 	if e.CAPEM()[0] == 'X' {
@@ -226,6 +227,8 @@ func TestEnvMatchesTheEmulator(t *testing.T) {
 				"FAKEMSI_TENANTS":                    strings.Join(tn.RemoteIDs(), ","),
 				"FAKEMSI_GRAPH_URL":                  e.GraphURL(),
 				"TENANTBRIDGE_GRAPH_URL":             e.GraphURL(),
+				"FAKEMSI_ARM_URL":                    e.ARMURL(),
+				"TENANTBRIDGE_ARM_URL":               e.ARMURL(),
 			}
 			switch mode {
 			case ModeAppService:
@@ -393,6 +396,7 @@ func TestStartPortInUse(t *testing.T) {
 		{ListenerEntra, Options{EntraPort: port}},
 		{ListenerMSI, Options{MSIPort: port}},
 		{ListenerGraph, Options{GraphPort: port}},
+		{ListenerARM, Options{ARMPort: port}},
 	} {
 		t.Run(tc.listener, func(t *testing.T) {
 			tc.opts.Dir = t.TempDir()

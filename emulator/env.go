@@ -184,8 +184,10 @@ var varDocs = []VarDoc{
 	{"REQUESTS_CA_BUNDLE", "", "the same bundle for Python requests (azure-identity, MSAL Python, the Azure CLI), which never reads SSL_CERT_FILE"},
 	{"CURL_CA_BUNDLE", "", "the same bundle for curl's tool and, after REQUESTS_CA_BUNDLE, Python requests"},
 	{"TENANTBRIDGE_GRAPH_URL", "", "base URL of the fake Microsoft Graph (FAKEMSI_GRAPH_URL), read by graphlite.New when Options.BaseURL is unset: code written for Azure calls the fake Graph unchanged"},
+	{"TENANTBRIDGE_ARM_URL", "", "base URL of the fake Azure Resource Manager (FAKEMSI_ARM_URL), read (with AZURE_AUTHORITY_HOST) by federated.CloudFromEnvironment, the Cloud of an Azure SDK ARM client: code written for Azure calls the fake ARM unchanged"},
 	{"FAKEMSI_TENANTS", "", "remote tenant IDs, comma-separated, consented ones first"},
 	{"FAKEMSI_GRAPH_URL", "", "base URL of the fake Microsoft Graph, with /v1.0"},
+	{"FAKEMSI_ARM_URL", "", "base URL of the fake Azure Resource Manager (the cloud's Resource Manager endpoint; the token audience stays https://management.core.windows.net/)"},
 }
 
 // siteName is WEBSITE_SITE_NAME: the App Service site of the scenario's

@@ -99,8 +99,10 @@ func ExampleEnv_Merge() {
 	// REQUESTS_CA_BUNDLE
 	// CURL_CA_BUNDLE
 	// TENANTBRIDGE_GRAPH_URL
+	// TENANTBRIDGE_ARM_URL
 	// FAKEMSI_TENANTS
 	// FAKEMSI_GRAPH_URL
+	// FAKEMSI_ARM_URL
 }
 
 // TenancyOf reads a scenario the way the environment block does, without

@@ -109,7 +109,7 @@ func TestManagedIdentityTokenClaims(t *testing.T) {
 		"iss": s.URL() + "/" + DefaultHomeTenantID + "/v2.0", "sub": DefaultUserIdentityObjectID, "oid": DefaultUserIdentityObjectID,
 		"aud": TokenExchangeAudience, "tid": DefaultHomeTenantID, "appid": DefaultUserIdentityClientID, "azp": DefaultUserIdentityClientID,
 		"idtyp": "app", "ver": "2.0", "xms_mirid": DefaultUserIdentityResourceID,
-		"iat": float64(testNow.Unix()), "nbf": float64(testNow.Unix()), "exp": float64(testNow.Add(24 * time.Hour).Unix()),
+		"iat": float64(testNow.Unix()), "nbf": float64(testNow.Add(-5 * time.Minute).Unix()), "exp": float64(testNow.Add(24 * time.Hour).Unix()),
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("claims (-want +got):\n%s", diff)
@@ -178,7 +178,7 @@ func TestIMDS(t *testing.T) {
 			exp := testNow.Add(24 * time.Hour).Unix()
 			want := map[string]any{
 				"access_token": tok, "refresh_token": "", "expires_in": "86400", "ext_expires_in": "86400",
-				"expires_on": strconv.FormatInt(exp, 10), "not_before": strconv.FormatInt(testNow.Unix(), 10),
+				"expires_on": strconv.FormatInt(exp, 10), "not_before": strconv.FormatInt(testNow.Add(-5*time.Minute).Unix(), 10),
 				"resource": TokenExchangeAudience, "token_type": "Bearer", "client_id": tc.wantClient,
 			}
 			if diff := cmp.Diff(want, body); diff != "" {

@@ -77,8 +77,15 @@ type Server struct {
 	sc         *Scenario
 	tenants    map[string]*Tenant
 	apps       map[string]*App
-	consents   map[[2]string]*Consent
+	resources  []Resource // MicrosoftResources, then the scenario's
 	identities []ManagedIdentity
+	// consents maps {tenant, client ID} to the consent; replaced whole
+	// (copy on write) when the admin-consent page grants one, so that
+	// readers never lock.
+	consents  atomic.Pointer[map[[2]string]*Consent]
+	consentMu sync.Mutex // serializes GrantConsent's copy on write
+	// consentKey signs the admin-consent page's form tokens.
+	consentKey [32]byte
 
 	url, msiURL    string
 	identityHeader string
@@ -145,6 +152,7 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 	if s.lifetime <= 0 {
 		s.lifetime = defaultTokenLifetime
 	}
+	_, _ = rand.Read(s.consentKey[:])
 	if s.identityHeader == "" {
 		var b [24]byte
 		_, _ = rand.Read(b[:])
@@ -260,10 +268,12 @@ func (s *Server) setScenario(sc *Scenario) {
 	for i := range c.Apps {
 		s.apps[c.Apps[i].ClientID] = &c.Apps[i]
 	}
-	s.consents = map[[2]string]*Consent{}
+	consents := map[[2]string]*Consent{}
 	for i := range c.Consents {
-		s.consents[[2]string{c.Consents[i].Tenant, c.Consents[i].ClientID}] = &c.Consents[i]
+		consents[[2]string{c.Consents[i].Tenant, c.Consents[i].ClientID}] = &c.Consents[i]
 	}
+	s.consents.Store(&consents)
+	s.resources = append(MicrosoftResources(), c.Resources...)
 	s.identities = c.ManagedIdentities
 }
 
@@ -309,7 +319,14 @@ func (s *Server) Handler() http.Handler { return s.entra }
 func (s *Server) MSIHandler() http.Handler { return s.msi }
 
 // Scenario is the scenario with {authority} expanded. Treat it as read-only.
+// Its Consents are those the server started with; [Server.Consents] adds
+// the ones granted since.
 func (s *Server) Scenario() *Scenario { return s.sc }
+
+// consent returns the consent of tenant to clientID, or nil.
+func (s *Server) consent(tenant, clientID string) *Consent {
+	return (*s.consents.Load())[[2]string{tenant, clientID}]
+}
 
 // IssuerURL is "{URL()}/{tenant}/v2.0" for a tenant of the scenario and
 // "{URL()}/issuers/{name}" for an external issuer.

@@ -38,6 +38,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/internal/fault"
 	"github.com/tenantbridge/tenantbridge/internal/localca"
 	"github.com/tenantbridge/tenantbridge/internal/tlshint"
+	"github.com/tenantbridge/tenantbridge/internal/jwks"
 )
 
 // Options configure a Server. The zero value serves no devices and trusts no
@@ -82,11 +83,6 @@ type Options struct {
 	CA *tls.Certificate
 }
 
-// keysRefetchInterval is the least time between two fetches of KeysURL caused
-// by an unknown kid: a token with a made-up kid must not turn the fake into a
-// request amplifier against the issuer.
-const keysRefetchInterval = 5 * time.Second
-
 // Request is one request the server handled, for assertions. The
 // Authorization header is redacted. Its fields have fakeidp.Request's names
 // for the same ideas.
@@ -114,7 +110,7 @@ type Server struct {
 	caPEM  []byte // Options.CA's certificate; nil: httptest's
 	srv    *httptest.Server
 	clock  func() time.Time
-	keys   *keySet
+	keys   *jwks.Keys
 	data   map[string]*tenantData
 	logger *slog.Logger
 
@@ -138,9 +134,9 @@ func New(opts *Options) (*Server, error) {
 	if o.Transport == nil {
 		o.Transport = http.DefaultClient
 	}
-	keys, err := newKeySet(o.KeysURL, o.Transport, o.JWKS, o.Clock)
+	keys, err := jwks.New(o.KeysURL, o.Transport, o.JWKS, o.Clock)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("graphtest: Options.JWKS: %w", err)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
