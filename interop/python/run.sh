@@ -48,6 +48,13 @@ run() {
 	"$FAKEMSI" exec --mode "$mode" --log-level error -- "$PY" -W ignore::ResourceWarning -m unittest "$@" || status=1
 }
 run appservice "${appservice[@]}"
+# imds and workload run on a "machine" whose own variables point elsewhere:
+# CA variables at the system bundle, an App Service endpoint and Service
+# Fabric's thumbprint inherited. exec must replace or drop every one of them.
+inherited=(REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+	SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt IDENTITY_ENDPOINT=http://127.0.0.1:9/stale IDENTITY_HEADER=stale
+	MSI_ENDPOINT=http://127.0.0.1:9/stale MSI_SECRET=stale IDENTITY_SERVER_THUMBPRINT=00)
+export "${inherited[@]}"
 run imds test_azure_identity.IMDSTest
 run workload test_azure_identity.WorkloadTest
 exit $status
