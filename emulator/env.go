@@ -198,11 +198,14 @@ func siteName(ids []fakeidp.ManagedIdentity) string {
 		if id.Kind != fakeidp.KindSystem {
 			continue
 		}
-		_, name, ok := strings.Cut(strings.ToLower(id.ResourceID), "/providers/microsoft.web/sites/")
-		if ok && name != "" && !strings.Contains(name, "/") {
-			// The original spelling: resource IDs are case-insensitive,
-			// names keep their case.
-			return id.ResourceID[len(id.ResourceID)-len(name):]
+		// Resource IDs compare case-insensitively; the name keeps its case.
+		const marker = "/providers/microsoft.web/sites/"
+		i := strings.LastIndex(strings.ToLower(id.ResourceID), marker)
+		if i < 0 || len(strings.ToLower(id.ResourceID)) != len(id.ResourceID) {
+			continue
+		}
+		if name := id.ResourceID[i+len(marker):]; name != "" && !strings.Contains(name, "/") {
+			return name
 		}
 	}
 	return "fakemsi"
