@@ -36,9 +36,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
+	"github.com/tenantbridge/tenantbridge/internal/jwks"
 	"github.com/tenantbridge/tenantbridge/internal/localca"
 	"github.com/tenantbridge/tenantbridge/internal/tlshint"
-	"github.com/tenantbridge/tenantbridge/internal/jwks"
 )
 
 // Options configure a Server. The zero value serves no devices and trusts no
