@@ -17,7 +17,7 @@ import (
 const caAbout = `
 Manage the persistent local CA: one certificate authority kept in your
 config directory (default: the fakemsi directory under os.UserConfigDir, e.g.
-~/.config/fakemsi), which 'serve', 'exec' and 'demo' use with --local-ca
+~/.config/fakemsi), which 'serve' and 'exec' use with --local-ca
 instead of a CA made per run. Install it once into the OS trust store and
 programs that ignore SSL_CERT_FILE (Go on macOS and Windows, browsers) trust
 the emulator, as with mkcert.
