@@ -33,7 +33,8 @@ fuzz:
 # The interop module proves that real clients (azidentity, @azure/identity) accept the emulator.
 interop: interop-deps
 	@if [ -f interop/go.mod ]; then \
-		cd interop && $(GO) vet ./... && $(GO) test -race -count=1 ./... ; \
+		cd interop && $(GO) vet ./... && GOOS=darwin $(GO) vet ./... && GOOS=windows $(GO) vet ./... && \
+			$(GO) test -race -count=1 ./... ; \
 	fi
 	@if [ -f interop/js/package.json ]; then \
 		cd interop/js && node --test ; \
