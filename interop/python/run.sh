@@ -32,7 +32,7 @@ FAKEMSI="$tmp/fakemsi"
 
 # The classes of each mode. Every test class checks its mode in setUpClass
 # and fails (never skips) when run in another.
-appservice=(test_azure_identity.AppServiceTest test_msal test_recipes)
+appservice=(test_azure_identity.AppServiceTest test_msal test_recipes test_tls)
 if "$FAKEMSI" env | grep -q '^ *FAKEMSI_ARM_URL '; then
 	appservice+=(test_azure_cli)
 else
@@ -44,8 +44,11 @@ status=0
 run() {
 	local mode="$1"; shift
 	echo "interop-python: fakemsi exec --mode $mode -- python3 -m unittest $*"
-	# --log-level error: the AADSTS700016 answers the tests ask for are logged at warn.
-	"$FAKEMSI" exec --mode "$mode" --log-level error -- "$PY" -W ignore::ResourceWarning -m unittest "$@" || status=1
+	# The emulator's warnings (the AADSTS700016 answers the tests ask for, a
+	# refused TLS handshake) go to a file that test_tls reads.
+	export INTEROP_FAKEMSI_LOG="$tmp/fakemsi-$mode.log"
+	"$FAKEMSI" exec --mode "$mode" --log-level warn --log-file "$INTEROP_FAKEMSI_LOG" -- \
+		"$PY" -W ignore::ResourceWarning -m unittest "$@" || status=1
 }
 run appservice "${appservice[@]}"
 # imds and workload run on a "machine" whose own variables point elsewhere:
