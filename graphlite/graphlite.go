@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
@@ -73,13 +74,21 @@ type Options struct {
 	// https://graph.microsoft.com/v1.0 (the default), .../beta, or a national
 	// cloud's ([USGovernmentCloud]+"/v1.0"). It must be https. The token scope is
 	// the national cloud's "{host}/.default"; other hosts (a test server) use
-	// the public cloud's scope unless Scope is set.
+	// the public cloud's scope unless Scope is set. Empty means the value of
+	// the environment variable [EnvGraphURL] when it is set (what `fakemsi
+	// exec` does), else [DefaultBaseURL].
 	BaseURL string
 	// Scope overrides the token scope derived from BaseURL.
 	Scope string
 
 	// Throttle configures the retries of 429 and 503; see [ThrottleOptions].
 	Throttle ThrottleOptions
+
+	// Logger receives this package's own entries ([EventGraph]: the endpoint
+	// in use and where it came from); nil logs nothing of ours. It has the
+	// signature of azcore's [log.SetListener] listener: pass the same
+	// function to both. No entry contains a token.
+	Logger func(event log.Event, message string)
 
 	// MaxPageBytes bounds one response body; default [DefaultMaxPageBytes].
 	// A longer body fails with [ErrResponseTooLarge].
@@ -112,13 +121,9 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.BaseURL == "" {
-		o.BaseURL = DefaultBaseURL
-	}
-	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
-	if err != nil || base.Scheme != "https" || base.Host == "" || base.RawQuery != "" {
-		// BearerTokenPolicy would refuse http anyway; say so up front.
-		return nil, fmt.Errorf("graphlite: BaseURL %q must be an https URL without a query", o.BaseURL)
+	base, err := baseURL(o.BaseURL, o.Logger) // the option, else $TENANTBRIDGE_GRAPH_URL, else Graph
+	if err != nil {
+		return nil, err
 	}
 	if o.Scope == "" {
 		o.Scope = scopeFor(base.Host)
