@@ -126,8 +126,11 @@ func TestDocs(t *testing.T) {
 	fakemsi := filepath.Join(bin, "fakemsi")
 	if len(testPkgs) > 0 {
 		args := append([]string{"exec", "--", "go", "test", "-count=1"}, testPkgs...)
-		if out, err := runOut(mod, runEnv, fakemsi, args...); err != nil {
+		out, err := runOut(mod, runEnv, fakemsi, args...)
+		if err != nil {
 			t.Errorf("Go blocks marked run failed under fakemsi exec:\n%s", out)
+		} else {
+			t.Logf("Go blocks marked run:\n%s", out)
 		}
 	}
 	for _, p := range mainPkgs {
@@ -156,9 +159,12 @@ func TestDocs(t *testing.T) {
 			if p.dir != "" {
 				dir, env = filepath.Join(mod, p.dir), runEnv
 			}
-			if out, err := runOut(dir, env, fakemsi, "exec", "--", "bash", "-eo", "pipefail", script); err != nil {
+			out, err := runOut(dir, env, fakemsi, "exec", "--", "bash", "-eo", "pipefail", script)
+			if err != nil {
 				t.Errorf("%s: marked run, failed under fakemsi exec:\n%s", b.Pos(), out)
+				continue
 			}
+			t.Logf("%s: ran", b.Pos())
 		}
 	}
 }
