@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
@@ -39,6 +40,10 @@ type Error struct {
 	Roles    []string
 	// Hint says what to do, when the failure has a usual cause.
 	Hint string
+	// Throttle is what the response said about Graph's limits (status,
+	// x-ms-throttle-* headers, Retry-After); zero when it was neither
+	// throttled nor carried any of them.
+	Throttle Throttle
 }
 
 func (e *Error) Error() string {
@@ -65,6 +70,9 @@ func (e *Error) Error() string {
 // newError reads Graph's error JSON (bounded, unknown fields ignored) from resp.
 func newError(resp *http.Response, method string) *Error {
 	e := &Error{StatusCode: resp.StatusCode, Method: method}
+	if t, ok := throttleOf(resp.StatusCode, resp.Header, time.Now()); ok {
+		e.Throttle = t
+	}
 	if resp.Request != nil {
 		e.Path = resp.Request.URL.Path
 		e.TenantID, e.Roles = tokenClaims(resp.Request.Header.Get("Authorization"))

@@ -91,6 +91,7 @@ type Client struct {
 	base     *url.URL
 	baseStr  string
 	maxBytes int64
+	throttle *throttlePolicy
 }
 
 // New returns a [Client] that authorizes its requests with tokens from cred.
@@ -124,16 +125,17 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 		// throttled answer is not an exception unless Throttle says so.
 		o.Throttle.MaxRetries = -1
 	}
+	tp := newThrottlePolicy(o.Throttle)
 	pl := runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{
 		AllowedHeaders: []string{headerClientRequestID, "request-id", "ConsistencyLevel", "Retry-After"},
 		PerCall: []policy.Policy{
 			requestIDPolicy{},
 			consistencyPolicy{},
-			newThrottlePolicy(o.Throttle),
+			tp,
 		},
 		PerRetry: []policy.Policy{runtime.NewBearerTokenPolicy(cred, []string{o.Scope}, nil)},
 	}, &cp)
-	return &Client{pl: pl, base: base, baseStr: base.String(), maxBytes: o.MaxPageBytes}, nil
+	return &Client{pl: pl, base: base, baseStr: base.String(), maxBytes: o.MaxPageBytes, throttle: tp}, nil
 }
 
 // scopeFor maps a Graph host to its token scope.
