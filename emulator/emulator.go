@@ -184,10 +184,16 @@ func (e *Emulator) start(o *Options) (err error) {
 		return err
 	}
 
+	// The devices go to Graph only: the scenario as fakeidp holds it shares
+	// them (it does not copy them), generated tenants included.
 	devices := map[string][]map[string]any{}
-	for _, t := range o.Scenario.Tenants {
+	generated := map[string]int{}
+	for _, t := range e.idp.Scenario().Tenants {
 		for _, d := range t.Devices {
 			devices[t.ID] = append(devices[t.ID], graphDevice(d))
+		}
+		if t.GeneratedDevices > 0 {
+			generated[t.ID] = t.GeneratedDevices
 		}
 	}
 	graphAddr := hostPort(o.Addr, o.GraphPort)
@@ -195,6 +201,7 @@ func (e *Emulator) start(o *Options) (err error) {
 		KeysURL:   e.idp.KeysURL(),
 		Transport: e.idp.Client(),
 		Devices:   devices,
+		Generated: generated,
 		Clock:     o.Clock,
 		Addr:      graphAddr,
 		Logger:    logger, // one log for every listener
