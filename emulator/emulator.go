@@ -65,6 +65,10 @@ type Options struct {
 	// means time.Now.
 	Clock func() time.Time
 
+	// GraphLimits, when set, has the fake Graph throttle the way Graph does
+	// (see [graphtest.Limits]); nil serves every request.
+	GraphLimits *graphtest.Limits
+
 	// Faults are added before the first request, in order, as by
 	// [Emulator.AddFault]: each to the server its Endpoint names.
 	// [ParseFault] reads them from `fakemsi --fault` specs.
@@ -202,6 +206,7 @@ func (e *Emulator) start(o *Options) (err error) {
 		Transport: e.idp.Client(),
 		Devices:   devices,
 		Generated: generated,
+		Limits:    o.GraphLimits,
 		Clock:     o.Clock,
 		Addr:      graphAddr,
 		Logger:    logger, // one log for every listener

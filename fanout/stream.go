@@ -60,8 +60,9 @@ type StreamOptions struct {
 	MaxAttempts int
 	// RetryBudget bounds the retries of throttled tenants over the whole
 	// sweep, so that a service that throttles everything does not make the
-	// sweep last MaxAttempts times as long; 0 means a tenth of the tenants
-	// plus 10, negative means no retries.
+	// sweep last MaxAttempts times as long; 0 means one per tenant plus 10
+	// (an application-wide throttle sends many tenants back at once),
+	// negative means no retries.
 	RetryBudget int
 	// SlowDownAbove is the usage percentage (see [Pacer.Observe]) above which
 	// fewer tenants run at once: at SlowDownAbove all of Parallelism, at 100 %
@@ -111,7 +112,10 @@ type Progress struct {
 //   - a throttle whose limit is application-wide pauses every tenant of the
 //     sweep (and of every sweep sharing the [Pacer]) at once, instead of each
 //     worker finding out alone;
-//   - above SlowDownAbove percent of a limit, fewer tenants run at once.
+//   - after an application-wide throttle, half as many tenants run at once,
+//     and each tenant that succeeds gives one slot back;
+//   - above SlowDownAbove percent of the application's limit, fewer tenants
+//     run at once.
 //
 // Stopping the loop early cancels the running calls and waits for them. When
 // ctx is done, tenants not yet started are yielded with ctx.Err() without
@@ -128,7 +132,7 @@ func Stream[T any](ctx context.Context, tenants []string, opts *StreamOptions, f
 		o.MaxAttempts = DefaultMaxAttempts
 	}
 	if o.RetryBudget == 0 {
-		o.RetryBudget = len(tenants)/10 + 10
+		o.RetryBudget = len(tenants) + 10
 	} else if o.RetryBudget < 0 {
 		o.RetryBudget = 0
 	}
@@ -170,6 +174,7 @@ type sweep[T any] struct {
 	pacer *Pacer
 	yield func(Result[T]) bool
 	prog  Progress
+	limit int // Parallelism, halved by each application-wide throttle
 }
 
 type finished[T any] struct {
@@ -185,6 +190,7 @@ func (sw *sweep[T]) run(ctx context.Context, tenants []string) {
 		queue[i] = item{idx: i, tenant: t}
 	}
 	sw.prog.Total = len(tenants)
+	sw.limit = sw.o.Parallelism
 	results := make(chan finished[T], sw.o.Parallelism)
 	var wg sync.WaitGroup
 	// On every return, including a consumer that stopped: cancel what runs
@@ -216,7 +222,7 @@ func (sw *sweep[T]) run(ctx context.Context, tenants []string) {
 			continue
 		}
 		wait := time.Duration(-1)
-		for len(queue) > 0 && sw.prog.Running < sw.pacer.parallelism(sw.o.Parallelism, sw.o.SlowDownAbove) {
+		for len(queue) > 0 && sw.prog.Running < sw.pacer.parallelism(sw.limit, sw.o.SlowDownAbove) {
 			now := time.Now()
 			if until := sw.pacer.appPausedUntil(); until.After(now) {
 				wait = until.Sub(now)
@@ -303,8 +309,13 @@ func (sw *sweep[T]) finish(f finished[T], queue *[]item, budget *int) bool {
 			d += time.Duration(rand.Float64() * sw.o.Jitter * float64(d))
 			until := time.Now().Add(d)
 			if appWide {
-				sw.pacer.pauseApp(until)
-				sw.prog.Pauses++
+				if sw.pacer.pauseApp(until) {
+					sw.prog.Pauses++
+				}
+				// Fewer tenants at once after the pause: the application's
+				// limit is a rate that the whole sweep shares. Each success
+				// gives one slot back.
+				sw.limit = max(1, sw.limit/2)
 			} else {
 				sw.pacer.pauseTenant(f.it.tenant, until)
 			}
@@ -317,6 +328,9 @@ func (sw *sweep[T]) finish(f finished[T], queue *[]item, budget *int) bool {
 				return true
 			}
 		}
+	}
+	if f.res.Err == nil && sw.limit < sw.o.Parallelism {
+		sw.limit++
 	}
 	return sw.emit(f.res)
 }
@@ -362,20 +376,24 @@ func NewPacer() *Pacer {
 	return &Pacer{tenantUntil: map[string]time.Time{}}
 }
 
-// Observe records what one response said: the usage percentage of a limit
-// (Graph's x-ms-throttle-limit-percentage, sent from 80 % on; 0 means not
-// sent) and whether the limit is the application's across tenants (scope
+// Observe records what one response said about the limits: the usage
+// percentage of a limit (Graph's x-ms-throttle-limit-percentage, sent from
+// 80 % on; 0 when the response did not carry it, meaning no limit is near)
+// and whether that limit is the application's across tenants (scope
 // "Application"). Only application-wide usage slows a sweep down: a
 // tenant's own limit is shared by that tenant's requests alone, which run
-// one after another. Wire it to graphlite's ThrottleOptions.Observe. A usage
-// counts for the 20 s of Graph's longest window.
+// one after another. Wire it to graphlite's ThrottleOptions.Observe. A
+// usage counts until a response says otherwise, for at most the 20 s of
+// Graph's longest window.
 func (p *Pacer) Observe(percent float64, appWide bool) {
-	if percent <= 0 || !appWide {
-		return
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.appUsage = usage{percent: percent, at: time.Now()}
+	switch {
+	case percent <= 0:
+		p.appUsage = usage{}
+	case appWide:
+		p.appUsage = usage{percent: percent, at: time.Now()}
+	}
 }
 
 // maxTracked bounds the map of tenant pauses: pauses that ended are pruned
@@ -391,12 +409,16 @@ func (p *Pacer) pruneLocked() {
 	}
 }
 
-func (p *Pacer) pauseApp(until time.Time) {
+// pauseApp pauses every tenant until until; it reports whether this
+// started a pause (rather than extending one under way).
+func (p *Pacer) pauseApp(until time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	started := !p.appUntil.After(time.Now())
 	if until.After(p.appUntil) {
 		p.appUntil = until
 	}
+	return started
 }
 
 func (p *Pacer) pauseTenant(tenant string, until time.Time) {

@@ -279,4 +279,9 @@ func TestStreamSlowsDownAboveUsage(t *testing.T) {
 	if p := peak.Load(); p > 5 || p < 1 {
 		t.Errorf("peak %d calls at once at 95 %% usage, want 1 to 5", p)
 	}
+	// A response without a percentage says no limit is near.
+	pacer.Observe(0, false)
+	if n := pacer.parallelism(20, 80); n != 20 {
+		t.Errorf("parallelism %d after a response under 80 %%, want 20", n)
+	}
 }
