@@ -39,6 +39,8 @@ import (
 	"syscall"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/tenantbridge/tenantbridge/federated"
 )
 
 func main() {
@@ -50,9 +52,12 @@ func main() {
 }
 
 // transports replace the HTTP transports to Entra and Graph in tests; nil
-// fields (production) mean the SDK's defaults.
+// fields (production) mean the SDK's defaults. cred, when set, is used
+// instead of one from the environment (benchmarks reuse one across sweeps
+// to measure a warm token cache).
 type transports struct {
 	entra, graph policy.Transporter
+	cred         *federated.Credential
 }
 
 // run is main without the process: it returns the exit code.

@@ -38,11 +38,14 @@ type tenantOutput struct {
 // sweep reads every tenant of cfg and writes their devices to out as each
 // tenant finishes.
 func sweep(ctx context.Context, cfg config, out, stderr io.Writer, tr *transports) (*summary, error) {
-	credOpts := &federated.Options{AdditionallyAllowedTenants: cfg.tenants}
-	credOpts.Transport = tr.entra
-	cred, err := federated.NewFromEnvironment(credOpts)
-	if err != nil {
-		return nil, err
+	cred := tr.cred
+	if cred == nil {
+		credOpts := &federated.Options{AdditionallyAllowedTenants: cfg.tenants}
+		credOpts.Transport = tr.entra
+		var err error
+		if cred, err = federated.NewFromEnvironment(credOpts); err != nil {
+			return nil, err
+		}
 	}
 	links, err := loadState(cfg.deltaState)
 	if err != nil {

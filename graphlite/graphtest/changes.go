@@ -121,3 +121,18 @@ func (o overlay) props() []string {
 	}
 	return m.props()
 }
+
+// DeviceID is the object ID of tenant's i-th device (counting the
+// Options.Devices, then the generated ones, then the added ones), so that a
+// test can change a generated device it never listed; ok is false past the
+// end.
+func (s *Server) DeviceID(tenant string, i int) (id string, ok bool) {
+	td := s.data[strings.ToLower(tenant)]
+	defer td.rlock()()
+	if i < 0 || i >= td.len() {
+		return "", false
+	}
+	v, _ := td.at(i).get("id")
+	id, ok = v.(string)
+	return id, ok
+}
