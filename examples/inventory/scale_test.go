@@ -298,12 +298,12 @@ func TestScaleS(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("cold, then cached: %+v, want %+v", got, want)
 	}
-	// Connections are reused: over HTTP/1.1 (the emulator's listeners)
-	// each server gets about one per worker (a few more when a request
-	// starts while another's connection is being returned), far from one
-	// per request.
-	if cold.handshakes > 2*(p+8) || warm.handshakes > p+8 {
-		t.Errorf("%d TLS handshakes cold, %d cached; want at most %d and %d", cold.handshakes, warm.handshakes, 2*(p+8), p+8)
+	// Connections are reused. Over HTTP/1.1 (the emulator's listeners)
+	// each server gets one or two per worker: net/http dials when a request
+	// starts while another's connection is on its way back to the pool, and
+	// keeps both. Without reuse it would be one per request (200 and 100).
+	if cold.handshakes > 3*p || warm.handshakes > 2*p {
+		t.Errorf("%d TLS handshakes cold, %d cached; want at most %d and %d", cold.handshakes, warm.handshakes, 3*p, 2*p)
 	}
 }
 
