@@ -65,8 +65,8 @@ type StreamOptions struct {
 	// negative means no retries.
 	RetryBudget int
 	// SlowDownAbove is the usage percentage (see [Pacer.Observe]) above which
-	// fewer tenants run at once: at SlowDownAbove all of Parallelism, at 100 %
-	// one. 0 means [DefaultSlowDownAbove].
+	// fewer tenants run at once: at SlowDownAbove all of Parallelism, half-way
+	// to 100 % a quarter, at 100 % one. 0 means [DefaultSlowDownAbove].
 	SlowDownAbove float64
 	// RetryDelay and MaxRetryDelay shape the pause of a throttled tenant
 	// without Retry-After (exponential) and cap every pause. Defaults
@@ -113,7 +113,7 @@ type Progress struct {
 //     sweep (and of every sweep sharing the [Pacer]) at once, instead of each
 //     worker finding out alone;
 //   - after an application-wide throttle, half as many tenants run at once,
-//     and each tenant that succeeds gives one slot back;
+//     and one more after each round of that many successes;
 //   - above SlowDownAbove percent of the application's limit, fewer tenants
 //     run at once.
 //
@@ -169,12 +169,13 @@ type item struct {
 }
 
 type sweep[T any] struct {
-	o     StreamOptions
-	fn    func(ctx context.Context, tenant string) (T, error)
-	pacer *Pacer
-	yield func(Result[T]) bool
-	prog  Progress
-	limit int // Parallelism, halved by each application-wide throttle
+	o      StreamOptions
+	fn     func(ctx context.Context, tenant string) (T, error)
+	pacer  *Pacer
+	yield  func(Result[T]) bool
+	prog   Progress
+	limit  int // Parallelism, halved by each application-wide throttle
+	credit int // successes towards the next slot back
 }
 
 type finished[T any] struct {
@@ -311,11 +312,13 @@ func (sw *sweep[T]) finish(f finished[T], queue *[]item, budget *int) bool {
 			if appWide {
 				if sw.pacer.pauseApp(until) {
 					sw.prog.Pauses++
+					// Fewer tenants at once after the pause: the
+					// application's limit is a rate that the whole sweep
+					// shares. Halved once per pause (the other tenants in
+					// flight meet the same limit); successes give slots
+					// back, one per round.
+					sw.limit = max(1, sw.limit/2)
 				}
-				// Fewer tenants at once after the pause: the application's
-				// limit is a rate that the whole sweep shares. Each success
-				// gives one slot back.
-				sw.limit = max(1, sw.limit/2)
 			} else {
 				sw.pacer.pauseTenant(f.it.tenant, until)
 			}
@@ -330,7 +333,14 @@ func (sw *sweep[T]) finish(f finished[T], queue *[]item, budget *int) bool {
 		}
 	}
 	if f.res.Err == nil && sw.limit < sw.o.Parallelism {
-		sw.limit++
+		// One slot back per round of limit successes (additive increase,
+		// as TCP's congestion avoidance): a slot per success would be back
+		// at Parallelism within one window of the limit and overrun it
+		// again.
+		if sw.credit++; sw.credit >= sw.limit {
+			sw.credit = 0
+			sw.limit++
+		}
 	}
 	return sw.emit(f.res)
 }
@@ -444,8 +454,9 @@ func (p *Pacer) tenantPausedUntil(tenant string) time.Time {
 	return p.tenantUntil[tenant]
 }
 
-// parallelism is max scaled down by the application's usage above
-// threshold: all of it at threshold, one at 100 %.
+// parallelism is limit scaled down by the application's usage above
+// threshold: all of it at threshold, a quarter half-way to 100 %, one at
+// 100 %.
 func (p *Pacer) parallelism(limit int, threshold float64) int {
 	p.mu.Lock()
 	u := p.appUsage
@@ -453,6 +464,8 @@ func (p *Pacer) parallelism(limit int, threshold float64) int {
 	if u.percent <= threshold || time.Since(u.at) > usageWindow {
 		return limit
 	}
+	// Squared: the tenants already running spend what is left of the
+	// limit too, so the starts must fall off faster than the headroom.
 	frac := (100 - u.percent) / (100 - threshold)
-	return min(limit, max(1, int(frac*float64(limit))))
+	return min(limit, max(1, int(frac*frac*float64(limit))))
 }

@@ -275,9 +275,9 @@ func TestStreamSlowsDownAboveUsage(t *testing.T) {
 			time.Sleep(time.Millisecond)
 			return 0, nil
 		}))
-	// (100-95)/(100-80) of 20 is 5.
+	// ((100-90)/(100-80))² of 20 is 5.
 	if p := peak.Load(); p > 5 || p < 1 {
-		t.Errorf("peak %d calls at once at 95 %% usage, want 1 to 5", p)
+		t.Errorf("peak %d calls at once at 90 %% usage, want 1 to 5", p)
 	}
 	// A response without a percentage says no limit is near.
 	pacer.Observe(0, false)

@@ -53,10 +53,12 @@ const (
 )
 
 // throttleModel is the scaled-down application bucket of the throttled
-// phase: 200 resource units per second for the app across tenants (Graph's
-// is 150,000 per 20 s, which a sweep of this size never reaches).
-func throttleModel() *graphtest.Limits {
-	return &graphtest.Limits{AppUnits: 200, AppWindow: time.Second}
+// phase: a fifth of the sweep's Graph requests per second for the app
+// across tenants, so that a sweep spans at least five windows (Graph's
+// bucket, 150,000 units per 20 s, is never reached by these sizes).
+func throttleModel(size scaleSize) *graphtest.Limits {
+	pages := size.consented * ((size.devices + 998) / 999)
+	return &graphtest.Limits{AppUnits: max(10, pages/5), AppWindow: time.Second}
 }
 
 // scaleEnv is an emulator with a generated scenario and clients that count
@@ -352,11 +354,22 @@ func TestScaleReport(t *testing.T) {
 	}
 	fmt.Println("| size | phase | mode | wall median (range) | CPU s | devices/s | bytes/device | MSI/token/Graph | Graph 429 | TLS handshakes | peak heap MiB | peak goroutines | max RSS MiB | failures | tenants retried |")
 	for _, phase := range phases {
+		// A subtest per phase: its emulator closes at the phase's end.
+		t.Run(phase, func(t *testing.T) { reportPhase(t, size, phase, runs, report) })
+	}
+}
+
+func reportPhase(t *testing.T, size scaleSize, phase string, runs int, report func(phase, mode string, p int, ss []sample)) {
+	{
 		var limits *graphtest.Limits
 		if phase == "throttled" {
-			limits = throttleModel()
+			limits = throttleModel(size)
 		}
 		e := newScaleEnv(t, size, limits)
+		defer func() {
+			e.tr.graph.(*http.Client).CloseIdleConnections()
+			e.tr.entra.(*http.Client).CloseIdleConnections()
+		}()
 		if phase == "latency" {
 			e.emu.AddFault(emulator.Fault{Endpoint: fault.EndpointToken, Latency: tokenLatency})
 			e.emu.AddFault(emulator.Fault{Endpoint: fault.EndpointGraph, Latency: pageLatency})
@@ -375,18 +388,19 @@ func TestScaleReport(t *testing.T) {
 			p    int
 			runs int
 		}
-		variants := []variant{{"today", 4, runs}, {"new", fanout.DefaultParallelism, runs}}
-		switch {
-		case phase == "latency" || phase == "throttled":
+		// The new sweep first: max RSS is the process's peak so far, and
+		// today's keeps every device in memory.
+		variants := []variant{{"new", fanout.DefaultParallelism, runs}}
+		switch phase {
+		case "throttled":
+			variants = append(variants, variant{"new", 128, runs}, variant{"today", 4, 1})
+		case "latency":
 			// Today's takes minutes at M and L: one run.
-			variants[0].runs = 1
-			if phase == "throttled" {
-				variants = append(variants, variant{"new", 128, runs})
-			}
-		case phase == "delta":
-			variants = variants[1:]
+			variants = append(variants, variant{"today", 4, 1})
+		case "cold", "cached":
+			variants = append(variants, variant{"today", 4, runs})
 		}
-		if name == "XL" {
+		if size.name == "XL" {
 			variants = []variant{{"new", fanout.DefaultParallelism, 1}}
 		}
 		for _, v := range variants {
