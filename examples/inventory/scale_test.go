@@ -232,14 +232,9 @@ func failureClass(err error) string {
 // fanout.Run, graphlite's default throttle retries inside the tenant's
 // slot, every device kept until the end.
 func todaySweep(ctx context.Context, cfg config, out io.Writer, tr *transports) (*summary, error) {
-	cred := tr.cred
-	if cred == nil {
-		credOpts := &federated.Options{AdditionallyAllowedTenants: cfg.tenants}
-		credOpts.Transport = tr.entra
-		var err error
-		if cred, err = federated.NewFromEnvironment(credOpts); err != nil {
-			return nil, err
-		}
+	cred, err := credential(cfg, tr)
+	if err != nil {
+		return nil, err
 	}
 	sum := &summary{rows: make([]summaryRow, len(cfg.tenants)), began: time.Now()}
 	results := fanout.Run(ctx, cfg.tenants, &fanout.Options{Parallelism: cfg.parallelism}, func(ctx context.Context, tenant string) ([]graphlite.Device, error) {

@@ -38,14 +38,9 @@ type tenantOutput struct {
 // sweep reads every tenant of cfg and writes their devices to out as each
 // tenant finishes.
 func sweep(ctx context.Context, cfg config, out, stderr io.Writer, tr *transports) (*summary, error) {
-	cred := tr.cred
-	if cred == nil {
-		credOpts := &federated.Options{AdditionallyAllowedTenants: cfg.tenants}
-		credOpts.Transport = tr.entra
-		var err error
-		if cred, err = federated.NewFromEnvironment(credOpts); err != nil {
-			return nil, err
-		}
+	cred, err := credential(cfg, tr)
+	if err != nil {
+		return nil, err
 	}
 	links, err := loadState(cfg.deltaState)
 	if err != nil {
@@ -133,6 +128,18 @@ func sweep(ctx context.Context, cfg config, out, stderr io.Writer, tr *transport
 		}
 	}
 	return sum, nil
+}
+
+// credential is tr.cred, else one credential for the whole sweep from the
+// environment: it caches a token per tenant and shares one managed-identity
+// assertion between them.
+func credential(cfg config, tr *transports) (*federated.Credential, error) {
+	if tr.cred != nil {
+		return tr.cred, nil
+	}
+	opts := &federated.Options{AdditionallyAllowedTenants: cfg.tenants}
+	opts.Transport = tr.entra
+	return federated.NewFromEnvironment(opts)
 }
 
 // encoder writes device rows in one format.
