@@ -145,7 +145,12 @@ func (s *Server) deltaDevices(w http.ResponseWriter, r *http.Request, rec *Reque
 			}
 		}
 	}
-	start := min(int(t.skip), len(positions))
+	// The token came from the client: a skip past the end (or past what an
+	// int holds) is the end, never a negative index.
+	start := len(positions)
+	if t.skip < uint64(len(positions)) {
+		start = int(t.skip)
+	}
 	end := min(start+size, len(positions))
 	b := pageBuffers.Get().(*bytes.Buffer)
 	defer func() { b.Reset(); pageBuffers.Put(b) }()

@@ -2,6 +2,7 @@ package graphtest_test
 
 import (
 	"context"
+	"encoding/base64"
 	"crypto/tls"
 	"net/http"
 	"strings"
@@ -146,5 +147,28 @@ func TestDeltaTokenOfAnotherServerIsGone(t *testing.T) {
 	}
 	if err := e.srv.RemoveDevice(tenantA, "nope"); err == nil {
 		t.Error("RemoveDevice of an unknown device succeeded")
+	}
+}
+
+func TestDeltaSkipTokenPastTheEnd(t *testing.T) {
+	e := newEnv(t, graphtest.Options{Generated: map[string]int{tenantA: 150}})
+	r := e.do(t, "GET", "/v1.0/devices/delta", e.token(t, tenantA), nil, "")
+	next, _ := r.json(t)["@odata.nextLink"].(string)
+	if next == "" {
+		t.Fatal("no nextLink for 150 devices")
+	}
+	// Rewrite the skip of the token to the largest uint64: the server must
+	// answer, not index out of range.
+	_, tok, _ := strings.Cut(next, "$skiptoken=")
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(raw) != 29 {
+		t.Fatalf("token shape changed: %v", err)
+	}
+	for i := 21; i < 29; i++ {
+		raw[i] = 0xff
+	}
+	r = e.do(t, "GET", "/v1.0/devices/delta?$skiptoken="+base64.RawURLEncoding.EncodeToString(raw), e.token(t, tenantA), nil, "")
+	if r.status != 200 || len(r.json(t)["value"].([]any)) != 0 {
+		t.Errorf("skip past the end: %d %.200s, want 200 with no devices", r.status, r.body)
 	}
 }
