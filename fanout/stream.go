@@ -45,6 +45,9 @@ const (
 	// usageWindow is how long a reported usage percentage counts: Graph's
 	// identity limits are per 10 s (app and tenant) and 20 s (app).
 	usageWindow = 20 * time.Second
+	// slowStart is how many tenants a sweep starts with; each success adds
+	// one until Parallelism (or an application-wide throttle).
+	slowStart = 16
 )
 
 // StreamOptions configure [Stream]. nil and zero fields mean defaults.
@@ -112,8 +115,11 @@ type Progress struct {
 //   - a throttle whose limit is application-wide pauses every tenant of the
 //     sweep (and of every sweep sharing the [Pacer]) at once, instead of each
 //     worker finding out alone;
-//   - after an application-wide throttle, half as many tenants run at once,
-//     and one more after each round of that many successes;
+//   - a sweep starts 16 tenants and one more per success, up to
+//     Parallelism;
+//   - after an application-wide throttle, half as many tenants run at once
+//     (and no more than succeeded since the previous one), and one more
+//     after each round of that many successes;
 //   - above SlowDownAbove percent of the application's limit, fewer tenants
 //     run at once.
 //
@@ -176,6 +182,10 @@ type sweep[T any] struct {
 	prog   Progress
 	limit  int // Parallelism, halved by each application-wide throttle
 	credit int // successes towards the next slot back
+	// okSincePause counts the successes since the last application-wide
+	// pause began.
+	okSincePause int
+	paused       bool // an application-wide pause happened in this sweep
 }
 
 type finished[T any] struct {
@@ -191,7 +201,9 @@ func (sw *sweep[T]) run(ctx context.Context, tenants []string) {
 		queue[i] = item{idx: i, tenant: t}
 	}
 	sw.prog.Total = len(tenants)
-	sw.limit = sw.o.Parallelism
+	// Slow start: a sweep that begins with every slot would send its whole
+	// first round into an application-wide limit it cannot know yet.
+	sw.limit = min(sw.o.Parallelism, slowStart)
 	results := make(chan finished[T], sw.o.Parallelism)
 	var wg sync.WaitGroup
 	// On every return, including a consumer that stopped: cancel what runs
@@ -312,12 +324,19 @@ func (sw *sweep[T]) finish(f finished[T], queue *[]item, budget *int) bool {
 			if appWide {
 				if sw.pacer.pauseApp(until) {
 					sw.prog.Pauses++
+					sw.paused = true
 					// Fewer tenants at once after the pause: the
 					// application's limit is a rate that the whole sweep
 					// shares. Halved once per pause (the other tenants in
 					// flight meet the same limit); successes give slots
 					// back, one per round.
 					sw.limit = max(1, sw.limit/2)
+					// And no more than got through since the last pause:
+					// that is what the application's window let pass.
+					if sw.okSincePause > 0 {
+						sw.limit = min(sw.limit, sw.okSincePause)
+					}
+					sw.okSincePause = 0
 				}
 			} else {
 				sw.pacer.pauseTenant(f.it.tenant, until)
@@ -332,12 +351,18 @@ func (sw *sweep[T]) finish(f finished[T], queue *[]item, budget *int) bool {
 			}
 		}
 	}
+	if f.res.Err == nil {
+		sw.okSincePause++
+	}
 	if f.res.Err == nil && sw.limit < sw.o.Parallelism {
-		// One slot back per round of limit successes (additive increase,
-		// as TCP's congestion avoidance): a slot per success would be back
-		// at Parallelism within one window of the limit and overrun it
-		// again.
-		if sw.credit++; sw.credit >= sw.limit {
+		// Before the first pause, a slot per success (the limit doubles
+		// each round, as TCP's slow start); after it, one slot per round
+		// of limit successes (additive increase): a slot per success
+		// would be back at Parallelism within one window of the
+		// application's limit and overrun it again.
+		if !sw.paused {
+			sw.limit++
+		} else if sw.credit++; sw.credit >= sw.limit {
 			sw.credit = 0
 			sw.limit++
 		}
