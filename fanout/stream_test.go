@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tenantbridge/tenantbridge/internal/recovered"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // throttled is a ThrottleError, as *graphlite.Error is for a 429.
@@ -42,12 +43,8 @@ func TestStreamYieldsEveryTenantAsItFinishes(t *testing.T) {
 	var got []string
 	for r := range Stream(context.Background(), tenants, &StreamOptions{Parallelism: 4, Progress: func(p Progress) { progress = append(progress, p) }},
 		func(ctx context.Context, tenant string) (string, error) {
-			if tenant != "b" {
-				select {
-				case <-releaseOthers:
-				case <-time.After(10 * time.Second):
-					return "", errors.New("never released")
-				}
+			if tenant != "b" && !testwait.Hold(releaseOthers) {
+				return "", errors.New("never released")
 			}
 			if tenant == "c" {
 				return "", errors.New("c failed")

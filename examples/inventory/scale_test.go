@@ -29,6 +29,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/graphlite"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 	"github.com/tenantbridge/tenantbridge/internal/fault"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // The sizes of issue 13's benchmark: tenants consented and not, devices per
@@ -175,7 +176,7 @@ func (e *scaleEnv) sweep(tb testing.TB, mode string, parallelism int, cred *fede
 	var ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	close(stop)
-	wg.Wait()
+	testwait.Wait(tb, &wg, "the memory sampler's end")
 	if err != nil {
 		tb.Fatal(err)
 	}
