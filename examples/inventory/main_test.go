@@ -147,15 +147,26 @@ func lineWith(text, s string) string {
 }
 
 func TestSweepCSVAndDelta(t *testing.T) {
-	emu := startEmulator(t, fakeidp.Generate{Consented: 2, Devices: 30, Seed: 1}, nil)
+	// Many tenants, a few at a time: the workers read the stored links
+	// while finished tenants record new ones (run with -race).
+	const n = 24
+	emu := startEmulator(t, fakeidp.Generate{Consented: n, Devices: 30, Seed: 1}, nil)
 	tenant := fakeidp.GeneratedTenantID(1, 0)
+	var tenants []string
+	for i := range n {
+		tenants = append(tenants, fakeidp.GeneratedTenantID(1, i))
+	}
 	state := filepath.Join(t.TempDir(), "links.json")
-	args := []string{"-tenants", tenant + ";" + fakeidp.GeneratedTenantID(1, 1), "-format", "csv", "-delta-state", state}
+	args := []string{"-tenants", strings.Join(tenants, ";"), "-format", "csv", "-delta-state", state, "-parallelism", "4"}
 
 	first := runInventory(t, emu, args...)
 	rows := readCSV(t, first.stdout)
-	if first.code != 0 || len(rows) != 1+60 || strings.Join(rows[0], ",") != strings.Join(csvColumns, ",") {
-		t.Fatalf("first run: code %d, %d rows (want a header and 60)\n%s", first.code, len(rows), first.stderr)
+	if first.code != 0 || len(rows) != 1+30*n || strings.Join(rows[0], ",") != strings.Join(csvColumns, ",") {
+		t.Fatalf("first run: code %d, %d rows (want a header and %d)\n%s", first.code, len(rows), 30*n, first.stderr)
+	}
+	// A second round without changes, from the stored links: nothing.
+	if again := runInventory(t, emu, args...); again.code != 0 || len(readCSV(t, again.stdout)) != 1 {
+		t.Fatalf("round without changes: code %d, output %q", again.code, again.stdout)
 	}
 	// One device changes, one goes: the second run writes just those.
 	var ids []string
@@ -183,8 +194,8 @@ func TestSweepCSVAndDelta(t *testing.T) {
 	if got[ids[3]] != "renamed removed=false" || got[ids[4]] != " removed=true" {
 		t.Errorf("changes: %v", got)
 	}
-	if n := len(emu.Graph().Requests()); n != 2 {
-		t.Errorf("second run: %d Graph requests, want one per tenant", n)
+	if got := len(emu.Graph().Requests()); got != n {
+		t.Errorf("second run: %d Graph requests, want one per tenant (%d)", got, n)
 	}
 }
 

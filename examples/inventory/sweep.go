@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -42,10 +43,13 @@ func sweep(ctx context.Context, cfg config, out, stderr io.Writer, tr *transport
 	if err != nil {
 		return nil, err
 	}
-	links, err := loadState(cfg.deltaState)
+	// The workers read the links of the previous run (prev, never written
+	// after this); the loop below records the new ones in next.
+	prev, err := loadState(cfg.deltaState)
 	if err != nil {
 		return nil, err
 	}
+	next := maps.Clone(prev)
 	enc := newEncoder(cfg.format)
 	if cfg.format == "csv" {
 		if _, err := out.Write(enc.header()); err != nil {
@@ -79,7 +83,7 @@ func sweep(ctx context.Context, cfg config, out, stderr io.Writer, tr *transport
 			}
 			return o, nil
 		}
-		delta := client.DevicesDelta(ctx, links[tenant], &graphlite.DevicesOptions{Select: deviceFields})
+		delta := client.DevicesDelta(ctx, prev[tenant], &graphlite.DevicesOptions{Select: deviceFields})
 		for ch, err := range delta.Changes() {
 			if err != nil {
 				return nil, err
@@ -110,7 +114,7 @@ func sweep(ctx context.Context, cfg config, out, stderr io.Writer, tr *transport
 				writeErr = err
 			}
 			if cfg.deltaState != "" && r.Value.link != "" {
-				links[r.Tenant] = r.Value.link
+				next[r.Tenant] = r.Value.link
 			}
 		}
 		// A failed tenant keeps the link it had: its round did not end.
@@ -123,7 +127,7 @@ func sweep(ctx context.Context, cfg config, out, stderr io.Writer, tr *transport
 		return nil, fmt.Errorf("writing the devices: %w", writeErr)
 	}
 	if cfg.deltaState != "" {
-		if err := saveState(cfg.deltaState, links); err != nil {
+		if err := saveState(cfg.deltaState, next); err != nil {
 			return nil, err
 		}
 	}
