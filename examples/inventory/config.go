@@ -37,7 +37,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.parallelism, "parallelism", 32, "tenants read at once")
 	fs.DurationVar(&c.tenantTimeout, "tenant-timeout", 5*time.Minute, "bound of one tenant's listing")
 	fs.StringVar(&c.deltaState, "delta-state", "", "file of delta links: with it, later runs write only the changes")
-	fs.StringVar(&c.graphURL, "graph-url", "", "Graph base URL with the version (default: graphlite's, https://graph.microsoft.com/v1.0)")
+	fs.StringVar(&c.graphURL, "graph-url", "", "Graph base URL with the version (default: graphlite's: TENANTBRIDGE_GRAPH_URL, else https://graph.microsoft.com/v1.0)")
 	fs.StringVar(&c.progress, "progress", "auto", "progress on stderr: auto (a bar on a terminal, lines otherwise), on, off")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

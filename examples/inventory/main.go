@@ -18,10 +18,11 @@
 // else AZURE_ADDITIONALLY_ALLOWED_TENANTS (unless "*"), else FAKEMSI_TENANTS
 // (set by fakemsi exec); commas or semicolons separate them. The credential
 // reads its own settings (AZURE_TENANT_ID, AZURE_CLIENT_ID, IDENTITY_ENDPOINT,
-// ...) from the environment, so the same binary runs in Azure and under
-// fakemsi exec:
+// ...) from the environment, and graphlite its endpoint (Graph's, unless
+// TENANTBRIDGE_GRAPH_URL or -graph-url says otherwise), so the same binary
+// runs in Azure and under fakemsi exec:
 //
-//	fakemsi exec -- sh -c 'inventory -graph-url "$FAKEMSI_GRAPH_URL"'
+//	fakemsi exec -- inventory
 //
 // With -delta-state FILE, the sweep uses Graph's delta query: the first run
 // lists every device and stores each tenant's delta link in FILE; the next

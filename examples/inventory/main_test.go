@@ -42,7 +42,8 @@ type runResult struct {
 func runInventory(t *testing.T, emu *emulator.Emulator, args ...string) runResult {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	args = append([]string{"-graph-url", emu.GraphURL()}, args...)
+	// No -graph-url: graphlite reads TENANTBRIDGE_GRAPH_URL from the
+	// environment the emulator set, as under fakemsi exec.
 	code := run(context.Background(), args, os.Getenv, &stdout, &stderr, &transports{entra: emu.IDP().Client(), graph: emu.Graph().Client()})
 	r := runResult{code, stdout.String(), stderr.String()}
 	// A token never reaches the output, the progress or the summary.
