@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -157,8 +156,7 @@ func (e *scaleEnv) sweep(tb testing.TB, mode string, parallelism int, cred *fede
 			}
 		}
 	})
-	var ru0 syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	cpu0, _ := processUsage()
 	out := &countingWriter{}
 	tr := *e.tr
 	tr.cred = cred
@@ -173,16 +171,15 @@ func (e *scaleEnv) sweep(tb testing.TB, mode string, parallelism int, cred *fede
 		sum, err = sweep(context.Background(), cfg, out, io.Discard, &tr)
 	}
 	wall := time.Since(began)
-	var ru1 syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu1, maxRSS := processUsage()
 	close(stop)
 	testwait.Wait(tb, &wg, "the memory sampler's end")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := sample{wall: wall, cpu: cpuOf(ru1) - cpuOf(ru0), devices: sum.devices, outBytes: out.n,
+	s := sample{wall: wall, cpu: cpu1 - cpu0, devices: sum.devices, outBytes: out.n,
 		handshakes: e.handshakes.Load(), peakHeap: peakHeap.Load(), peakGoroutines: int(peakG.Load()),
-		maxRSS: ru1.Maxrss, failures: map[string]int{}}
+		maxRSS: maxRSS, failures: map[string]int{}}
 	for _, r := range sum.rows {
 		if r.err != nil {
 			s.failures[failureClass(r.err)]++
@@ -206,10 +203,6 @@ func (e *scaleEnv) sweep(tb testing.TB, mode string, parallelism int, cred *fede
 		}
 	}
 	return s
-}
-
-func cpuOf(ru syscall.Rusage) time.Duration {
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func failureClass(err error) string {
