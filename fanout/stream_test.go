@@ -282,3 +282,37 @@ func TestStreamSlowsDownAboveUsage(t *testing.T) {
 		t.Errorf("parallelism %d after a response under 80 %%, want 20", n)
 	}
 }
+
+func TestStreamSlowStart(t *testing.T) {
+	tenants := make([]string, 40)
+	for i := range tenants {
+		tenants[i] = fmt.Sprint("t", i)
+	}
+	started := make(chan string, len(tenants))
+	release := make(chan struct{})
+	var count atomic.Int32
+	done := make(chan []Result[int], 1)
+	go func() {
+		done <- collect(Stream(context.Background(), tenants, &StreamOptions{Parallelism: 64}, func(ctx context.Context, tenant string) (int, error) {
+			count.Add(1)
+			started <- tenant
+			if !testwait.Hold(release) {
+				return 0, errors.New("never released")
+			}
+			return 1, nil
+		}))
+	}()
+	for range slowStart {
+		testwait.Receive(t, started, "a start of the first round")
+	}
+	// Nothing has finished: a sweep begins with slowStart tenants, not
+	// with Parallelism. (Give a wrong scheduler a moment to start more.)
+	time.Sleep(20 * time.Millisecond)
+	if n := count.Load(); n != slowStart {
+		t.Errorf("%d tenants started before any finished, want %d", n, slowStart)
+	}
+	close(release)
+	if results := testwait.Receive(t, done, "the end of the sweep"); len(results) != len(tenants) {
+		t.Errorf("%d results, want %d", len(results), len(tenants))
+	}
+}
