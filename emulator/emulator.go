@@ -75,6 +75,9 @@ type Options struct {
 	// GraphLimits, when set, has the fake Graph throttle the way Graph does
 	// (see [graphtest.Limits]); nil serves every request.
 	GraphLimits *graphtest.Limits
+	// GraphHTTP2 offers HTTP/2 on the fake Graph's listener, as Graph does
+	// (see [graphtest.Options].HTTP2); default HTTP/1.1 only.
+	GraphHTTP2 bool
 
 	// Faults are added before the first request, in order, as by
 	// [Emulator.AddFault]: each to the server its Endpoint names.
@@ -216,6 +219,7 @@ func (e *Emulator) start(o *Options) (err error) {
 		Devices:   devices,
 		Generated: generated,
 		Limits:    o.GraphLimits,
+		HTTP2:     o.GraphHTTP2,
 		Clock:     o.Clock,
 		Addr:      graphAddr,
 		Logger:    logger, // one log for every listener

@@ -68,10 +68,16 @@ type scaleEnv struct {
 	size       scaleSize
 	tenants    []string // consented first, as FAKEMSI_TENANTS
 	tr         *transports
-	handshakes atomic.Int64
+	handshakes [2]atomic.Int64 // Entra, Graph
 }
 
 func newScaleEnv(tb testing.TB, size scaleSize, limits *graphtest.Limits) *scaleEnv {
+	return newScaleEnvHTTP2(tb, size, limits, os.Getenv("INVENTORY_HTTP2") != "")
+}
+
+// newScaleEnvHTTP2 is newScaleEnv with the fake Graph speaking HTTP/2 or
+// not.
+func newScaleEnvHTTP2(tb testing.TB, size scaleSize, limits *graphtest.Limits, h2 bool) *scaleEnv {
 	tb.Helper()
 	sc := fakeidp.DefaultScenario()
 	// Only the generated tenants: the default scenario's remote tenants
@@ -79,7 +85,7 @@ func newScaleEnv(tb testing.TB, size scaleSize, limits *graphtest.Limits) *scale
 	sc.Tenants = sc.Tenants[:1]
 	sc.Consents = sc.Consents[:1]
 	sc.Generate = &fakeidp.Generate{Consented: size.consented, Unconsented: size.unconsented, Devices: size.devices, Seed: 13}
-	emu, err := emulator.Start(&emulator.Options{Scenario: sc, GraphLimits: limits, SigningKeyBits: 1024, TokenLifetime: 2 * time.Hour})
+	emu, err := emulator.Start(&emulator.Options{Scenario: sc, GraphLimits: limits, GraphHTTP2: h2, SigningKeyBits: 1024, TokenLifetime: 2 * time.Hour})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -88,13 +94,13 @@ func newScaleEnv(tb testing.TB, size scaleSize, limits *graphtest.Limits) *scale
 		tb.Setenv(v.Name, v.Value)
 	}
 	e := &scaleEnv{emu: emu, size: size, tenants: emu.Tenancy().RemoteIDs()}
-	count := func() *http.Client {
+	count := func(n *atomic.Int64) *http.Client {
 		tr := emu.Client().Transport.(*http.Transport).Clone()
 		tr.TLSClientConfig = tr.TLSClientConfig.Clone()
-		tr.TLSClientConfig.VerifyConnection = func(tls.ConnectionState) error { e.handshakes.Add(1); return nil }
+		tr.TLSClientConfig.VerifyConnection = func(tls.ConnectionState) error { n.Add(1); return nil }
 		return &http.Client{Transport: tr}
 	}
-	e.tr = &transports{entra: count(), graph: count()}
+	e.tr = &transports{entra: count(&e.handshakes[0]), graph: count(&e.handshakes[1])}
 	return e
 }
 
@@ -105,7 +111,8 @@ type sample struct {
 	outBytes           int64
 	msi, token, graph  int
 	graph429           int
-	handshakes         int64
+	handshakes         int64 // both servers
+	graphHandshakes    int64
 	peakHeap           uint64
 	peakGoroutines     int
 	maxRSS             int64 // KiB, the process's peak so far
@@ -125,7 +132,8 @@ func (e *scaleEnv) sweep(tb testing.TB, mode string, parallelism int, cred *fede
 	tb.Helper()
 	e.emu.Graph().ResetRequests()
 	e.emu.IDP().ResetRequests()
-	e.handshakes.Store(0)
+	e.handshakes[0].Store(0)
+	e.handshakes[1].Store(0)
 	if t, ok := e.tr.graph.(*http.Client); ok {
 		t.CloseIdleConnections()
 	}
@@ -178,7 +186,7 @@ func (e *scaleEnv) sweep(tb testing.TB, mode string, parallelism int, cred *fede
 		tb.Fatal(err)
 	}
 	s := sample{wall: wall, cpu: cpu1 - cpu0, devices: sum.devices, outBytes: out.n,
-		handshakes: e.handshakes.Load(), peakHeap: peakHeap.Load(), peakGoroutines: int(peakG.Load()),
+		handshakes: e.handshakes[0].Load() + e.handshakes[1].Load(), graphHandshakes: e.handshakes[1].Load(), peakHeap: peakHeap.Load(), peakGoroutines: int(peakG.Load()),
 		maxRSS: maxRSS, failures: map[string]int{}}
 	for _, r := range sum.rows {
 		if r.err != nil {
@@ -335,10 +343,10 @@ func TestScaleReport(t *testing.T) {
 			perDev = strconv.FormatInt(last.outBytes/int64(last.devices), 10)
 		}
 		fails, _ := json.Marshal(last.failures)
-		fmt.Printf("| %s | %s | %s P=%d | %s (%s–%s) | %.2f | %.0f | %s | %d/%d/%d | %d | %d | %.1f | %d | %.0f | %s | %d |\n",
+		fmt.Printf("| %s | %s | %s P=%d | %s (%s–%s) | %.2f | %.0f | %s | %d/%d/%d | %d | %d (Graph %d) | %.1f | %d | %.0f | %s | %d |\n",
 			size.name, phase, mode, p, round(med), round(walls[0]), round(walls[len(walls)-1]),
 			(cpu / time.Duration(len(ss))).Seconds(), float64(last.devices)/med.Seconds(), perDev,
-			last.msi, last.token, last.graph, last.graph429, last.handshakes,
+			last.msi, last.token, last.graph, last.graph429, last.handshakes, last.graphHandshakes,
 			float64(last.peakHeap)/(1<<20), last.peakGoroutines, float64(last.maxRSS)/1024, fails, last.retried)
 	}
 	fmt.Println("| size | phase | mode | wall median (range) | CPU s | devices/s | bytes/device | MSI/token/Graph | Graph 429 | TLS handshakes | peak heap MiB | peak goroutines | max RSS MiB | failures | tenants retried |")
