@@ -316,3 +316,55 @@ func TestStreamSlowStart(t *testing.T) {
 		t.Errorf("%d results, want %d", len(results), len(tenants))
 	}
 }
+
+func TestStreamAppWidePauseHalvesParallelism(t *testing.T) {
+	tenants := make([]string, 24)
+	for i := range tenants {
+		tenants[i] = fmt.Sprint("t", i)
+	}
+	pacer := NewPacer()
+	release := make(chan struct{})
+	started := make(chan string, 64)
+	var count atomic.Int32
+	var once sync.Once
+	done := make(chan []Result[int], 1)
+	go func() {
+		done <- collect(Stream(context.Background(), tenants, &StreamOptions{Parallelism: 8, Pacer: pacer, Jitter: -1},
+			func(ctx context.Context, tenant string) (int, error) {
+				count.Add(1)
+				started <- tenant
+				throttle := false
+				once.Do(func() { throttle = true })
+				if throttle {
+					return 0, &throttled{appWide: true, retryAfter: time.Millisecond}
+				}
+				if !testwait.Hold(release) {
+					return 0, errors.New("never released")
+				}
+				return 1, nil
+			}))
+	}()
+	for range 8 {
+		testwait.Receive(t, started, "a start of the first round")
+	}
+	// One of the eight was throttled application-wide: seven still run,
+	// which is more than half of 8, so nothing starts when the pause ends.
+	deadline := time.Now().Add(testwait.Bound)
+	for pacer.appPausedUntil().IsZero() || time.Now().Before(pacer.appPausedUntil()) {
+		if time.Now().After(deadline) {
+			t.Fatal("the pause did not begin and end")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // a moment for a wrong scheduler to start more
+	if n := count.Load(); n != 8 {
+		t.Errorf("%d tenants started after the application-wide pause with 7 running, want 8 (half of 8 run at most)", n)
+	}
+	close(release)
+	results := testwait.Receive(t, done, "the end of the sweep")
+	for _, r := range results {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Tenant, r.Err)
+		}
+	}
+}
