@@ -2,8 +2,8 @@ package graphtest_test
 
 import (
 	"context"
-	"encoding/base64"
 	"crypto/tls"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
