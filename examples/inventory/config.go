@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/tenantlist"
 )
 
 type config struct {
@@ -31,7 +33,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs := flag.NewFlagSet("inventory", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	tenants := fs.String("tenants", "", "tenant IDs, separated by commas or semicolons (default: "+strings.Join(tenantVars, ", then ")+")")
+	tenants := fs.String("tenants", "", "tenant IDs, separated by commas (semicolons and spaces also work) (default: "+strings.Join(tenantVars, ", then ")+")")
 	fs.StringVar(&c.format, "format", "jsonl", "output format: jsonl (one JSON object per device) or csv")
 	fs.StringVar(&c.output, "o", "", "output file (default stdout)")
 	fs.IntVar(&c.parallelism, "parallelism", 32, "tenants read at once")
@@ -83,20 +85,21 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	return c, nil
 }
 
-// parseTenants splits a list on commas and semicolons (the portal's app
-// settings and azidentity's AZURE_ADDITIONALLY_ALLOWED_TENANTS use either),
-// lower-cases and de-duplicates it. "*" is refused: a sweep needs names.
+// parseTenants splits a list with tenantlist.Parse (commas, semicolons or
+// whitespace: the portal's app settings and azidentity's
+// AZURE_ADDITIONALLY_ALLOWED_TENANTS use either), lower-cases and
+// de-duplicates it. "*" is refused: a sweep needs names.
 func parseTenants(v string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
-	for _, t := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' }) {
-		t = strings.ToLower(strings.TrimSpace(t))
+	for _, t := range tenantlist.Parse(v) {
+		t = strings.ToLower(t)
 		switch {
 		case t == "" || seen[t]:
 			continue
 		case t == "*":
 			return nil, errors.New(`"*" cannot be swept: list the tenant IDs`)
-		case strings.ContainsAny(t, "/?#% \t"):
+		case strings.ContainsAny(t, "/?#%"):
 			return nil, fmt.Errorf("%q is not a tenant ID", t)
 		}
 		seen[t] = true

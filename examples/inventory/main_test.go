@@ -242,6 +242,9 @@ func TestConfig(t *testing.T) {
 	if err != nil || strings.Join(c.tenants, ",") != "b,a" {
 		t.Errorf("tenants %v, %v; want FAKEMSI_TENANTS split on , and ;, lower-cased, de-duplicated (\"*\" skipped)", c.tenants, err)
 	}
+	if c, err := parseConfig([]string{"-tenants", " C d\tc\n"}, func(string) string { return "" }, &bytes.Buffer{}); err != nil || strings.Join(c.tenants, ",") != "c,d" {
+		t.Errorf("-tenants separated by whitespace: %v, %v; want c,d", c.tenants, err)
+	}
 	env["ALLOWED_TENANTS"] = "x"
 	if c, _ := parseConfig(nil, func(k string) string { return env[k] }, &bytes.Buffer{}); strings.Join(c.tenants, ",") != "x" {
 		t.Errorf("ALLOWED_TENANTS first: %v", c.tenants)
