@@ -33,6 +33,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 const (
@@ -92,6 +93,12 @@ type Options struct {
 	// MaxPageBytes bounds one response body; default [DefaultMaxPageBytes].
 	// A longer body fails with [ErrResponseTooLarge].
 	MaxPageBytes int64
+
+	// MaxPageElements bounds the elements of one page of a list; default
+	// [DefaultMaxPageElements]. A page with more fails with
+	// [ErrResponseTooLarge]: a page of tiny elements under MaxPageBytes
+	// would otherwise decode into millions of values.
+	MaxPageElements int
 }
 
 // Client calls Graph. It is safe for concurrent use.
@@ -100,6 +107,8 @@ type Client struct {
 	base     *url.URL
 	baseStr  string
 	maxBytes int64
+	// maxElements bounds the elements of one page (Options.MaxPageElements).
+	maxElements int
 }
 
 // New returns a [Client] that authorizes its requests with tokens from cred.
@@ -122,7 +131,11 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 	if o.MaxPageBytes <= 0 {
 		o.MaxPageBytes = DefaultMaxPageBytes
 	}
+	if o.MaxPageElements <= 0 {
+		o.MaxPageElements = DefaultMaxPageElements
+	}
 	cp := o.ClientOptions
+	cp.Transport = newBoundedTransport(cp.Transport, o.MaxPageBytes, cp.Logging.IncludeBody, o.Throttle.Clock)
 	cp.Retry.StatusCodes = withoutThrottleCodes(cp.Retry.StatusCodes)
 	if cp.Retry.MaxRetries < 0 && o.Throttle.MaxRetries == 0 {
 		// Retry.MaxRetries -1 means no retries in every Azure SDK client; a
@@ -138,7 +151,7 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 		},
 		PerRetry: []policy.Policy{runtime.NewBearerTokenPolicy(cred, []string{o.Scope}, nil)},
 	}, &cp)
-	return &Client{pl: pl, base: base, baseStr: base.String(), maxBytes: o.MaxPageBytes}, nil
+	return &Client{pl: pl, base: base, baseStr: base.String(), maxBytes: o.MaxPageBytes, maxElements: o.MaxPageElements}, nil
 }
 
 // scopeFor maps a Graph host to its token scope.
@@ -177,7 +190,8 @@ func (c *Client) resolve(path string, query url.Values) (string, error) {
 			return "", fmt.Errorf("graphlite: bad URL: %w", err)
 		}
 		if u.Scheme != c.base.Scheme || !strings.EqualFold(u.Host, c.base.Host) {
-			return "", fmt.Errorf("graphlite: refusing to send a Graph token to %s://%s (the client's host is %s)", u.Scheme, u.Host, c.base.Host)
+			// The link came from the network: its host enters the error clipped.
+			return "", fmt.Errorf("graphlite: refusing to send a Graph token to %s (the client's host is %s)", leak.Clip(u.Scheme+"://"+u.Host, maxIDText), c.base.Host)
 		}
 		if len(query) > 0 {
 			return "", errors.New("graphlite: a query cannot be added to an absolute URL")
