@@ -137,6 +137,7 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 		logger:         o.Logger,
 		issuerKeys:     map[string]*signingKey{},
 	}
+	s.requests.Size = (*Request).size
 	if s.clock == nil {
 		s.clock = time.Now
 	}

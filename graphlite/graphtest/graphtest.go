@@ -90,7 +90,7 @@ type Request struct {
 	URL      string // absolute, exactly as received (path and raw query)
 	Path     string
 	RawQuery string
-	Header   http.Header // Authorization is replaced by "[redacted]", as fakeidp.Request.Form's secrets
+	Header   http.Header // clipped; Authorization and Cookie are replaced by "[redacted]", as fakeidp.Request.Form's secrets
 	Tenant   string      // the tid of a valid token, else ""
 	Status   int         // 0 when a fault reset the connection without an answer
 	// Code is the code of a Graph error answer ("TooManyRequests",
@@ -138,6 +138,7 @@ func New(opts *Options) (*Server, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{clock: o.Clock, keys: keys, data: map[string]*tenantData{}, logger: o.Logger}
+	s.requests.Size = (*Request).size
 	for tid, devs := range o.Devices {
 		s.tenant(tid).devices = devs
 	}
@@ -196,8 +197,10 @@ func (s *Server) CAPEM() []byte {
 // Close stops the server and waits for its requests to finish.
 func (s *Server) Close() { s.srv.Close() }
 
-// Requests returns a copy of the requests handled so far (the last 10,000),
-// oldest first.
+// Requests returns a copy of the requests handled so far, oldest first: the
+// last 10,000, fewer when they hold more than fault.MaxBytes (4 MiB) between
+// them. Values are clipped (fault.MaxTextBytes each, fault.MaxURLBytes for
+// URL, RawQuery and NextLink) and secrets redacted.
 func (s *Server) Requests() []Request { return s.requests.All() }
 
 // ResetRequests forgets the recorded requests.
