@@ -12,8 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"math/big"
 	"net"
@@ -25,6 +23,7 @@ import (
 	"time"
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
+	"github.com/tenantbridge/tenantbridge/internal/httpserver"
 )
 
 // Options configure New. Nil or zero fields mean defaults.
@@ -213,10 +212,11 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 			msiLn.Close()
 			return nil, err
 		}
-		quiet := log.New(io.Discard, "", 0) // TLS handshake noise from clients that hang up
-		es := &http.Server{Handler: s.entra, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quiet,
-			TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12}}
-		ms := &http.Server{Handler: s.msi, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quiet}
+		// The timeouts of every fake's listener; server errors (TLS
+		// handshake failures) go to the request logger, hang-ups at Debug.
+		es := httpserver.New(s.entra, s.logger, ListenerEntra, httpserver.Defaults)
+		es.TLSConfig = &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12}
+		ms := httpserver.New(s.msi, s.logger, ListenerMSI, httpserver.Defaults)
 		s.servers = []*http.Server{es, ms}
 		s.done.Add(2)
 		go func() { defer s.done.Done(); _ = es.ServeTLS(entraLn, "", "") }()

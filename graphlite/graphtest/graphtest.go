@@ -35,6 +35,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
+	"github.com/tenantbridge/tenantbridge/internal/httpserver"
 )
 
 // Options configure a Server. The zero value serves no devices and trusts no
@@ -115,8 +116,13 @@ type Server struct {
 }
 
 // New starts a Server. opts may be nil. When the listener cannot bind
-// Options.Addr, the error wraps the *net.OpError (use errors.As).
-func New(opts *Options) (*Server, error) {
+// Options.Addr, the error wraps the *net.OpError (use errors.As). The
+// listener has the timeouts of every fake's listener (a connection that
+// sends no complete header within 10 s is closed) and writes its server
+// errors, TLS handshake failures among them, to Options.Logger.
+func New(opts *Options) (*Server, error) { return newServer(opts, httpserver.Defaults) }
+
+func newServer(opts *Options, timeouts httpserver.Timeouts) (*Server, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -160,6 +166,7 @@ func New(opts *Options) (*Server, error) {
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	s.srv.Listener.Close()
 	s.srv.Listener = ln
+	httpserver.Configure(s.srv.Config, o.Logger, ListenerGraph, timeouts)
 	s.srv.StartTLS()
 	return s, nil
 }
