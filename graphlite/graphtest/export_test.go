@@ -11,7 +11,9 @@ func RequestLogBytes(s *Server) int { return s.requests.Bytes() }
 
 // NewWithTimeouts is New with listener timeouts of the test's choosing, so
 // that a test of the slowloris defence need not wait ten seconds.
-func NewWithTimeouts(opts *Options, t httpserver.Timeouts) (*Server, error) { return newServer(opts, t) }
+func NewWithTimeouts(opts *Options, t httpserver.Timeouts) (*Server, error) {
+	return newServer(opts, t)
+}
 
 // ListenerTimeouts are the timeouts the listener runs with.
 func ListenerTimeouts(s *Server) httpserver.Timeouts {
