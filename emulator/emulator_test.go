@@ -555,11 +555,40 @@ func TestLoggerSeesEveryListenerWithoutSecrets(t *testing.T) {
 	}
 }
 
-func TestIsLoopback(t *testing.T) {
-	for addr, want := range map[string]bool{"127.0.0.1": true, "127.0.0.2": true, "::1": true, "localhost": true, "0.0.0.0": false, "": false, "192.0.2.1": false, "example.com": false} {
-		if got := isLoopback(addr); got != want {
-			t.Errorf("isLoopback(%q) = %t, want %t", addr, got, want)
+func TestIsLoopbackHost(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1": true, "127.0.0.2": true, "::1": true, "[::1]": true, "localhost": true, "LOCALHOST": true,
+		"0.0.0.0": false, "::": false, "[::]": false, "": false, "192.0.2.1": false, "example.com": false, "::ffff:0.0.0.0": false} {
+		if got := IsLoopbackHost(addr); got != want {
+			t.Errorf("IsLoopbackHost(%q) = %t, want %t", addr, got, want)
 		}
+	}
+}
+
+// TestStartRefusesNonLoopback: an address that binds every interface (or
+// any that is not loopback) is refused before anything listens, unless
+// AllowNonLoopback says the caller means it. The allowed case is tried with
+// an address of TEST-NET-1 that no interface has, so that the test binds
+// nothing but loopback: it gets past the refusal and fails to listen.
+func TestStartRefusesNonLoopback(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0", "::", "192.0.2.1", "example.com"} {
+		e, err := Start(&Options{Addr: addr})
+		if err == nil {
+			e.Close()
+			t.Fatalf("Start(Addr %q) succeeded; want ErrNonLoopback", addr)
+		}
+		if !errors.Is(err, ErrNonLoopback) {
+			t.Errorf("Start(Addr %q): %v; want ErrNonLoopback", addr, err)
+		}
+	}
+	var buf syncBuffer
+	_, err := Start(&Options{Addr: "192.0.2.1", AllowNonLoopback: true, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	var le *ListenError
+	if errors.Is(err, ErrNonLoopback) || !errors.As(err, &le) {
+		t.Errorf("Start(Addr 192.0.2.1, AllowNonLoopback): %v; want a *ListenError (refusal passed, bind failed)", err)
+	}
+	e := start(t, &Options{Addr: "127.0.0.1", AllowNonLoopback: true})
+	if !strings.HasPrefix(e.AuthorityHost(), "https://127.0.0.1:") {
+		t.Errorf("authority %s", e.AuthorityHost())
 	}
 }
 
