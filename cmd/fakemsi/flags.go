@@ -11,19 +11,19 @@ import (
 // serverFlags are the flags shared by serve and exec: what to emulate, where
 // to listen, how to log. Each command registers them on its own FlagSet.
 type serverFlags struct {
-	config    string
-	mode      string
-	addr      string
+	config string
+	mode   string
+	addr   string
 	// allowNonLoopback is --allow-non-loopback: only the command line can
 	// say it, never a config file, so that a shared config cannot quietly
 	// serve tokens to the network.
 	allowNonLoopback bool
-	entraPort int
-	msiPort   int
-	graphPort int
-	caFile    string
-	faults    stringList
-	log       logFlags
+	entraPort        int
+	msiPort          int
+	graphPort        int
+	caFile           string
+	faults           stringList
+	log              logFlags
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, defaultLogLevel string) {
