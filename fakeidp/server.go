@@ -99,6 +99,7 @@ type Server struct {
 
 	faults   fault.Set
 	requests fault.Log[Request]
+	verified verifiedCache // assertions whose signature verified
 }
 
 // New starts a fake with the scenario (nil means DefaultScenario()). It

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -229,15 +230,20 @@ func (s *Server) verifyAssertion(a string, now time.Time) (claims map[string]any
 		return nil, false, badSig("Algorithm '%s' is not accepted; client assertions must be signed with RS256.", clip(hdr.Alg))
 	}
 	iss, _ := claims["iss"].(string)
-	keys, hosted := s.issuerPublicKeys(iss)
+	key, hosted := s.issuerKey(iss, hdr.Kid)
 	if hosted {
-		key := keys[hdr.Kid]
 		if key == nil {
 			return nil, true, badSig("The key '%s' was not found among the issuer's signing keys.", clip(hdr.Kid))
 		}
-		p := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation())
-		if _, err := p.Parse(a, func(*jwt.Token) (any, error) { return key, nil }); err != nil {
-			return nil, true, badSig("The signature does not verify with the key '%s'.", clip(hdr.Kid))
+		// A client presents the same assertion for every tenant until it
+		// nears expiry: its signature is checked once per key, not per
+		// request. Time and federated-credential checks still run below.
+		if !s.verified.seen(a, key) {
+			p := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation())
+			if _, err := p.Parse(a, func(*jwt.Token) (any, error) { return key, nil }); err != nil {
+				return nil, true, badSig("The signature does not verify with the key '%s'.", clip(hdr.Kid))
+			}
+			s.verified.add(a, key)
 		}
 	}
 	exp, okExp := numericDate(claims["exp"])
@@ -265,10 +271,11 @@ func numericDate(v any) (time.Time, bool) {
 	return time.Unix(int64(f), 0), true
 }
 
-// issuerPublicKeys returns the keys of an issuer the fake hosts by kid: the
-// Entra signing keys for "{URL()}/{tenant}/v2.0" (managed-identity tokens)
-// and an external issuer's key for "{URL()}/issuers/{name}".
-func (s *Server) issuerPublicKeys(iss string) (map[string]*rsa.PublicKey, bool) {
+// issuerKey returns the key kid of an issuer the fake hosts (nil when the
+// issuer has no such key): the Entra signing keys for
+// "{URL()}/{tenant}/v2.0" (managed-identity tokens) and an external issuer's
+// key for "{URL()}/issuers/{name}". hosted is false for other issuers.
+func (s *Server) issuerKey(iss, kid string) (key *rsa.PublicKey, hosted bool) {
 	rest, ok := strings.CutPrefix(iss, s.url+"/")
 	if !ok {
 		return nil, false
@@ -280,17 +287,50 @@ func (s *Server) issuerPublicKeys(iss string) (map[string]*rsa.PublicKey, bool) 
 		if k == nil {
 			return nil, false
 		}
-		return map[string]*rsa.PublicKey{k.kid: &k.priv.PublicKey}, true
+		if k.kid != kid {
+			return nil, true
+		}
+		return &k.priv.PublicKey, true
 	}
 	tenant, ok := strings.CutSuffix(rest, "/v2.0")
 	if _, known := s.tenants[tenant]; !ok || !known {
 		return nil, false
 	}
-	m := make(map[string]*rsa.PublicKey, len(s.keys))
 	for _, k := range s.keys {
-		m[k.kid] = &k.priv.PublicKey
+		if k.kid == kid {
+			return &k.priv.PublicKey, true
+		}
 	}
-	return m, true
+	return nil, true
+}
+
+// verifiedCache remembers assertions whose signature verified, each with the
+// key that verified it, so that a client presenting one assertion for many
+// tenants costs one RSA verification. A rotated key is a different
+// *rsa.PublicKey, so its assertions are verified afresh (and fail). It holds
+// at most maxVerified digests and starts over when full.
+type verifiedCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]*rsa.PublicKey
+}
+
+const maxVerified = 1024
+
+func (c *verifiedCache) seen(a string, key *rsa.PublicKey) bool {
+	d := sha256.Sum256([]byte(a))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[d] == key
+}
+
+func (c *verifiedCache) add(a string, key *rsa.PublicKey) {
+	d := sha256.Sum256([]byte(a))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxVerified {
+		c.m = make(map[[sha256.Size]byte]*rsa.PublicKey)
+	}
+	c.m[d] = key
 }
 
 // matchFIC finds a federated credential matching the assertion exactly and
