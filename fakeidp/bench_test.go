@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // The two benchmarks below measure the emulator's token throughput against
@@ -169,7 +171,7 @@ func BenchmarkIssuanceVsSigning(b *testing.B) {
 				}
 			})
 		}
-		wg.Wait()
+		testwait.Wait(b, &wg, "a chunk of benchmark ops")
 		return time.Since(t0), processCPU() - c0
 	}
 	chunk(workers, issue) // connections up

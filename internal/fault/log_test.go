@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 func TestLogKeepsTheLastRecords(t *testing.T) {
@@ -44,7 +46,7 @@ func TestLogConcurrent(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	testwait.Wait(t, &wg, "every concurrent writer finishing")
 	if n := len(l.All()); n != 4000 {
 		t.Errorf("%d records, want 4000", n)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
+	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
@@ -224,7 +224,7 @@ func Emulator(ctx context.Context, cfg EmulatorConfig) (*EmulatorResult, error) 
 					}
 					continue
 				}
-				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+				_, _ = bodylimit.Read(resp.Body, 1<<20)
 				resp.Body.Close()
 				st.hists[k].add(time.Since(t0))
 				st.status[k][resp.StatusCode]++
@@ -290,7 +290,11 @@ func tokenFrom(hc *http.Client, req *http.Request) (string, error) {
 	var body struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
+	b, err := bodylimit.Read(resp.Body, 1<<20)
+	if err == nil {
+		err = json.Unmarshal(b, &body)
+	}
+	if err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
 		return "", fmt.Errorf("status %d, %v", resp.StatusCode, err)
 	}
 	return body.AccessToken, nil
