@@ -23,6 +23,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // testTimeout bounds every request and wait of these tests.
@@ -670,4 +671,38 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+// TestTLSHandshakeErrorsReachTheLogger: plain text sent to either HTTPS
+// listener (Entra, Graph) makes a TLS handshake error, and it reaches
+// Options.Logger (what `fakemsi --log-file` writes), through the emulator's
+// redaction, not the process's stderr.
+func TestTLSHandshakeErrorsReachTheLogger(t *testing.T) {
+	var buf syncBuffer
+	e := start(t, &Options{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	for _, base := range []string{e.AuthorityHost(), e.GraphURL()} {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(testwait.Bound)
+	for !(strings.Contains(buf.String(), `"listener":"graph"`) && strings.Contains(buf.String(), `"listener":"entra"`)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("TLS handshake errors of both HTTPS listeners not logged within %s; log:\n%s", testwait.Bound, leak.Redact(buf.String(), e.IdentityHeader()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(buf.String(), "TLS handshake error"); n < 2 {
+		t.Errorf("%d TLS handshake errors logged, want 2", n)
+	}
 }
