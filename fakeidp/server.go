@@ -40,7 +40,10 @@ type Options struct {
 	// URL() and MSIURL() are then URLs of reserved names (.test) that only
 	// that transport resolves.
 	NoListener bool
-	Logger     *slog.Logger // one line per request, tokens redacted; nil discards
+	// Logger gets one line per request, tokens redacted, and the listeners'
+	// own errors (a failed TLS handshake at Warn, a hang-up at Debug),
+	// clipped and redacted; nil discards.
+	Logger *slog.Logger
 	// SigningKeyBits is the RSA modulus size of the server's signing keys.
 	// Zero means 2048, as Entra uses; the only other accepted value is 1024
 	// (rejected for anything but speed: no client checks the size of a key it

@@ -72,7 +72,9 @@ type Options struct {
 	// method, path, status, Graph error code, tenant and latency (and
 	// in_batch for the requests inside a $batch). Never the Authorization
 	// header, a token or the query. Failed requests are logged at Warn, the
-	// others at Info. nil discards.
+	// others at Info. The listener's own errors go here too (a failed TLS
+	// handshake at Warn, a client hanging up at Debug), clipped and
+	// redacted. nil discards.
 	Logger *slog.Logger
 }
 
@@ -88,7 +90,7 @@ type Request struct {
 	Time     time.Time // when it arrived, on Options.Clock
 	Listener string    // always [ListenerGraph], as in the request log's lines
 	Method   string
-	URL      string // absolute, exactly as received (path and raw query)
+	URL      string // absolute, as received (path and raw query), clipped to fault.MaxURLBytes
 	Path     string
 	RawQuery string
 	Header   http.Header // clipped; Authorization and Cookie are replaced by "[redacted]", as fakeidp.Request.Form's secrets
