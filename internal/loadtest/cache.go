@@ -113,6 +113,10 @@ func Cache(ctx context.Context, cfg CacheConfig) (*CacheResult, error) {
 	}
 	res := &CacheResult{Config: cfg}
 	var before, after runtime.MemStats
+	// Two collections: the first frees what earlier runs left, the second
+	// what sync.Pools kept in their victim caches, so that the difference
+	// below is what the cache holds.
+	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	pass := func() (Phase, error) {
@@ -131,6 +135,7 @@ func Cache(ctx context.Context, cfg CacheConfig) (*CacheResult, error) {
 	if res.Cold, err = pass(); err != nil {
 		return nil, err
 	}
+	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	res.Heap = int64(after.HeapAlloc) - int64(before.HeapAlloc)
