@@ -78,7 +78,8 @@ func BenchmarkTokenIssuance(b *testing.B) {
 func BenchmarkRS256Sign(b *testing.B) {
 	s := benchServer(b)
 	k := s.currentKey()
-	tok, err := s.accessToken(DefaultConsentedTenantID, s.apps[DefaultAppClientID], graphResource, []string{"Device.Read.All"}, time.Now())
+	graph, _ := s.lookupResource(graphResource)
+	tok, err := s.accessToken(DefaultConsentedTenantID, s.apps[DefaultAppClientID], graph, []string{"Device.Read.All"}, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -134,7 +135,8 @@ func BenchmarkIssuanceVsSigning(b *testing.B) {
 	c := s.Client()
 	u := s.URL() + "/" + DefaultConsentedTenantID + "/oauth2/v2.0/token"
 	k := s.currentKey()
-	tok, err := s.accessToken(DefaultConsentedTenantID, s.apps[DefaultAppClientID], graphResource, []string{"Device.Read.All"}, time.Now())
+	graph, _ := s.lookupResource(graphResource)
+	tok, err := s.accessToken(DefaultConsentedTenantID, s.apps[DefaultAppClientID], graph, []string{"Device.Read.All"}, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -48,19 +47,19 @@ func newSigningKey(cn string, bits int, now time.Time) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fakeidp: self-signing key certificate: %w", err)
 	}
+	// As Entra's keys: the kid is the x5t, the certificate's SHA-1
+	// thumbprint in base64url, so it changes with rotation and never
+	// collides between two keys.
 	sum1 := sha1.Sum(der)
-	// The kid is derived from the public key, so it changes with rotation and
-	// never collides between two keys.
-	pub := x509.MarshalPKCS1PublicKey(&priv.PublicKey)
-	sum := sha256.Sum256(pub)
+	x5t := base64.RawURLEncoding.EncodeToString(sum1[:])
 	// rsa.GenerateKey has precomputed the CRT values; Precompute again is a
 	// no-op that keeps it so if the key ever comes from elsewhere.
 	priv.Precompute()
 	k := &signingKey{
-		kid:  base64.RawURLEncoding.EncodeToString(sum[:15]),
+		kid:  x5t,
 		priv: priv,
 		cert: der,
-		x5t:  base64.RawURLEncoding.EncodeToString(sum1[:]),
+		x5t:  x5t,
 	}
 	// The header golang-jwt would write (json.Marshal of its header map:
 	// sorted keys), encoded once instead of for every token.

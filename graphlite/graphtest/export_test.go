@@ -1,10 +1,13 @@
 package graphtest
 
-import "github.com/tenantbridge/tenantbridge/internal/httpserver"
+import (
+	"github.com/tenantbridge/tenantbridge/internal/httpserver"
+	"github.com/tenantbridge/tenantbridge/internal/jwks"
+)
 
 // KeysRefetchInterval lets the external tests move their clock past the
 // refetch interval without repeating its value.
-const KeysRefetchInterval = keysRefetchInterval
+const KeysRefetchInterval = jwks.RefetchInterval
 
 // RequestLogBytes is what the request log holds by its estimate.
 func RequestLogBytes(s *Server) int { return s.requests.Bytes() }

@@ -26,8 +26,8 @@ import (
 type Fault struct {
 	// Endpoint names the requests it applies to: fakeidp's "token",
 	// "openid", "keys", "discovery", "appservice", "imds" or "msi" (both
-	// managed-identity endpoints), or graphtest's "graph". "" matches every
-	// request of the server the fault is added to.
+	// managed-identity endpoints), graphtest's "graph" or armtest's "arm".
+	// "" matches every request of the server the fault is added to.
 	Endpoint string
 	// Path, when set, limits the fault to requests whose URL path contains
 	// it, e.g. "/devices/$count" or one tenant's ID.
@@ -87,13 +87,14 @@ const (
 	EndpointIMDS       = "imds"       // fakeidp: /metadata/identity/oauth2/token
 	EndpointMSI        = "msi"        // fakeidp: both managed-identity endpoints
 	EndpointGraph      = "graph"      // graphtest: every Graph request
+	EndpointARM        = "arm"        // armtest: every Azure Resource Manager request
 )
 
 // endpoints are the names a spec may start with, in the order error messages
 // list them.
 var endpoints = []string{
 	EndpointToken, EndpointOpenID, EndpointKeys, EndpointDiscovery,
-	EndpointAppService, EndpointIMDS, EndpointMSI, EndpointGraph,
+	EndpointAppService, EndpointIMDS, EndpointMSI, EndpointGraph, EndpointARM,
 }
 
 // matches tells whether a request to endpoint (a server's own name for what

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tenantbridge/tenantbridge/internal/leak"
+	"github.com/tenantbridge/tenantbridge/internal/tlshint"
 )
 
 // Timeouts of a listener.
@@ -34,21 +35,24 @@ type Timeouts struct {
 var Defaults = Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Idle: 90 * time.Second}
 
 // Configure sets srv's timeouts and routes its error log to logger (nil
-// discards) with the attribute listener=name.
-func Configure(srv *http.Server, logger *slog.Logger, name string, t Timeouts) {
+// discards) with the attribute listener=name. hint, for a TLS listener, is
+// the tlshint.Watcher of its TLS config: a handshake the client refused is
+// logged by it, as one warning naming the CA variable that client reads,
+// instead of the generic line; nil logs every line generically.
+func Configure(srv *http.Server, logger *slog.Logger, name string, t Timeouts, hint *tlshint.Watcher) {
 	srv.ReadHeaderTimeout = t.ReadHeader
 	srv.ReadTimeout = t.Read
 	srv.IdleTimeout = t.Idle
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	srv.ErrorLog = log.New(&errorWriter{logger: logger, listener: name}, "", 0)
+	srv.ErrorLog = log.New(&errorWriter{logger: logger, listener: name, hint: hint}, "", 0)
 }
 
 // New is an *http.Server for h, configured by [Configure].
-func New(h http.Handler, logger *slog.Logger, name string, t Timeouts) *http.Server {
+func New(h http.Handler, logger *slog.Logger, name string, t Timeouts, hint *tlshint.Watcher) *http.Server {
 	srv := &http.Server{Handler: h}
-	Configure(srv, logger, name, t)
+	Configure(srv, logger, name, t, hint)
 	return srv
 }
 
@@ -60,9 +64,13 @@ const maxLineBytes = 512
 type errorWriter struct {
 	logger   *slog.Logger
 	listener string
+	hint     *tlshint.Watcher
 }
 
 func (w *errorWriter) Write(p []byte) (int, error) {
+	if w.hint != nil && w.hint.Handle(p) {
+		return len(p), nil
+	}
 	level := slog.LevelWarn
 	if hangUp(p) {
 		// A client that hangs up mid-handshake (a port probe, a client

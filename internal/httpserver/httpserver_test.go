@@ -11,7 +11,7 @@ import (
 func TestConfigure(t *testing.T) {
 	var buf bytes.Buffer
 	srv := New(nil, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), "graph",
-		Timeouts{ReadHeader: time.Second, Read: 2 * time.Second, Idle: 3 * time.Second})
+		Timeouts{ReadHeader: time.Second, Read: 2 * time.Second, Idle: 3 * time.Second}, nil)
 	if srv.ReadHeaderTimeout != time.Second || srv.ReadTimeout != 2*time.Second || srv.IdleTimeout != 3*time.Second {
 		t.Errorf("timeouts %v %v %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout)
 	}
@@ -33,5 +33,5 @@ func TestConfigure(t *testing.T) {
 	}
 
 	// A nil logger discards.
-	New(nil, nil, "msi", Defaults).ErrorLog.Print("anything")
+	New(nil, nil, "msi", Defaults, nil).ErrorLog.Print("anything")
 }

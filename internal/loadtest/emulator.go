@@ -27,7 +27,9 @@ type EmulatorConfig struct {
 }
 
 // Request kinds of the emulator run, in the order clients take turns.
-var kinds = []string{"managed identity", "token", "graph"}
+var kinds = []string{"managed identity", "token", "graph", "arm"}
+
+const nKinds = 4
 
 // KindResult is what one kind of request got.
 type KindResult struct {
@@ -112,7 +114,7 @@ func (r *EmulatorResult) String() string {
 
 // Emulator runs the emulator load: cfg.Clients clients, each with its own
 // connections (HTTP/1.1 keep-alive, as separate programs would have), taking
-// turns at managed-identity, token and Graph requests, for cfg.Duration.
+// turns at managed-identity, token, Graph and ARM requests, for cfg.Duration.
 func Emulator(ctx context.Context, cfg EmulatorConfig) (*EmulatorResult, error) {
 	if cfg.Clients <= 0 || cfg.Duration <= 0 {
 		return nil, errors.New("loadtest: emulator run needs clients and a duration")
@@ -143,15 +145,26 @@ func Emulator(ctx context.Context, cfg EmulatorConfig) (*EmulatorResult, error) 
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: fetching a Graph token: %w", err)
 	}
+	armForm := url.Values{
+		"client_assertion":      {assertionTok},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+		"client_id":             {tn.App.ClientID},
+		"grant_type":            {"client_credentials"},
+		"scope":                 {"https://management.azure.com/.default"},
+	}.Encode()
+	armTok, err := accessToken(ctx, emu.Client(), tokenURL, armForm)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: fetching an ARM token: %w", err)
+	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(emu.CAPEM())
 
 	type clientStats struct {
-		hists   [3]hist
-		status  [3]map[int]uint64
-		errs    [3]uint64
-		first   [3]string
-		fivexxx [3]uint64
+		hists   [nKinds]hist
+		status  [nKinds]map[int]uint64
+		errs    [nKinds]uint64
+		first   [nKinds]string
+		fivexxx [nKinds]uint64
 	}
 	res := &EmulatorResult{Config: cfg}
 	var (
@@ -159,7 +172,7 @@ func Emulator(ctx context.Context, cfg EmulatorConfig) (*EmulatorResult, error) 
 		mu    sync.Mutex
 		total clientStats
 	)
-	for i := range 3 {
+	for i := range nKinds {
 		total.status[i] = map[int]uint64{}
 	}
 	start := time.Now()
@@ -194,14 +207,14 @@ func Emulator(ctx context.Context, cfg EmulatorConfig) (*EmulatorResult, error) 
 			defer tr.CloseIdleConnections()
 			hc := &http.Client{Transport: tr, Timeout: time.Minute}
 			var st clientStats
-			for i := range 3 {
+			for i := range nKinds {
 				st.status[i] = map[int]uint64{}
 			}
 			for n := c; ; n++ {
 				if !time.Now().Before(deadline) || runCtx.Err() != nil {
 					break
 				}
-				k := n % 3
+				k := n % nKinds
 				var req *http.Request
 				switch k {
 				case 0:
@@ -213,6 +226,9 @@ func Emulator(ctx context.Context, cfg EmulatorConfig) (*EmulatorResult, error) 
 				case 2:
 					req, _ = http.NewRequestWithContext(runCtx, http.MethodGet, emu.GraphURL()+"/devices?$top=5", nil)
 					req.Header.Set("Authorization", "Bearer "+graphTok)
+				case 3:
+					req, _ = http.NewRequestWithContext(runCtx, http.MethodGet, emu.ARMURL()+"/subscriptions?api-version=2022-12-01", nil)
+					req.Header.Set("Authorization", "Bearer "+armTok)
 				}
 				t0 := time.Now()
 				resp, err := hc.Do(req)
@@ -220,7 +236,7 @@ func Emulator(ctx context.Context, cfg EmulatorConfig) (*EmulatorResult, error) 
 					st.hists[k].add(time.Since(t0))
 					st.errs[k]++
 					if st.first[k] == "" {
-						st.first[k] = leak.Clip(err.Error(), 300, assertionTok, graphTok, emu.IdentityHeader())
+						st.first[k] = leak.Clip(err.Error(), 300, assertionTok, graphTok, armTok, emu.IdentityHeader())
 					}
 					continue
 				}
@@ -234,7 +250,7 @@ func Emulator(ctx context.Context, cfg EmulatorConfig) (*EmulatorResult, error) 
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			for i := range 3 {
+			for i := range nKinds {
 				total.hists[i].merge(&st.hists[i])
 				for s, n := range st.status[i] {
 					total.status[i][s] += n

@@ -8,7 +8,8 @@
 //     the token requests upstream are one per distinct key plus the
 //     refreshes the token lifetime implies, no more.
 //   - [Emulator]: the emulator under many concurrent clients, each on its
-//     own connections, mixing managed-identity, token and Graph requests.
+//     own connections, mixing managed-identity, token, Graph and ARM
+//     requests.
 //     Criteria: no 5xx (no fault is set), no transport error, a stable RSS.
 //   - [Cache]: the federated token cache filled with very many tenants
 //     through a transport that answers at once. Reported: time, allocations
