@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/tlshint"
 )
 
 func TestConfigure(t *testing.T) {
@@ -34,4 +36,25 @@ func TestConfigure(t *testing.T) {
 
 	// A nil logger discards.
 	New(nil, nil, "msi", Defaults, nil).ErrorLog.Print("anything")
+}
+
+// TestHintTakesRefusals: with a tlshint.Watcher, a handshake the client
+// refused is logged once, as tlshint's warning naming the CA variable, not
+// also as a generic line; other lines still are.
+func TestHintTakesRefusals(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	srv := New(nil, logger, "graph", Defaults, tlshint.New(logger, "graph"))
+	srv.ErrorLog.Print("http: TLS handshake error from 127.0.0.1:1: remote error: tls: bad certificate")
+	srv.ErrorLog.Print("http: TLS handshake error from 127.0.0.1:2: client sent an HTTP request to an HTTPS server")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2: %q", len(lines), buf.String())
+	}
+	if !strings.Contains(lines[0], "TLS handshake refused by the client") || strings.Contains(lines[0], "http server error") {
+		t.Errorf("refusal logged as %q", lines[0])
+	}
+	if !strings.Contains(lines[1], "http server error") || !strings.Contains(lines[1], "HTTPS server") {
+		t.Errorf("other error logged as %q", lines[1])
+	}
 }
