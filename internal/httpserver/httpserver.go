@@ -23,8 +23,7 @@ type Timeouts struct {
 	// ReadHeader bounds the TLS handshake and the request's header: what a
 	// slowloris client stretches.
 	ReadHeader time.Duration
-	// Read bounds reading a whole request, body included; 0 means no
-	// bound (see Defaults).
+	// Read bounds reading a whole request, body included.
 	Read time.Duration
 	// Idle closes a keep-alive connection with no request in flight.
 	Idle time.Duration
@@ -32,11 +31,8 @@ type Timeouts struct {
 
 // Defaults are the timeouts of every listener of the fakes. Idle is longer
 // than the 30 s their clients keep idle connections, so that a server never
-// closes a connection a client is about to reuse. Read is 0: with HTTP/2,
-// net/http's ReadTimeout arms a timer per stream that kept the connection of
-// a request the client had abandoned alive past the fault matrix's settle
-// bound under load; request bodies are bounded in size instead (1 MiB).
-var Defaults = Timeouts{ReadHeader: 10 * time.Second, Idle: 90 * time.Second}
+// closes a connection a client is about to reuse.
+var Defaults = Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Idle: 90 * time.Second}
 
 // Configure sets srv's timeouts and routes its error log to logger (nil
 // discards) with the attribute listener=name. hint, for a TLS listener, is
