@@ -40,8 +40,11 @@ func ParseFault(spec string) (Fault, error) {
 	if err != nil {
 		return Fault{}, fmt.Errorf("fakeidp: %w", err)
 	}
-	if f.Endpoint == fault.EndpointGraph {
+	switch f.Endpoint {
+	case fault.EndpointGraph:
 		return Fault{}, fmt.Errorf("fakeidp: fault %q: graph faults are for the fake Graph (graphtest.ParseFault); fakeidp's endpoints are token, openid, keys, discovery, appservice, imds, msi and *", spec)
+	case fault.EndpointARM:
+		return Fault{}, fmt.Errorf("fakeidp: fault %q: arm faults are for the fake Resource Manager (armtest.ParseFault); fakeidp's endpoints are token, openid, keys, discovery, appservice, imds, msi and *", spec)
 	}
 	return f, nil
 }
