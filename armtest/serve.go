@@ -43,12 +43,10 @@ type recordKey struct{}
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	began := time.Now() // real time: the latency is what the client waited
-	h := r.Header.Clone()
-	if h.Get("Authorization") != "" {
-		h.Set("Authorization", "[redacted]")
-	}
-	rec := Request{Time: s.clock(), Listener: ListenerARM, Method: r.Method, URL: s.URL() + r.URL.RequestURI(),
-		Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: h}
+	rec := Request{Time: s.clock(), Listener: ListenerARM, Method: leak.Clip(r.Method, 16),
+		URL:  leak.Clip(s.URL()+r.URL.RequestURI(), maxRecordedURL),
+		Path: leak.Clip(r.URL.Path, maxRecordedURL), RawQuery: leak.Clip(r.URL.RawQuery, maxRecordedURL),
+		Header: recordedHeader(r.Header)}
 	r = r.WithContext(context.WithValue(r.Context(), recordKey{}, &rec))
 	sw := &statusWriter{ResponseWriter: w}
 	// Deferred, so that a fault that resets the connection (a panic with
@@ -59,6 +57,34 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(r.Context(), rec, time.Since(began))
 	}()
 	s.handle(sw, r, &rec)
+}
+
+// What a Request record keeps of a request, so that the log (10,000 records)
+// stays bounded whatever a client sends: URL parts clipped, at most
+// maxRecordedHeaders header values of at most maxRecordedValue bytes each,
+// every value through leak.Clip (no JWT, no control character).
+const (
+	maxRecordedURL     = 2048
+	maxRecordedHeaders = 32
+	maxRecordedValue   = 256
+)
+
+func recordedHeader(in http.Header) http.Header {
+	out := make(http.Header, min(len(in), maxRecordedHeaders))
+	n := 0
+	for k, vs := range in {
+		for _, v := range vs {
+			if n == maxRecordedHeaders {
+				return out
+			}
+			n++
+			if http.CanonicalHeaderKey(k) == "Authorization" {
+				v = "[redacted]"
+			}
+			out[k] = append(out[k], leak.Clip(v, maxRecordedValue))
+		}
+	}
+	return out
 }
 
 // handle checks what ARM checks before routing, in its order: the
