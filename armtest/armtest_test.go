@@ -20,6 +20,7 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/armtest"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // redact formats a value for a failure message with tokens hidden.
@@ -109,6 +110,14 @@ func newServer(t *testing.T, o *armtest.Options) (*armtest.Server, *clock) {
 	return s, clk
 }
 
+// client is the server's client with every request bounded in time, so that
+// a fake that hangs fails the test instead of hanging it.
+func client(s *armtest.Server) *http.Client {
+	c := s.Client()
+	c.Timeout = testwait.Bound
+	return c
+}
+
 type answer struct {
 	status int
 	header http.Header
@@ -124,7 +133,7 @@ func call(t *testing.T, s *armtest.Server, method, u, tok string) answer {
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := s.Client().Do(req)
+	resp, err := client(s).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, req.URL.Path, err)
 	}
@@ -288,7 +297,7 @@ func TestTokenValidation(t *testing.T) {
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}
-			resp, err := s.Client().Do(req)
+			resp, err := client(s).Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -484,7 +493,7 @@ func TestRequestLogIsBounded(t *testing.T) {
 	for i := range 100 {
 		req.Header.Add("X-Many", strings.Repeat("m", i))
 	}
-	resp, err := s.Client().Do(req)
+	resp, err := client(s).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,7 +516,7 @@ func TestRequestLogIsBounded(t *testing.T) {
 	// A token echoed in a small header or the query is hidden too.
 	req, _ = http.NewRequest("GET", s.URL()+"/subscriptions?api-version=2022-12-01&leak="+tok, nil)
 	req.Header.Set("X-Echo", tok)
-	resp, err = s.Client().Do(req)
+	resp, err = client(s).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
