@@ -15,6 +15,7 @@ type serverFlags struct {
 	entraPort int
 	msiPort   int
 	graphPort int
+	armPort   int
 	caFile    string
 	faults    stringList
 	log       logFlags
@@ -27,6 +28,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultLogLevel string) {
 	fs.IntVar(&f.entraPort, "entra-port", 0, "`port` of the Entra HTTPS listener (default: a free port)")
 	fs.IntVar(&f.msiPort, "msi-port", 0, "`port` of the managed-identity HTTP listener (default: a free port)")
 	fs.IntVar(&f.graphPort, "graph-port", 0, "`port` of the Graph HTTPS listener (default: a free port)")
+	fs.IntVar(&f.armPort, "arm-port", 0, "`port` of the Azure Resource Manager HTTPS listener (default: a free port)")
 	fs.StringVar(&f.caFile, "ca-file", "", "write the CA bundle to `PATH` (default: a file in a temporary directory, removed on exit)")
 	fs.Var(&f.faults, "fault", "inject a fault, e.g. 'token:429:retry-after=2:count=3' or 'graph:503:count=1' (repeatable; see docs/fakemsi.md)")
 	fs.StringVar(&f.log.format, "log-format", "text", "request log format: text or json")
@@ -44,7 +46,7 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 	if f.mode != "" && !emulator.Mode(f.mode).Valid() {
 		return emulator.Options{}, usagef("--mode: %q is not one of %s", f.mode, modeNames())
 	}
-	for name, p := range map[string]int{"entra-port": f.entraPort, "msi-port": f.msiPort, "graph-port": f.graphPort} {
+	for name, p := range map[string]int{"entra-port": f.entraPort, "msi-port": f.msiPort, "graph-port": f.graphPort, "arm-port": f.armPort} {
 		if p < 0 || p > 65535 {
 			return emulator.Options{}, usagef("--%s: %d is not a TCP port", name, p)
 		}
@@ -68,7 +70,7 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 		opts.Mode = emulator.Mode(f.mode)
 	}
 	opts.Addr = firstNonEmpty(f.addr, o.Addr)
-	opts.EntraPort, opts.MSIPort, opts.GraphPort = o.EntraPort, o.MSIPort, o.GraphPort
+	opts.EntraPort, opts.MSIPort, opts.GraphPort, opts.ARMPort = o.EntraPort, o.MSIPort, o.GraphPort, o.ARMPort
 	opts.CAFile = f.caFile
 	// Config faults first: they describe the scenario; flags add to them.
 	opts.Faults = append(opts.Faults, faults...)
@@ -80,6 +82,9 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 	}
 	if set["graph-port"] {
 		opts.GraphPort = f.graphPort
+	}
+	if set["arm-port"] {
+		opts.ARMPort = f.armPort
 	}
 	return opts, nil
 }
