@@ -115,7 +115,7 @@ func oneLine(s string) string {
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprint(w, `fakemsi: an offline emulator of Microsoft Entra, Azure managed identity and Microsoft Graph.
+	fmt.Fprint(w, `fakemsi: an offline emulator of Microsoft Entra, Azure managed identity, Microsoft Graph and Azure Resource Manager.
 
 Usage:
 `)
