@@ -265,7 +265,7 @@ func TestTokenValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged := func() string {
-		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"aud": armtest.Audiences[0], "iss": "https://sts.windows.net/" + tenantA + "/", "tid": tenantA, "exp": testNow.Add(time.Hour).Unix()})
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"aud": armtest.Audiences()[0], "iss": "https://sts.windows.net/" + tenantA + "/", "tid": tenantA, "exp": testNow.Add(time.Hour).Unix()})
 		tok.Header["kid"] = testKid
 		s, err := tok.SignedString(other)
 		if err != nil {
@@ -287,7 +287,7 @@ func TestTokenValidation(t *testing.T) {
 		{"expired", "Bearer " + token(t, tenantA, func(c jwt.MapClaims) { c["exp"] = testNow.Add(-10 * time.Minute).Unix() }), "ExpiredAuthenticationToken"},
 		{"not yet valid", "Bearer " + token(t, tenantA, func(c jwt.MapClaims) { c["nbf"] = testNow.Add(10 * time.Minute).Unix() }), "InvalidAuthenticationToken"},
 		{"HS256", "Bearer " + func() string {
-			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"aud": armtest.Audiences[0]}).SignedString([]byte("k"))
+			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"aud": armtest.Audiences()[0]}).SignedString([]byte("k"))
 			return s
 		}(), "InvalidAuthenticationToken"},
 	}
@@ -317,7 +317,15 @@ func TestTokenValidation(t *testing.T) {
 			}
 		})
 	}
-	for _, aud := range armtest.Audiences {
+	if a := armtest.Audiences(); len(a) != 4 {
+		t.Errorf("Audiences() = %v, want ARM's four", a)
+	} else {
+		a[0] = "changed"
+		if armtest.Audiences()[0] == "changed" {
+			t.Error("Audiences returns the package's own slice")
+		}
+	}
+	for _, aud := range armtest.Audiences() {
 		if a := call(t, s, "GET", s.URL()+"/subscriptions?api-version=2022-12-01", token(t, tenantA, func(c jwt.MapClaims) { c["aud"] = aud })); a.status != 200 {
 			t.Errorf("audience %s: status %d, want 200", aud, a.status)
 		}
