@@ -415,8 +415,9 @@ func (s *Server) accessToken(tenant string, app *App, res resolvedResource, role
 	return s.currentKey().sign(claims)
 }
 
-// v1Issuer is the issuer of v1 access tokens for tenant, the same in every
-// cloud deployment of the fake: resource servers (graphtest, armtest) check it.
+// v1Issuer is the issuer of v1 access tokens for tenant, the public cloud's
+// (whatever host the fake listens on): resource servers (graphtest, armtest)
+// check it.
 func v1Issuer(tenant string) string { return "https://sts.windows.net/" + tenant + "/" }
 
 // randomID is a 16-byte random base64url string (uti, jti).
