@@ -33,6 +33,7 @@
 package armtest
 
 import (
+	"crypto/tls"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -47,6 +48,8 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
 	"github.com/tenantbridge/tenantbridge/internal/jwks"
+	"github.com/tenantbridge/tenantbridge/internal/localca"
+	"github.com/tenantbridge/tenantbridge/internal/tlshint"
 )
 
 // Options configure a Server. The zero value serves no subscriptions and
@@ -82,6 +85,10 @@ type Options struct {
 	// code, tenant and latency; never the Authorization header, a token or
 	// the query. nil discards.
 	Logger *slog.Logger
+	// CA, when set, issues the server's TLS certificate (and CAPEM returns
+	// it) instead of httptest's own: a persistent CA that the OS trust store
+	// holds (`fakemsi ca install`). Its PrivateKey must be a crypto.Signer.
+	CA *tls.Certificate
 }
 
 // Tenant is a directory as GET /tenants shows it.
@@ -132,6 +139,7 @@ const ListenerARM = "arm"
 
 // Server is a running fake ARM. Its methods are safe for concurrent use.
 type Server struct {
+	caPEM    []byte // Options.CA's certificate; nil: httptest's
 	srv      *httptest.Server
 	clock    func() time.Time
 	keys     *jwks.Keys
@@ -209,9 +217,26 @@ func New(opts *Options) (*Server, error) {
 	// hold a connection for ever.
 	s.srv.Config.ReadHeaderTimeout = 10 * time.Second
 	s.srv.Config.IdleTimeout = 60 * time.Second
-	// TLS handshake failures (a client that does not trust the CA) go to
-	// the Logger, at warn, instead of the process's stderr.
-	s.srv.Config.ErrorLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
+	if o.CA != nil {
+		var ip net.IP
+		if ta, ok := ln.Addr().(*net.TCPAddr); ok {
+			ip = ta.IP
+		}
+		leaf, err := localca.Leaf(*o.CA, ip)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("armtest: Options.CA: %w", err)
+		}
+		s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
+		s.caPEM = localca.PEM(*o.CA)
+	}
+	// A client that does not trust the CA is logged at warn, with the CA
+	// variable it reads, instead of on the process's stderr; other
+	// handshake noise (clients that hang up) is dropped, as in fakeidp and
+	// graphtest.
+	hint := tlshint.New(o.Logger, ListenerARM)
+	s.srv.TLS = hint.Config(s.srv.TLS)
+	s.srv.Config.ErrorLog = hint.ErrorLog()
 	s.srv.StartTLS()
 	return s, nil
 }
@@ -231,6 +256,9 @@ func (s *Server) Client() *http.Client { return s.srv.Client() }
 // CAPEM returns the server's certificate in PEM, for SSL_CERT_FILE or other
 // processes that must trust it.
 func (s *Server) CAPEM() []byte {
+	if s.caPEM != nil {
+		return append([]byte(nil), s.caPEM...)
+	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 }
 

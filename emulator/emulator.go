@@ -51,6 +51,12 @@ type Options struct {
 	// CAFile, when set, is where the CA bundle is written instead of Dir.
 	// Close leaves it: it belongs to the caller.
 	CAFile string
+	// CA, when set, issues the TLS certificates of every HTTPS listener, and
+	// the CA bundle holds it alone: a persistent CA that the OS trust store
+	// holds (`fakemsi ca install`, `fakemsi --local-ca`), for Go on macOS and
+	// Windows, which ignores SSL_CERT_FILE. nil: each server makes its own
+	// CA per run. Its PrivateKey must be a crypto.Signer.
+	CA *tls.Certificate
 
 	// TokenLifetime of the access tokens Entra issues; 0 means fakeidp's
 	// default, 75 minutes (see [fakeidp.Options].TokenLifetime).
@@ -174,6 +180,7 @@ func (e *Emulator) start(o *Options) (err error) {
 		TokenLifetime:  o.TokenLifetime,
 		SigningKeyBits: o.SigningKeyBits,
 		Logger:         logger,
+		CA:             o.CA,
 	})
 	if err != nil {
 		// fakeidp validates the scenario first: a scenario mistake is
@@ -200,6 +207,7 @@ func (e *Emulator) start(o *Options) (err error) {
 		Clock:     o.Clock,
 		Addr:      graphAddr,
 		Logger:    logger, // one log for every listener
+		CA:        o.CA,
 	})
 	if err != nil {
 		return listenError(map[string]string{graphAddr: ListenerGraph}, err)
@@ -221,6 +229,7 @@ func (e *Emulator) start(o *Options) (err error) {
 		Clock:         o.Clock,
 		Addr:          armAddr,
 		Logger:        logger,
+		CA:            o.CA,
 	})
 	if err != nil {
 		return listenError(map[string]string{armAddr: ListenerARM}, err)
@@ -230,8 +239,11 @@ func (e *Emulator) start(o *Options) (err error) {
 	}
 
 	// Three CAs, fakeidp's, graphtest's and armtest's (httptest's): one
-	// bundle for all.
+	// bundle for all; or the one CA of Options.CA.
 	e.caPEM = slices.Concat(e.idp.CAPEM(), e.graph.CAPEM(), e.arm.CAPEM())
+	if o.CA != nil {
+		e.caPEM = e.idp.CAPEM()
+	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(e.caPEM)
 	e.client = &http.Client{Transport: &http.Transport{
@@ -280,6 +292,8 @@ func (e *Emulator) buildEnv() Env {
 			{"IDENTITY_HEADER", e.idp.IdentityHeader()},
 			{"MSI_ENDPOINT", e.idp.AppServiceEndpoint()},
 			{"MSI_SECRET", e.idp.IdentityHeader()},
+			{"WEBSITE_SITE_NAME", siteName(e.idp.Scenario().ManagedIdentities)},
+			{"APPSETTING_WEBSITE_SITE_NAME", siteName(e.idp.Scenario().ManagedIdentities)},
 		}
 	case ModeIMDS:
 		env = Env{{"AZURE_POD_IDENTITY_AUTHORITY_HOST", e.idp.IMDSEndpoint()}}
@@ -293,6 +307,10 @@ func (e *Emulator) buildEnv() Env {
 		Var{"AZURE_ADDITIONALLY_ALLOWED_TENANTS", "*"},
 		Var{"SSL_CERT_FILE", e.caFile},
 		Var{"NODE_EXTRA_CA_CERTS", e.caFile},
+		Var{"REQUESTS_CA_BUNDLE", e.caFile},
+		Var{"CURL_CA_BUNDLE", e.caFile},
+		Var{"TENANTBRIDGE_GRAPH_URL", e.GraphURL()},
+		Var{"TENANTBRIDGE_ARM_URL", e.ARMURL()},
 		Var{"FAKEMSI_TENANTS", strings.Join(e.tenancy.RemoteIDs(), ",")},
 		Var{"FAKEMSI_GRAPH_URL", e.GraphURL()},
 		Var{"FAKEMSI_ARM_URL", e.ARMURL()},

@@ -222,14 +222,20 @@ func TestEnvMatchesTheEmulator(t *testing.T) {
 				"AZURE_ADDITIONALLY_ALLOWED_TENANTS": "*",
 				"SSL_CERT_FILE":                      e.CAFile(),
 				"NODE_EXTRA_CA_CERTS":                e.CAFile(),
+				"REQUESTS_CA_BUNDLE":                 e.CAFile(),
+				"CURL_CA_BUNDLE":                     e.CAFile(),
 				"FAKEMSI_TENANTS":                    strings.Join(tn.RemoteIDs(), ","),
 				"FAKEMSI_GRAPH_URL":                  e.GraphURL(),
+				"TENANTBRIDGE_GRAPH_URL":             e.GraphURL(),
 				"FAKEMSI_ARM_URL":                    e.ARMURL(),
+				"TENANTBRIDGE_ARM_URL":               e.ARMURL(),
 			}
 			switch mode {
 			case ModeAppService:
 				want["IDENTITY_ENDPOINT"], want["IDENTITY_HEADER"] = e.AppServiceEndpoint(), e.IdentityHeader()
 				want["MSI_ENDPOINT"], want["MSI_SECRET"] = e.AppServiceEndpoint(), e.IdentityHeader()
+				// The default scenario's Function App, from its identity's resource ID.
+				want["WEBSITE_SITE_NAME"], want["APPSETTING_WEBSITE_SITE_NAME"] = "func-tenantbridge", "func-tenantbridge"
 			case ModeIMDS:
 				want["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = e.IMDSEndpoint()
 			case ModeWorkload:

@@ -20,10 +20,14 @@ const (
 
 // API versions the fake's managed-identity endpoints speak.
 const (
-	appServiceAPIVersion     = "2019-08-01"
-	appServiceLegacyVersion  = "2017-09-01"
-	imdsAPIVersion           = "2018-02-01"
-	appServiceLegacyDateForm = "01/02/2006 03:04:05 PM -07:00"
+	appServiceAPIVersion    = "2019-08-01"
+	appServiceLegacyVersion = "2017-09-01"
+	imdsAPIVersion          = "2018-02-01"
+	// appServiceLegacyDateForm is expires_on of 2017-09-01 as App Service on
+	// Linux sends it ("05/22/2021 17:14:33 +00:00"): a 24-hour clock. The
+	// Azure CLI's parser (msrestazure, `az login --identity`) accepts only
+	// this form; an "… 05:14:33 PM …" form crashes it.
+	appServiceLegacyDateForm = "01/02/2006 15:04:05 -07:00"
 )
 
 func (s *Server) msiHandler() http.Handler {
@@ -49,7 +53,8 @@ func appServiceError(w http.ResponseWriter, status int, msg string) {
 
 // appService is GET /msi/token: 2019-08-01 authenticates with the
 // X-IDENTITY-HEADER header and answers expires_on as epoch seconds;
-// 2017-09-01 uses the "secret" header and a date-form expires_on.
+// 2017-09-01 uses the "secret" header and a date-form expires_on; both carry
+// the identity's client_id, as the real responses do.
 func (s *Server) appService(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	info := infoFrom(r.Context())
@@ -111,6 +116,7 @@ func (s *Server) appService(w http.ResponseWriter, r *http.Request) {
 			"expires_on":   exp.UTC().Format(appServiceLegacyDateForm),
 			"resource":     resource,
 			"token_type":   "Bearer",
+			"client_id":    id.ClientID,
 		})
 		return
 	}

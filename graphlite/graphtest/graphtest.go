@@ -22,6 +22,7 @@
 package graphtest
 
 import (
+	"crypto/tls"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -36,6 +37,8 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
 	"github.com/tenantbridge/tenantbridge/internal/jwks"
+	"github.com/tenantbridge/tenantbridge/internal/localca"
+	"github.com/tenantbridge/tenantbridge/internal/tlshint"
 )
 
 // Options configure a Server. The zero value serves no devices and trusts no
@@ -74,6 +77,10 @@ type Options struct {
 	// header, a token or the query. Failed requests are logged at Warn, the
 	// others at Info. nil discards.
 	Logger *slog.Logger
+	// CA, when set, issues the server's TLS certificate (and CAPEM returns
+	// it) instead of httptest's own: a persistent CA that the OS trust store
+	// holds (`fakemsi ca install`). Its PrivateKey must be a crypto.Signer.
+	CA *tls.Certificate
 }
 
 // Request is one request the server handled, for assertions. The
@@ -100,6 +107,7 @@ type Request struct {
 
 // Server is a running fake Graph. Its methods are safe for concurrent use.
 type Server struct {
+	caPEM  []byte // Options.CA's certificate; nil: httptest's
 	srv    *httptest.Server
 	clock  func() time.Time
 	keys   *jwks.Keys
@@ -155,6 +163,24 @@ func New(opts *Options) (*Server, error) {
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	s.srv.Listener.Close()
 	s.srv.Listener = ln
+	if o.CA != nil {
+		var ip net.IP
+		if ta, ok := ln.Addr().(*net.TCPAddr); ok {
+			ip = ta.IP
+		}
+		leaf, err := localca.Leaf(*o.CA, ip)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("graphtest: Options.CA: %w", err)
+		}
+		s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
+		s.caPEM = localca.PEM(*o.CA)
+	}
+	// A client that refuses the certificate is logged at warn with the CA
+	// variable it reads; other handshake noise is dropped.
+	hint := tlshint.New(o.Logger, ListenerGraph)
+	s.srv.TLS = hint.Config(s.srv.TLS)
+	s.srv.Config.ErrorLog = hint.ErrorLog()
 	s.srv.StartTLS()
 	return s, nil
 }
@@ -186,6 +212,9 @@ func (s *Server) Client() *http.Client { return s.srv.Client() }
 // CAPEM returns the server's certificate in PEM, for SSL_CERT_FILE or other
 // processes that must trust it.
 func (s *Server) CAPEM() []byte {
+	if s.caPEM != nil {
+		return append([]byte(nil), s.caPEM...)
+	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 }
 
