@@ -72,6 +72,13 @@ type Options struct {
 	// means time.Now.
 	Clock func() time.Time
 
+	// GraphLimits, when set, has the fake Graph throttle the way Graph does
+	// (see [graphtest.Limits]); nil serves every request.
+	GraphLimits *graphtest.Limits
+	// GraphHTTP2 offers HTTP/2 on the fake Graph's listener, as Graph does
+	// (see [graphtest.Options].HTTP2); default HTTP/1.1 only.
+	GraphHTTP2 bool
+
 	// Faults are added before the first request, in order, as by
 	// [Emulator.AddFault]: each to the server its Endpoint names.
 	// [ParseFault] reads them from `fakemsi --fault` specs.
@@ -193,10 +200,16 @@ func (e *Emulator) start(o *Options) (err error) {
 		return err
 	}
 
+	// The devices go to Graph only: the scenario as fakeidp holds it shares
+	// them (it does not copy them), generated tenants included.
 	devices := map[string][]map[string]any{}
-	for _, t := range o.Scenario.Tenants {
+	generated := map[string]int{}
+	for _, t := range e.idp.Scenario().Tenants {
 		for _, d := range t.Devices {
 			devices[t.ID] = append(devices[t.ID], graphDevice(d))
+		}
+		if t.GeneratedDevices > 0 {
+			generated[t.ID] = t.GeneratedDevices
 		}
 	}
 	graphAddr := hostPort(o.Addr, o.GraphPort)
@@ -204,6 +217,9 @@ func (e *Emulator) start(o *Options) (err error) {
 		KeysURL:   e.idp.KeysURL(),
 		Transport: e.idp.Client(),
 		Devices:   devices,
+		Generated: generated,
+		Limits:    o.GraphLimits,
+		HTTP2:     o.GraphHTTP2,
 		Clock:     o.Clock,
 		Addr:      graphAddr,
 		Logger:    logger, // one log for every listener
@@ -214,7 +230,7 @@ func (e *Emulator) start(o *Options) (err error) {
 	}
 	var tenants []armtest.Tenant
 	var subs []armtest.Subscription
-	for _, t := range o.Scenario.Tenants {
+	for _, t := range e.idp.Scenario().Tenants { // generated tenants included, as for Graph
 		tenants = append(tenants, armtest.Tenant{ID: t.ID, DisplayName: t.DisplayName})
 		for _, sub := range t.Subscriptions {
 			subs = append(subs, armSubscription(t.ID, sub))
