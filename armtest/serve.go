@@ -43,56 +43,23 @@ type recordKey struct{}
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	began := time.Now() // real time: the latency is what the client waited
-	rec := Request{Time: s.clock(), Listener: ListenerARM, Method: leak.Clip(r.Method, 16),
-		URL:  leak.Clip(s.URL()+r.URL.RequestURI(), maxRecordedURL),
-		Path: leak.Clip(r.URL.Path, maxRecordedURL), RawQuery: leak.Clip(r.URL.RawQuery, maxRecordedURL),
-		Header: recordedHeader(r.Header)}
+	// Clipped copies, never the request's own strings and maps: a client
+	// sending megabyte requests must not make the log hold megabytes
+	// (fault.MaxBytes bounds the whole log, these each record).
+	rec := Request{Time: s.clock(), Listener: ListenerARM, Method: fault.ClipText(r.Method),
+		URL: fault.ClipTextN(s.URL()+r.URL.RequestURI(), fault.MaxURLBytes), Path: fault.ClipText(r.URL.Path),
+		RawQuery: fault.ClipTextN(r.URL.RawQuery, fault.MaxURLBytes), Header: fault.ClipValues(r.Header, secretHeader)}
 	r = r.WithContext(context.WithValue(r.Context(), recordKey{}, &rec))
 	sw := &statusWriter{ResponseWriter: w}
 	// Deferred, so that a fault that resets the connection (a panic with
 	// http.ErrAbortHandler) is recorded and logged too, with status 0.
 	defer func() {
 		rec.Status = sw.status
+		rec.Tenant = fault.ClipText(rec.Tenant)
 		s.requests.Add(rec)
 		s.logRequest(r.Context(), rec, time.Since(began))
 	}()
 	s.handle(sw, r, &rec)
-}
-
-// What a Request record keeps of a request, so that the log (10,000 records)
-// stays bounded whatever a client sends: URL parts clipped, at most
-// maxRecordedHeaders header values of at most maxRecordedValue bytes each,
-// every value through leak.Clip (no JWT, no control character).
-const (
-	maxRecordedURL     = 2048
-	maxRecordedHeaders = 32
-	maxRecordedValue   = 256
-)
-
-func recordedHeader(in http.Header) http.Header {
-	out := make(http.Header, min(len(in), maxRecordedHeaders))
-	n := 0
-	// The Authorization header is always recorded, redacted, whatever else
-	// the request carries: tests assert that a token was sent.
-	for k := range in {
-		if http.CanonicalHeaderKey(k) == "Authorization" {
-			out["Authorization"] = []string{"[redacted]"}
-			n = 1
-		}
-	}
-	for k, vs := range in {
-		if http.CanonicalHeaderKey(k) == "Authorization" {
-			continue
-		}
-		for _, v := range vs {
-			if n == maxRecordedHeaders {
-				return out
-			}
-			n++
-			out[k] = append(out[k], leak.Clip(v, maxRecordedValue))
-		}
-	}
-	return out
 }
 
 // handle checks what ARM checks before routing, in its order: the
@@ -367,4 +334,16 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// secretHeader tells which headers a Request keeps as "[redacted]".
+func secretHeader(name string) bool {
+	return strings.EqualFold(name, "Authorization") || strings.EqualFold(name, "Cookie")
+}
+
+// size estimates the memory a Request holds, for the request log's byte
+// budget (fault.MaxBytes).
+func (r *Request) size() int {
+	return fault.RecordOverhead + fault.TextSize(r.Listener, r.Method, r.URL, r.Path, r.RawQuery, r.Tenant, r.Code) +
+		fault.ValuesSize(r.Header)
 }
