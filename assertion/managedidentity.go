@@ -71,6 +71,14 @@ type msiClient struct {
 	// wait receives each computed retry delay and returns the one to sleep.
 	// Tests replace it to record delays without waiting.
 	wait func(time.Duration) time.Duration
+
+	// parse reads a success body; nil means the managed-identity token
+	// response (parseTokenResponse).
+	parse func(body []byte, now time.Time) (Assertion, error)
+	// challenge, when set, answers a 401: it returns the headers (and the
+	// secret they hold, to scrub from server text) with which the request is
+	// made once more. Azure Arc's key-file handshake.
+	challenge func(resp *http.Response) (extra http.Header, secret string, err error)
 }
 
 // msiConfig is what the HTTP sources pass to [newMSIClient]: their options
@@ -166,11 +174,56 @@ func (m *msiClient) log(msg string) {
 // fetch makes the request, with retries, and turns the answer into an
 // Assertion or an error that never contains a token or the identity header.
 func (m *msiClient) fetch(ctx context.Context) (Assertion, error) {
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, m.url, nil)
+	resp, err := m.send(ctx, nil)
+	if err != nil {
+		return Assertion{}, err
+	}
+	secret := m.secret
+	if resp.StatusCode == http.StatusUnauthorized && m.challenge != nil {
+		extra, s, err := m.challenge(resp)
+		resp.Body.Close()
+		if err != nil {
+			m.log(err.Error())
+			return Assertion{}, err
+		}
+		secret = s
+		if resp, err = m.send(ctx, extra); err != nil {
+			return Assertion{}, err
+		}
+	}
+	defer resp.Body.Close()
+	body, err := bodylimit.Read(resp.Body, maxResponseBytes)
+	if err != nil {
+		return Assertion{}, fmt.Errorf("assertion: %s: reading the response of GET %s (status %d): %w", m.name, m.endpoint, resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		re := newResponseError(m.name, resp.StatusCode, body, m.identity, secret)
+		m.log(re.Error())
+		return Assertion{}, re
+	}
+	parse := m.parse
+	if parse == nil {
+		parse = parseTokenResponse
+	}
+	a, err := parse(body, m.now())
 	if err != nil {
 		return Assertion{}, fmt.Errorf("assertion: %s: %w", m.name, err)
 	}
+	return a, nil
+}
+
+// send makes the request with the protocol's headers and extra, retrying as
+// the protocol says. A nil error means a response whose body the caller
+// closes.
+func (m *msiClient) send(ctx context.Context, extra http.Header) (*http.Response, error) {
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, m.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("assertion: %s: %w", m.name, err)
+	}
 	for k, v := range m.header {
+		req.Header[k] = v
+	}
+	for k, v := range extra {
 		req.Header[k] = v
 	}
 	resp, err := m.http.Do(req)
@@ -183,23 +236,9 @@ func (m *msiClient) fetch(ctx context.Context) (Assertion, error) {
 			hint = " (endpoint unreachable: not running on Azure, or the managed identity is not enabled here?)"
 		}
 		m.log(fmt.Sprintf("%s: GET %s failed: %v", m.name, m.endpoint, err))
-		return Assertion{}, fmt.Errorf("assertion: %s: GET %s%s: %w", m.name, m.endpoint, hint, err)
+		return nil, fmt.Errorf("assertion: %s: GET %s%s: %w", m.name, m.endpoint, hint, err)
 	}
-	defer resp.Body.Close()
-	body, err := bodylimit.Read(resp.Body, maxResponseBytes)
-	if err != nil {
-		return Assertion{}, fmt.Errorf("assertion: %s: reading the response of GET %s (status %d): %w", m.name, m.endpoint, resp.StatusCode, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		re := newResponseError(m.name, resp.StatusCode, body, m.identity, m.secret)
-		m.log(re.Error())
-		return Assertion{}, re
-	}
-	a, err := parseTokenResponse(body, m.now())
-	if err != nil {
-		return Assertion{}, fmt.Errorf("assertion: %s: %w", m.name, err)
-	}
-	return a, nil
+	return resp, nil
 }
 
 // parseEndpoint checks that an endpoint is an absolute http(s) URL and returns
@@ -211,21 +250,6 @@ func parseEndpoint(source, raw string) (*url.URL, string, error) {
 	}
 	printable := u.Scheme + "://" + u.Host + u.EscapedPath()
 	return u, printable, nil
-}
-
-// selector returns the one identity selector set, as a query parameter name
-// and value; all empty means the system-assigned identity.
-func selector(source string, sel [3][2]string) (name, value string, err error) {
-	for _, s := range sel {
-		if s[1] == "" {
-			continue
-		}
-		if name != "" {
-			return "", "", fmt.Errorf("assertion: %s: set at most one of ClientID, ObjectID and ResourceID", source)
-		}
-		name, value = s[0], s[1]
-	}
-	return name, value, nil
 }
 
 // buildURL adds the protocol's query to endpoint, keeping any query it has.
