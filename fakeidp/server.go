@@ -51,6 +51,15 @@ type Options struct {
 	// emulator, and suites that issue tens of thousands of tokens, may choose
 	// 1024, about four times cheaper.
 	SigningKeyBits int
+
+	// GitHubRequestToken is the bearer token the GitHub Actions token
+	// request endpoint requires (ACTIONS_ID_TOKEN_REQUEST_TOKEN); random
+	// when empty.
+	GitHubRequestToken string
+	// ArcKeyDirectory is where the Azure Arc endpoint writes its challenge
+	// key files; it must exist. Empty means a temporary directory made on
+	// the first challenge and removed by Close.
+	ArcKeyDirectory string
 }
 
 // defaultTokenLifetime is the lifetime of access tokens when
@@ -93,13 +102,21 @@ type Server struct {
 	done      sync.WaitGroup
 	closeOnce sync.Once
 
-	mu         sync.Mutex
-	keys       []*signingKey // Entra signing keys, current first
-	issuerKeys map[string]*signingKey
-	imdsUntil  time.Time // IMDS answers 410 before this instant
+	mu   sync.Mutex
+	keys []*signingKey // Entra signing keys, current first
+	// issuerKeys are the external issuers' keys, made on first use (an RSA
+	// key costs a quarter of a second on a busy machine, and most tests never
+	// touch an external issuer); guarded by issuerKeyMu. issuerKinds names
+	// the hosted issuers and is read-only after New.
+	issuerKeyMu sync.Mutex
+	issuerKeys  map[string]*signingKey
+	issuerKinds map[string]string
+	imdsUntil   time.Time // IMDS answers 410 before this instant
 
 	faults   fault.Set
 	requests fault.Log[Request]
+
+	platforms *platforms // GitHub Actions and Azure Arc endpoints
 }
 
 // New starts a fake with the scenario (nil means DefaultScenario()). It
@@ -136,6 +153,7 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 		identityHeader: o.IdentityHeader,
 		logger:         o.Logger,
 		issuerKeys:     map[string]*signingKey{},
+		issuerKinds:    map[string]string{},
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -166,15 +184,12 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 	}
 	s.keys = []*signingKey{k}
 	for _, is := range sc.Issuers {
-		k, err := newSigningKey("fakeidp issuer "+is.Name, s.keyBits, s.now())
-		if err != nil {
-			return nil, err
-		}
-		s.issuerKeys[is.Name] = k
+		s.issuerKinds[is.Name] = is.Kind
 	}
 
 	s.entra = s.entraHandler()
-	s.msi = s.msiHandler()
+	s.platforms = newPlatforms(&o)
+	s.msi = s.platformHandler(s.msiHandler())
 
 	var entraLn, msiLn net.Listener
 	if o.NoListener {
@@ -409,6 +424,7 @@ func (s *Server) Close() {
 		if t, ok := s.transport.(*http.Transport); ok {
 			t.CloseIdleConnections()
 		}
+		s.platforms.close()
 	})
 }
 

@@ -273,15 +273,15 @@ func (s *Server) issuerPublicKeys(iss string) (map[string]*rsa.PublicKey, bool) 
 	if !ok {
 		return nil, false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if name, ok := strings.CutPrefix(rest, "issuers/"); ok {
-		k := s.issuerKeys[name]
-		if k == nil {
+		k, ok := s.issuerKey(name)
+		if !ok {
 			return nil, false
 		}
 		return map[string]*rsa.PublicKey{k.kid: &k.priv.PublicKey}, true
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	tenant, ok := strings.CutSuffix(rest, "/v2.0")
 	if _, known := s.tenants[tenant]; !ok || !known {
 		return nil, false
@@ -431,10 +431,8 @@ func randomID() string {
 // as a Kubernetes projected service-account token or a GitHub Actions OIDC
 // token would be; ttl <= 0 means one hour.
 func (s *Server) IssueExternalToken(issuer, subject, audience string, ttl time.Duration) (string, error) {
-	s.mu.Lock()
-	k := s.issuerKeys[issuer]
-	s.mu.Unlock()
-	if k == nil {
+	k, ok := s.issuerKey(issuer)
+	if !ok {
 		return "", errUnknownIssuer
 	}
 	if ttl <= 0 {

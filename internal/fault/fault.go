@@ -25,8 +25,8 @@ import (
 // its uses.
 type Fault struct {
 	// Endpoint names the requests it applies to: fakeidp's "token",
-	// "openid", "keys", "discovery", "appservice", "imds" or "msi" (both
-	// managed-identity endpoints), or graphtest's "graph". "" matches every
+	// "openid", "keys", "discovery", "appservice", "imds", "arc", "msi" (the
+	// managed-identity endpoints) or "github", or graphtest's "graph". "" matches every
 	// request of the server the fault is added to.
 	Endpoint string
 	// Path, when set, limits the fault to requests whose URL path contains
@@ -85,7 +85,9 @@ const (
 	EndpointDiscovery  = "discovery"  // fakeidp: /common/discovery/instance
 	EndpointAppService = "appservice" // fakeidp: /msi/token
 	EndpointIMDS       = "imds"       // fakeidp: /metadata/identity/oauth2/token
-	EndpointMSI        = "msi"        // fakeidp: both managed-identity endpoints
+	EndpointArc        = "arc"        // fakeidp: /arc/metadata/identity/oauth2/token (Azure Arc)
+	EndpointMSI        = "msi"        // fakeidp: the managed-identity endpoints (App Service, IMDS, Arc)
+	EndpointGitHub     = "github"     // fakeidp: /github/{issuer}/idtoken (GitHub Actions token request)
 	EndpointGraph      = "graph"      // graphtest: every Graph request
 )
 
@@ -93,7 +95,7 @@ const (
 // list them.
 var endpoints = []string{
 	EndpointToken, EndpointOpenID, EndpointKeys, EndpointDiscovery,
-	EndpointAppService, EndpointIMDS, EndpointMSI, EndpointGraph,
+	EndpointAppService, EndpointIMDS, EndpointArc, EndpointMSI, EndpointGitHub, EndpointGraph,
 }
 
 // matches tells whether a request to endpoint (a server's own name for what
@@ -101,7 +103,7 @@ var endpoints = []string{
 func (f *Fault) matches(endpoint, path string) bool {
 	switch {
 	case f.Endpoint == "" || f.Endpoint == endpoint:
-	case f.Endpoint == EndpointMSI && (endpoint == EndpointAppService || endpoint == EndpointIMDS):
+	case f.Endpoint == EndpointMSI && (endpoint == EndpointAppService || endpoint == EndpointIMDS || endpoint == EndpointArc):
 	default:
 		return false
 	}
