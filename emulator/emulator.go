@@ -34,6 +34,11 @@ type Options struct {
 	// App is the client ID of the app AZURE_CLIENT_ID names; "" means the
 	// scenario's first multi-tenant app, else its first app.
 	App string
+	// ArcKeyDirectory is where [ModeArc] writes the challenge key files; it
+	// must exist. "" means a directory "azcmagent-tokens" in Dir. Clients
+	// that only trust the agent's own directory (azidentity) need
+	// /var/opt/azcmagent/tokens here, and the rights to write it.
+	ArcKeyDirectory string
 
 	// Addr is the host the listeners bind: "" means 127.0.0.1. Anything that
 	// is not loopback is logged as a warning, since the emulator gives a token
@@ -97,6 +102,9 @@ type Emulator struct {
 	files     []string // written into a caller's Dir; removed by Close
 	tokenFile string
 
+	gitHubIssuer string // ModeGitHub: the scenario's GitHub-kind issuer
+	arcKeyDir    string // ModeArc: where the challenge key files go
+
 	stopRotation context.CancelFunc
 	rotationDone chan struct{}
 
@@ -121,7 +129,7 @@ func Start(opts *Options) (*Emulator, error) {
 		o.Mode = ModeAppService
 	}
 	if !o.Mode.Valid() {
-		return nil, fmt.Errorf("emulator: unknown mode %q (want appservice, imds or workload)", o.Mode)
+		return nil, fmt.Errorf("emulator: unknown mode %q (want appservice, imds, workload, github or arc)", o.Mode)
 	}
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1"
@@ -158,10 +166,20 @@ func (e *Emulator) start(o *Options) (err error) {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	header := hex.EncodeToString(b[:])
+	_, _ = rand.Read(b[:])
+	gitHubToken := hex.EncodeToString(b[:])
 	logger := o.Logger
 	if logger != nil {
-		logger = slog.New(newRedactingHandler(logger.Handler(), header))
+		logger = slog.New(newRedactingHandler(logger.Handler(), header, gitHubToken))
 	}
+	arcDir := o.ArcKeyDirectory
+	if o.Mode == ModeArc && arcDir == "" {
+		arcDir = e.ownFile("azcmagent-tokens")
+		if err := os.Mkdir(arcDir, 0o700); err != nil {
+			return fmt.Errorf("emulator: the Arc key directory: %w", err)
+		}
+	}
+	e.arcKeyDir = arcDir
 
 	entraAddr, msiAddr := hostPort(o.Addr, o.EntraPort), hostPort(o.Addr, o.MSIPort)
 	e.idp, err = fakeidp.New(o.Scenario, &fakeidp.Options{
@@ -169,9 +187,12 @@ func (e *Emulator) start(o *Options) (err error) {
 		MSIAddr:        msiAddr,
 		IdentityHeader: header,
 		Clock:          o.Clock,
-		TokenLifetime:  o.TokenLifetime,
-		SigningKeyBits: o.SigningKeyBits,
-		Logger:         logger,
+
+		GitHubRequestToken: gitHubToken,
+		ArcKeyDirectory:    arcDir,
+		TokenLifetime:      o.TokenLifetime,
+		SigningKeyBits:     o.SigningKeyBits,
+		Logger:             logger,
 	})
 	if err != nil {
 		// fakeidp validates the scenario first: a scenario mistake is
@@ -238,6 +259,11 @@ func (e *Emulator) start(o *Options) (err error) {
 			return err
 		}
 	}
+	if o.Mode == ModeGitHub {
+		if e.gitHubIssuer, err = gitHubIssuer(e.idp.Scenario()); err != nil {
+			return err
+		}
+	}
 	e.env = e.buildEnv()
 	if logger != nil && !isLoopback(o.Addr) {
 		logger.Warn("listening on a non-loopback address: anyone who can reach it gets tokens", slog.String("addr", o.Addr))
@@ -261,6 +287,17 @@ func (e *Emulator) buildEnv() Env {
 		env = Env{{"AZURE_POD_IDENTITY_AUTHORITY_HOST", e.idp.IMDSEndpoint()}}
 	case ModeWorkload:
 		env = Env{{"AZURE_FEDERATED_TOKEN_FILE", e.tokenFile}}
+	case ModeGitHub:
+		env = Env{
+			{"ACTIONS_ID_TOKEN_REQUEST_URL", e.idp.GitHubTokenRequestURL(e.gitHubIssuer)},
+			{"ACTIONS_ID_TOKEN_REQUEST_TOKEN", e.idp.GitHubRequestToken()},
+		}
+	case ModeArc:
+		env = Env{
+			{"IDENTITY_ENDPOINT", e.idp.ArcEndpoint()},
+			{"IMDS_ENDPOINT", e.idp.ArcIMDSEndpoint()},
+			{"FAKEMSI_ARC_KEY_DIR", e.arcKeyDir},
+		}
 	}
 	return append(env,
 		Var{"AZURE_AUTHORITY_HOST", e.idp.URL()},
