@@ -16,18 +16,20 @@ type serverFlags struct {
 	msiPort   int
 	graphPort int
 	caFile    string
+	arcKeyDir string
 	faults    stringList
 	log       logFlags
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, defaultLogLevel string) {
 	fs.StringVar(&f.config, "config", "", "config `FILE`: a scenario JSON with optional faults and options sections (default: the built-in scenario)")
-	fs.StringVar(&f.mode, "mode", "", "managed-identity flavour of the environment: appservice, imds or workload (default appservice, or the config's options.mode)")
+	fs.StringVar(&f.mode, "mode", "", "platform of the environment: "+modeNames()+" (default appservice, or the config's options.mode)")
 	fs.StringVar(&f.addr, "addr", "", "loopback `address` the listeners bind (default 127.0.0.1)")
 	fs.IntVar(&f.entraPort, "entra-port", 0, "`port` of the Entra HTTPS listener (default: a free port)")
 	fs.IntVar(&f.msiPort, "msi-port", 0, "`port` of the managed-identity HTTP listener (default: a free port)")
 	fs.IntVar(&f.graphPort, "graph-port", 0, "`port` of the Graph HTTPS listener (default: a free port)")
 	fs.StringVar(&f.caFile, "ca-file", "", "write the CA bundle to `PATH` (default: a file in a temporary directory, removed on exit)")
+	fs.StringVar(&f.arcKeyDir, "arc-key-dir", "", "arc mode: existing `DIR` for the challenge key files (default: a directory of the emulator's; clients that trust only the agent's need /var/opt/azcmagent/tokens)")
 	fs.Var(&f.faults, "fault", "inject a fault, e.g. 'token:429:retry-after=2:count=3' or 'graph:503:count=1' (repeatable; see docs/fakemsi.md)")
 	fs.StringVar(&f.log.format, "log-format", "text", "request log format: text or json")
 	fs.StringVar(&f.log.level, "log-level", defaultLogLevel, "request log level: debug, info, warn or error")
@@ -70,6 +72,7 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 	opts.Addr = firstNonEmpty(f.addr, o.Addr)
 	opts.EntraPort, opts.MSIPort, opts.GraphPort = o.EntraPort, o.MSIPort, o.GraphPort
 	opts.CAFile = f.caFile
+	opts.ArcKeyDirectory = f.arcKeyDir
 	// Config faults first: they describe the scenario; flags add to them.
 	opts.Faults = append(opts.Faults, faults...)
 	if set["entra-port"] {
