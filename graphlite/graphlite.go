@@ -70,7 +70,8 @@ type Options struct {
 
 	// BaseURL is the Graph endpoint including the version, e.g.
 	// https://graph.microsoft.com/v1.0 (the default), .../beta, or a national
-	// cloud's ([USGovernmentCloud]+"/v1.0"). It must be https. The token scope is
+	// cloud's ([USGovernmentCloud]+"/v1.0"). Empty means the v1.0 endpoint of
+	// ClientOptions.Cloud's cloud ([BaseURLForCloud]). It must be https. The token scope is
 	// the national cloud's "{host}/.default"; other hosts (a test server) use
 	// the public cloud's scope unless Scope is set.
 	BaseURL string
@@ -104,7 +105,7 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 		o = *opts
 	}
 	if o.BaseURL == "" {
-		o.BaseURL = DefaultBaseURL
+		o.BaseURL = BaseURLForCloud(o.ClientOptions.Cloud)
 	}
 	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
 	if err != nil || base.Scheme != "https" || base.Host == "" || base.RawQuery != "" {
