@@ -207,3 +207,30 @@ func TestIssuerKindValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestPlatformFaults: faults reach the Arc and GitHub endpoints by name, in
+// their protocol's error shape, and "msi" covers Arc.
+func TestPlatformFaults(t *testing.T) {
+	s := newServer(t, nil, &Options{NoListener: true, SigningKeyBits: 1024})
+	for _, spec := range []string{"arc:503:count=1", "msi:500:count=1", "github:429:count=1"} {
+		f, err := ParseFault(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.AddFault(f)
+	}
+	arc := s.ArcEndpoint() + "?api-version=2019-11-01&resource=r"
+	if status, body, _ := get(t, s.Client(), arc, map[string]string{"Metadata": "true"}); status != 503 || body["error"] == nil {
+		t.Errorf("arc fault: status %d body %v, want 503 in the IMDS shape", status, body)
+	}
+	if status, _, _ := get(t, s.Client(), arc, map[string]string{"Metadata": "true"}); status != 500 {
+		t.Errorf("msi fault on arc: status %d, want 500", status)
+	}
+	if status, _, _ := get(t, s.Client(), arc, map[string]string{"Metadata": "true"}); status != 401 {
+		t.Errorf("after the faults: status %d, want the challenge", status)
+	}
+	gh := s.GitHubTokenRequestURL(DefaultGitHubIssuer)
+	if status, body, _ := get(t, s.Client(), gh, map[string]string{"Authorization": "bearer " + s.GitHubRequestToken()}); status != 429 || body["message"] == nil {
+		t.Errorf("github fault: status %d body %v", status, body)
+	}
+}
