@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 )
 
 // EnvManagedIdentityClientID is the environment variable through which
@@ -49,6 +51,29 @@ const EnvManagedIdentityClientID = "AZURE_MANAGED_IDENTITY_CLIENT_ID"
 // protocols and are not supported. Arc is detected from its variables only,
 // not from the agent's files.
 func FromEnvironment() (Source, error) {
+	return FromEnvironmentWithOptions(nil)
+}
+
+// EnvironmentOptions configures [FromEnvironmentWithOptions]. The zero value
+// (or nil) is [FromEnvironment].
+type EnvironmentOptions struct {
+	// Cloud is the cloud whose Entra receives the assertions, as the
+	// credential's azcore.ClientOptions.Cloud says; its authority host picks
+	// the token-exchange audience, over AZURE_AUTHORITY_HOST.
+	Cloud cloud.Configuration
+	// Resource, when set, is the audience asked for, over Cloud.
+	Resource string
+}
+
+// FromEnvironmentWithOptions is [FromEnvironment] with the chosen source's
+// audience taken from opts: what a credential configured in code for a
+// national cloud (federated.Options.Cloud) passes, so that its assertions
+// carry that cloud's audience without AZURE_AUTHORITY_HOST.
+func FromEnvironmentWithOptions(opts *EnvironmentOptions) (Source, error) {
+	var o EnvironmentOptions
+	if opts != nil {
+		o = *opts
+	}
 	var (
 		src    Source
 		reason string
@@ -64,16 +89,16 @@ func FromEnvironment() (Source, error) {
 		return nil, errors.New("assertion: FromEnvironment: IDENTITY_ENDPOINT, IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT are set: this is Service Fabric, whose managed-identity protocol is not supported; use Func with a source of your own")
 	case set("IDENTITY_ENDPOINT") && set("IDENTITY_HEADER"):
 		reason = "IDENTITY_ENDPOINT and IDENTITY_HEADER are set"
-		src, err = AppService(&AppServiceOptions{ID: id})
+		src, err = AppService(&AppServiceOptions{ID: id, Cloud: o.Cloud, Resource: o.Resource})
 	case set("MSI_ENDPOINT") && set("MSI_SECRET"):
 		reason = "MSI_ENDPOINT and MSI_SECRET are set"
-		src, err = AppService(&AppServiceOptions{Endpoint: os.Getenv("MSI_ENDPOINT"), IdentityHeader: os.Getenv("MSI_SECRET"), ID: id})
+		src, err = AppService(&AppServiceOptions{Endpoint: os.Getenv("MSI_ENDPOINT"), IdentityHeader: os.Getenv("MSI_SECRET"), ID: id, Cloud: o.Cloud, Resource: o.Resource})
 	case set("IDENTITY_ENDPOINT") && set("IMDS_ENDPOINT"):
 		reason = "IDENTITY_ENDPOINT and IMDS_ENDPOINT are set"
 		if id != nil {
 			return nil, fmt.Errorf("assertion: FromEnvironment: Azure Arc detected (%s) but %s names identity %s: %w", reason, EnvManagedIdentityClientID, id, ErrUserAssignedNotSupported)
 		}
-		src, err = AzureArc(nil)
+		src, err = AzureArc(&AzureArcOptions{Cloud: o.Cloud, Resource: o.Resource})
 	case set("AZURE_FEDERATED_TOKEN_FILE"):
 		// The projected token already belongs to the pod's service account;
 		// there is no identity to select.
@@ -81,10 +106,10 @@ func FromEnvironment() (Source, error) {
 		src, err = WorkloadFile("")
 	case set(EnvGitHubTokenRequestURL) && set(EnvGitHubTokenRequestToken):
 		reason = EnvGitHubTokenRequestURL + " and " + EnvGitHubTokenRequestToken + " are set"
-		src, err = GitHubActions(nil)
+		src, err = GitHubActions(&GitHubActionsOptions{Cloud: o.Cloud, Resource: o.Resource})
 	default:
 		reason = "no App Service, Arc, workload identity or GitHub Actions variables are set"
-		src, err = IMDS(&IMDSOptions{ID: id})
+		src, err = IMDS(&IMDSOptions{ID: id, Cloud: o.Cloud, Resource: o.Resource})
 	}
 	if err != nil {
 		return nil, err

@@ -226,3 +226,31 @@ func TestSourcesTakeTheCloudsAudience(t *testing.T) {
 		}
 	}
 }
+
+func TestFromEnvironmentWithOptionsCloud(t *testing.T) {
+	clearIdentityEnv(t)
+	t.Setenv("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us/")
+	fake := newFakeEndpoint(t, func(w http.ResponseWriter, r *http.Request, n int) { tokenJSON(w, "1795773600") })
+	t.Setenv("IDENTITY_ENDPOINT", fake.URL+"/msi/token")
+	t.Setenv("IDENTITY_HEADER", testHeader)
+	for _, tc := range []struct {
+		opts *EnvironmentOptions
+		want string
+	}{
+		{nil, ResourceAzureUSGovernment},
+		{&EnvironmentOptions{Cloud: cloud.AzureChina}, ResourceAzureChina},
+		{&EnvironmentOptions{Cloud: cloud.AzureChina, Resource: "api://x"}, "api://x"},
+	} {
+		src, err := FromEnvironmentWithOptions(tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := src.Assertion(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		reqs := fake.requests()
+		if got := reqs[len(reqs)-1].Query.Get("resource"); got != tc.want {
+			t.Errorf("%+v: resource %q, want %q", tc.opts, got, tc.want)
+		}
+	}
+}
