@@ -234,3 +234,31 @@ func TestPlatformFaults(t *testing.T) {
 		t.Errorf("github fault: status %d body %v", status, body)
 	}
 }
+
+// TestGitHubIssuerDiscovery: the GitHub-like issuer publishes its discovery
+// document and keys, as token.actions.githubusercontent.com does, and its
+// tokens verify with those keys.
+func TestGitHubIssuerDiscovery(t *testing.T) {
+	s := newServer(t, nil, &Options{NoListener: true, SigningKeyBits: 1024})
+	iss := s.IssuerURL(DefaultGitHubIssuer)
+	status, doc, _ := get(t, s.Client(), iss+"/.well-known/openid-configuration", nil)
+	if status != 200 || doc["issuer"] != iss || doc["jwks_uri"] != iss+"/keys" {
+		t.Fatalf("discovery: status %d, %v", status, doc)
+	}
+	status, keys, _ := get(t, s.Client(), iss+"/keys", nil)
+	list, _ := keys["keys"].([]any)
+	if status != 200 || len(list) != 1 {
+		t.Fatalf("keys: status %d, %v", status, keys)
+	}
+	tok, err := s.IssueGitHubToken(DefaultGitHubIssuer, GitHubRun{Repository: DefaultGitHubRepository, Ref: DefaultGitHubRef}, TokenExchangeAudience, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, err := jwtpeek.ParseHeader(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid, _ := list[0].(map[string]any)["kid"].(string); kid != hdr.Kid {
+		t.Errorf("token kid %q is not the published key's %q", hdr.Kid, kid)
+	}
+}
