@@ -141,6 +141,7 @@ func AzureArc(opts *AzureArcOptions) (Source, error) {
 	m.url = buildURL(u, arcAPIVersion, audienceFor(opts.Resource, opts.Cloud), "", "")
 	m.header = http.Header{"Metadata": {"true"}}
 	m.identity = systemAssigned
+	m.hint = arcHint
 	m.challenge = func(resp *http.Response) (http.Header, string, error) {
 		key, err := readArcKey(resp.Header.Get("WWW-Authenticate"), dir)
 		if err != nil {
@@ -241,3 +242,16 @@ func (s *arcSource) String() string {
 
 // GoString matches String.
 func (s *arcSource) GoString() string { return s.String() }
+
+// arcHint names the usual cause of a refused answer to the key.
+func arcHint(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "the agent refused the key from its challenge file: a key is good for one request (the agent may have restarted, or another process used it); try again"
+	case http.StatusForbidden:
+		return "the agent refused this caller: reading its key files takes root or the himds group (Administrators or Hybrid agent extension applications on Windows)"
+	case http.StatusBadRequest:
+		return "the agent refused the request: an Arc-enabled server has only its system-assigned identity, and the resource must be a valid audience"
+	}
+	return ""
+}

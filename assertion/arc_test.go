@@ -165,7 +165,7 @@ func TestAzureArcWrongKeyIsAResponseErrorWithoutTheKey(t *testing.T) {
 	}
 	_, err = src.Assertion(context.Background())
 	var re *ResponseError
-	if !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized || re.Source != "AzureArc" {
+	if !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized || re.Source != "AzureArc" || !strings.Contains(re.Hint, "one request") {
 		t.Fatalf("error %v, want a 401 *ResponseError from AzureArc", err)
 	}
 	checkNoArcKey(t, "error", err.Error())

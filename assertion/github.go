@@ -111,6 +111,7 @@ func GitHubActions(opts *GitHubActionsOptions) (Source, error) {
 	m.secret = token
 	m.identity = "audience=" + q.Get("audience")
 	m.parse = parseGitHubResponse
+	m.hint = gitHubHint
 	return &gitHubSource{m}, nil
 }
 
@@ -148,3 +149,14 @@ func (s *gitHubSource) String() string {
 
 // GoString keeps %#v from printing the request token.
 func (s *gitHubSource) GoString() string { return s.String() }
+
+// gitHubHint names the usual cause of a refused token request.
+func gitHubHint(status int) string {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return "GitHub refused the request token: ACTIONS_ID_TOKEN_REQUEST_TOKEN must be this job's (it ends with the job), and the workflow or job needs `permissions: id-token: write`"
+	case http.StatusNotFound:
+		return "ACTIONS_ID_TOKEN_REQUEST_URL names no token endpoint: use the variable as GitHub sets it"
+	}
+	return ""
+}

@@ -141,3 +141,16 @@ func TestGitHubActionsRedirectNotFollowed(t *testing.T) {
 		t.Errorf("the redirect target saw %d requests carrying the request token", n)
 	}
 }
+
+func TestGitHubActionsHint(t *testing.T) {
+	fake := newFakeEndpoint(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(http.StatusUnauthorized) })
+	src, err := GitHubActions(&GitHubActionsOptions{RequestURL: fake.URL + "/idtoken?api-version=2.0", RequestToken: testHeader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Assertion(context.Background())
+	var re *ResponseError
+	if !errors.As(err, &re) || !strings.Contains(re.Hint, "id-token: write") {
+		t.Errorf("error %v, want a ResponseError whose hint names the workflow permission", err)
+	}
+}

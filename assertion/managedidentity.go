@@ -79,6 +79,9 @@ type msiClient struct {
 	// secret they hold, to scrub from server text) with which the request is
 	// made once more. Azure Arc's key-file handshake.
 	challenge func(resp *http.Response) (extra http.Header, secret string, err error)
+	// hint, when set, gives a protocol's own hint for a failed status ("" keeps
+	// the managed-identity one).
+	hint func(status int) string
 }
 
 // msiConfig is what the HTTP sources pass to [newMSIClient]: their options
@@ -198,6 +201,11 @@ func (m *msiClient) fetch(ctx context.Context) (Assertion, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		re := newResponseError(m.name, resp.StatusCode, body, m.identity, secret)
+		if m.hint != nil {
+			if h := m.hint(resp.StatusCode); h != "" {
+				re.Hint = h
+			}
+		}
 		m.log(re.Error())
 		return Assertion{}, re
 	}
