@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
+	"github.com/tenantbridge/tenantbridge/internal/noredirect"
 )
 
 const gitHubName = "GitHubActions"
@@ -47,7 +48,10 @@ type GitHubActionsOptions struct {
 
 	// Transport sends the requests; an *http.Client satisfies it. Redirects
 	// are never followed, because the request carries the request token.
-	// Nil means a client without proxy and a 30 s per-attempt timeout.
+	// Nil means a client with a 30 s per-attempt timeout that, unlike the
+	// managed-identity sources' default, honours HTTPS_PROXY: GitHub's token
+	// endpoint is on the internet, and self-hosted runners often reach it
+	// through a proxy.
 	Transport policy.Transporter
 	// MaxRetries bounds the retries of 408, 429 and 5xx answers and transport
 	// errors: 0 means 3, negative means none.
@@ -98,6 +102,7 @@ func GitHubActions(opts *GitHubActionsOptions) (Source, error) {
 	m := newMSIClient(msiConfig{
 		name:           gitHubName,
 		transport:      opts.Transport,
+		defaults:       &gitHubHTTP,
 		logger:         opts.Logger,
 		maxRetries:     opts.MaxRetries,
 		defaultRetries: 3,
@@ -114,6 +119,10 @@ func GitHubActions(opts *GitHubActionsOptions) (Source, error) {
 	m.hint = gitHubHint
 	return &gitHubSource{m}, nil
 }
+
+// gitHubHTTP is the default client of GitHubActions: through the proxy the
+// environment names, 30 s per attempt.
+var gitHubHTTP = noredirect.Defaults{Timeout: 30 * time.Second}
 
 // parseGitHubResponse reads {"value": "<jwt>"}; ExpiresOn is the JWT's exp.
 // Errors never quote the body.

@@ -154,3 +154,31 @@ func TestGitHubActionsHint(t *testing.T) {
 		t.Errorf("error %v, want a ResponseError whose hint names the workflow permission", err)
 	}
 }
+
+// TestGitHubActionsDefaultClientUsesTheProxy: GitHub's endpoint is on the
+// internet, so its default client honours HTTPS_PROXY, while the
+// managed-identity sources' default goes direct.
+func TestGitHubActionsDefaultClientUsesTheProxy(t *testing.T) {
+	gh, err := GitHubActions(&GitHubActionsOptions{RequestURL: "https://pipelines.example/idtoken?api-version=2.0", RequestToken: testHeader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := AppService(&AppServiceOptions{Endpoint: "http://127.0.0.1:1/msi/token", IdentityHeader: testHeader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxied := func(src Source) bool {
+		tr := msiOf(src).http.HTTPClient.Transport
+		if tr == nil {
+			return true // http.DefaultTransport, which reads the environment
+		}
+		ht, ok := tr.(*http.Transport)
+		return ok && ht.Proxy != nil
+	}
+	if !proxied(gh) {
+		t.Error("GitHubActions' default client ignores the proxy settings")
+	}
+	if proxied(as) {
+		t.Error("AppService's default client would send the identity header through a proxy")
+	}
+}

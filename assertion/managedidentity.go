@@ -89,7 +89,9 @@ type msiClient struct {
 type msiConfig struct {
 	name      string             // protocol, for errors and logs
 	transport policy.Transporter // the caller's Transport option; nil means the default client
-	logger    func(log.Event, string)
+	// defaults describe the default client; zero means msiHTTP (no proxy).
+	defaults *noredirect.Defaults
+	logger   func(log.Event, string)
 
 	maxRetries     int           // the caller's MaxRetries: 0 means defaultRetries, negative none
 	defaultRetries int           // the protocol's retry count
@@ -119,7 +121,7 @@ func newMSIClient(c msiConfig) *msiClient {
 		retries = 0
 	}
 	m.http = &retryablehttp.Client{
-		HTTPClient: noredirect.Client(c.transport, msiHTTP),
+		HTTPClient: noredirect.Client(c.transport, defaultsOr(c.defaults)),
 		// A nil Logger silences go-retryablehttp, whose default logger would
 		// print request URLs to stderr; we log through m.logger instead.
 		Logger:       nil,
@@ -278,4 +280,11 @@ func identityLabel(name, value string) string {
 		return systemAssigned
 	}
 	return name + "=" + value
+}
+
+func defaultsOr(d *noredirect.Defaults) noredirect.Defaults {
+	if d == nil {
+		return msiHTTP
+	}
+	return *d
 }
