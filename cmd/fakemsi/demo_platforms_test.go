@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -62,5 +63,26 @@ func TestDemoClouds(t *testing.T) {
 	}
 	if r := runFakemsi(t, nil, "demo", "--cloud", "mars"); r.code != exitUsage || !strings.Contains(r.stderr, "usgov") {
 		t.Errorf("--cloud mars: exit %d, stderr %q; want a usage error naming the clouds", r.code, redact(r.stderr))
+	}
+}
+
+// TestDemoCloudFromConfig: a config's scenario sets its own cloud; --cloud
+// with --config is a usage error rather than a silent choice.
+func TestDemoCloudFromConfig(t *testing.T) {
+	sc, err := fakeidp.DefaultScenarioIn(fakeidp.CloudChina)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, data)
+	r := runFakemsi(t, nil, "demo", "--config", cfg, "--mode", modeIMDS)
+	if r.code != 0 || !strings.Contains(r.stdout, "aud api://AzureADTokenExchangeChina") {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", r.code, redact(r.stdout), redact(r.stderr))
+	}
+	if r := runFakemsi(t, nil, "demo", "--config", cfg, "--cloud", "usgov"); r.code != exitUsage {
+		t.Errorf("--cloud with --config: exit %d, want a usage error", r.code)
 	}
 }
