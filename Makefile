@@ -7,7 +7,7 @@ FUZZTIME  ?= 30000x
 BENCHTIME ?= 1s
 PKGS       = ./...
 
-.PHONY: test vet fmt-check unit fuzz interop interop-deps bench binsize demo
+.PHONY: test vet fmt-check unit fuzz interop interop-deps bench binsize demo mutate
 
 test: vet fmt-check unit fuzz interop
 
@@ -52,3 +52,9 @@ binsize:
 
 demo:
 	$(GO) run ./cmd/fakemsi demo
+
+# Mutation testing (not in make test): each mutation in
+# scripts/mutate/mutations.txt is a small bug the suite must catch; prints the
+# score, fails on any missed or stale entry. docs/testing.md keeps the score.
+mutate:
+	$(GO) run ./scripts/mutate

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 	"github.com/tenantbridge/tenantbridge/internal/recovered"
 )
 
@@ -75,14 +76,14 @@ func TestCachedSharesOneFetch(t *testing.T) {
 		results <- a.Token
 	}
 	go fetch()
-	<-src.entered // the first caller is inside the source
+	testwait.Receive(t, src.entered, "the first caller inside the source")
 	for range waiters {
 		go fetch()
 	}
-	joined.Wait() // every other caller waits for that fetch
+	testwait.Wait(t, &joined, "every other caller waiting for that fetch")
 	close(src.release)
 	for range waiters + 1 {
-		if got := <-results; got != "tok-1" {
+		if got := testwait.Receive(t, results, "a caller's assertion"); got != "tok-1" {
 			t.Errorf("a caller got %q, want tok-1", got)
 		}
 	}
@@ -109,14 +110,14 @@ func TestCachedErrorGoesToWaitersAndIsNotKept(t *testing.T) {
 		errs <- err
 	}
 	go fetch()
-	<-src.entered
+	testwait.Receive(t, src.entered, "the source being called")
 	for range waiters {
 		go fetch()
 	}
-	joined.Wait()
+	testwait.Wait(t, &joined, "every other caller waiting for the fetch")
 	close(src.release)
 	for range waiters + 1 {
-		if err := <-errs; err == nil || err.Error() != "source failed" {
+		if err := testwait.Receive(t, errs, "a caller's error"); err == nil || err.Error() != "source failed" {
 			t.Errorf("a caller got error %v, want the source's error", err)
 		}
 	}
@@ -288,17 +289,17 @@ func TestCachedWaiterSurvivesTheFetchersCancellation(t *testing.T) {
 		_, err := c.Assertion(ctx)
 		leaderErr <- err
 	}()
-	<-src.entered
+	testwait.Receive(t, src.entered, "the source being called")
 	waiterTok := make(chan string)
 	go func() { waiterTok <- mustGet(t, c) }()
-	<-waiting
+	testwait.Receive(t, waiting, "a caller waiting for the fetch")
 	cancel()
-	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
+	if err := testwait.Receive(t, leaderErr, "the cancelled caller returning"); !errors.Is(err, context.Canceled) {
 		t.Errorf("the cancelled caller got %v, want context.Canceled", err)
 	}
-	<-src.entered // the waiter fetches for itself
+	testwait.Receive(t, src.entered, "the waiter fetching for itself")
 	close(src.release)
-	if got := <-waiterTok; got != "tok-2" {
+	if got := testwait.Receive(t, waiterTok, "the waiter's assertion"); got != "tok-2" {
 		t.Errorf("the waiter got %q, want tok-2", got)
 	}
 }
@@ -311,20 +312,20 @@ func TestCachedWaiterCancellation(t *testing.T) {
 	c.onWait = func() { waiting <- struct{}{} }
 	leader := make(chan string)
 	go func() { leader <- mustGet(t, c) }()
-	<-src.entered
+	testwait.Receive(t, src.entered, "the source being called")
 	ctx, cancel := context.WithCancel(context.Background())
 	waiterErr := make(chan error)
 	go func() {
 		_, err := c.Assertion(ctx)
 		waiterErr <- err
 	}()
-	<-waiting
+	testwait.Receive(t, waiting, "a caller waiting for the fetch")
 	cancel()
-	if err := <-waiterErr; !errors.Is(err, context.Canceled) {
+	if err := testwait.Receive(t, waiterErr, "the cancelled waiter returning"); !errors.Is(err, context.Canceled) {
 		t.Errorf("the waiter got %v, want context.Canceled", err)
 	}
 	close(src.release)
-	if got := <-leader; got != "tok-1" {
+	if got := testwait.Receive(t, leader, "the fetching caller's assertion"); got != "tok-1" {
 		t.Errorf("the fetching caller got %q, want tok-1", got)
 	}
 }
@@ -336,7 +337,7 @@ func TestCachedSourcePanics(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	src := Func(func(context.Context) (Assertion, error) {
 		close(entered)
-		<-release
+		testwait.Hold(release)
 		panic("boom " + testToken)
 	})
 	c := newTestCache(src, clock)
@@ -348,7 +349,7 @@ func TestCachedSourcePanics(t *testing.T) {
 		errs <- err
 	}
 	go get()
-	<-entered
+	testwait.Receive(t, entered, "the source being called")
 	go get()
 	testwait.Receive(t, waiting, "the second caller waiting for the fetch")
 	close(release)
@@ -556,8 +557,8 @@ func TestCachedInvalidateLogsWithoutTheToken(t *testing.T) {
 	if !strings.Contains(out, "reported rejected") {
 		t.Error("dropping the cached assertion was not logged")
 	}
-	if strings.Contains(out, tok) {
-		t.Error("the log contains the assertion")
+	if where := leak.Find(out, tok); where != "" {
+		t.Errorf("the log contains %s", where)
 	}
 }
 
@@ -580,15 +581,15 @@ func TestCachedInvalidateThenConcurrentCallersShareOneFetch(t *testing.T) {
 	results := make(chan string, waiters+1)
 	fetch := func() { results <- mustGet(t, c) }
 	go fetch()
-	<-src.entered // the first caller after Invalidate is fetching
+	testwait.Receive(t, src.entered, "the first caller after Invalidate fetching")
 	for range waiters {
 		go fetch()
 	}
-	joined.Wait()
+	testwait.Wait(t, &joined, "every other caller waiting for the fetch")
 	c.Invalidate("tok-1") // a late report about the old assertion
 	close(src.release)
 	for range waiters + 1 {
-		if got := <-results; got != "tok-2" {
+		if got := testwait.Receive(t, results, "a caller's assertion"); got != "tok-2" {
 			t.Errorf("a caller got %q, want tok-2", got)
 		}
 	}
@@ -640,7 +641,7 @@ func TestCachedInvalidateDuringRefreshAhead(t *testing.T) {
 			for range waiters {
 				go get(others)
 			}
-			joined.Wait() // they wait for the refresh rather than take tok-1
+			testwait.Wait(t, &joined, "the other callers waiting for the refresh rather than taking tok-1")
 			close(src.release)
 			want := result{tok: "tok-2"}
 			if fail {
@@ -796,7 +797,7 @@ func TestCachedInvalidateConcurrently(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	testwait.Wait(t, &wg, "every reader and invalidator finishing")
 }
 
 // A fetch that fails with a timeout of its own (an http.Client's Timeout
@@ -810,7 +811,7 @@ func TestCachedWaiterSharesTheSourcesTimeout(t *testing.T) {
 	src := Func(func(context.Context) (Assertion, error) {
 		if calls.Add(1) == 1 {
 			close(entered)
-			<-release
+			testwait.Hold(release)
 		}
 		return Assertion{}, fmt.Errorf("assertion: IMDS: %w", context.DeadlineExceeded)
 	})
@@ -823,12 +824,12 @@ func TestCachedWaiterSharesTheSourcesTimeout(t *testing.T) {
 		errs <- err
 	}
 	go get()
-	<-entered
+	testwait.Receive(t, entered, "the source being called")
 	go get()
-	<-waiting
+	testwait.Receive(t, waiting, "a caller waiting for the fetch")
 	close(release)
 	for range 2 {
-		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+		if err := testwait.Receive(t, errs, "a caller's error"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v, want the source's timeout", err)
 		}
 	}

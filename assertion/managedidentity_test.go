@@ -21,7 +21,9 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 	"github.com/tenantbridge/tenantbridge/internal/noredirect"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // Secrets the fakes hand out. Tests check that no error, log line or String
@@ -107,8 +109,8 @@ func waits(t *testing.T, src Source) func() []time.Duration {
 // checkNoSecret fails if s holds a test secret, without printing s.
 func checkNoSecret(t *testing.T, what, s string) {
 	t.Helper()
-	if strings.Contains(s, testToken) {
-		t.Errorf("%s contains the token", what)
+	if where := leak.Find(s, testToken); where != "" {
+		t.Errorf("%s contains %s", what, where)
 	}
 	if strings.Contains(s, testHeader) {
 		t.Errorf("%s contains the identity header value", what)
@@ -400,7 +402,7 @@ func TestSlowServerCancelledContext(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() {
-				<-arrived
+				testwait.Hold(arrived)
 				cancel()
 			}()
 			_, err = src.Assertion(ctx)

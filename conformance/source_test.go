@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // testKey signs the JWTs of these tests. The harness never verifies
@@ -87,7 +88,7 @@ func (s ignoresContext) Assertion(context.Context) (assertion.Assertion, error) 
 type blocksForever struct{ release chan struct{} }
 
 func (s blocksForever) Assertion(context.Context) (assertion.Assertion, error) {
-	<-s.release
+	testwait.Hold(s.release)
 	return assertion.Assertion{}, errors.New("released")
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tenantbridge/tenantbridge/internal/recovered"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 func TestRunOrderErrorsAndParallelism(t *testing.T) {
@@ -28,7 +29,7 @@ func TestRunOrderErrorsAndParallelism(t *testing.T) {
 			for p := peak.Load(); now > p && !peak.CompareAndSwap(p, now); p = peak.Load() {
 			}
 			started <- struct{}{}
-			<-release
+			testwait.Hold(release)
 			if tenant == "c" {
 				return "partial", errors.New("c failed")
 			}

@@ -14,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
 	"github.com/tenantbridge/tenantbridge/assertion"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // rotatingSource issues a new assertion per call (or, when same is set, the
@@ -292,7 +294,7 @@ func TestRejectedAssertionManyTenantsAtOnce(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	testwait.Wait(t, &wg, "every tenant's GetToken returning")
 	calls, _, invalidated := src.stats()
 	if calls != 2 {
 		t.Errorf("%d assertion fetches, want 2 (the rejected one and one replacement)", calls)
@@ -335,8 +337,8 @@ func TestRejectedAssertionIsLoggedWithoutTokens(t *testing.T) {
 					found = true
 				}
 				for _, tok := range issued {
-					if strings.Contains(m, tok) {
-						t.Error("a log line contains an assertion")
+					if where := leak.Find(m, tok); where != "" {
+						t.Errorf("a log line contains %s", where)
 					}
 				}
 				if strings.Contains(m, "access-token-") {

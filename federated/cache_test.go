@@ -27,7 +27,7 @@ func TestColdCacheThousandCallersOneRequest(t *testing.T) {
 	c := newTestCred(t, ts, nil)
 	release := make(chan struct{})
 	ts.setHandler(func(n int64, r tokenRequest) reply {
-		<-release // hold the first request so callers pile up behind it
+		testwait.Hold(release) // hold the first request so callers pile up behind it
 		return reply{status: 200, body: `{"token_type":"Bearer","expires_in":3600,"access_token":"shared"}`}
 	})
 	const callers = 1000
@@ -46,11 +46,9 @@ func TestColdCacheThousandCallersOneRequest(t *testing.T) {
 			toks <- tok.Token
 		}()
 	}
-	started.Wait()
+	testwait.Wait(t, &started, "every caller starting")
 	close(release)
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	testwait.Receive(t, finished, "every caller returning")
+	testwait.Wait(t, &wg, "every caller returning")
 	close(errs)
 	close(toks)
 	for err := range errs {
@@ -82,7 +80,7 @@ func TestDifferentKeysProceedInParallel(t *testing.T) {
 	ts.setHandler(func(n int64, r tokenRequest) reply {
 		if r.Path == "/"+homeTenant+"/oauth2/v2.0/token" && r.Form.Get("scope") == graphScope {
 			close(blockedArrived)
-			<-unblock
+			testwait.Hold(unblock)
 		}
 		return reply{status: 200, body: fmt.Sprintf(`{"expires_in":3600,"access_token":"t%d"}`, n)}
 	})
@@ -153,7 +151,7 @@ func TestRefreshAheadOneRefresherOthersKeepToken(t *testing.T) {
 	release := make(chan struct{})
 	ts.setHandler(func(n int64, r tokenRequest) reply {
 		arrived <- struct{}{}
-		<-release
+		testwait.Hold(release)
 		return reply{status: 200, body: fmt.Sprintf(`{"expires_in":86399,"refresh_in":43199,"access_token":"t%d"}`, n)}
 	})
 	c.clock.Advance(43200 * time.Second)
@@ -438,7 +436,7 @@ func TestWaiterOutlivesCancelledLeader(t *testing.T) {
 	ts.setHandler(func(n int64, r tokenRequest) reply {
 		if n == 1 {
 			arrived <- struct{}{}
-			<-release // the leader's request hangs until its caller gives up
+			testwait.Hold(release) // the leader's request hangs until its caller gives up
 			return reply{status: 503, body: `{}`}
 		}
 		return reply{status: 200, body: `{"expires_in":3600,"access_token":"second"}`}
@@ -524,7 +522,7 @@ func (clientTimeoutError) Is(target error) bool { return target == context.Deadl
 func (tt *timeoutTransport) Do(req *http.Request) (*http.Response, error) {
 	if tt.calls.Add(1) == 1 {
 		tt.arrived <- struct{}{}
-		<-tt.release
+		testwait.Hold(tt.release)
 	}
 	return nil, &url.Error{Op: req.Method, URL: req.URL.String(), Err: clientTimeoutError{}}
 }

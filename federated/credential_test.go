@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 	"github.com/google/go-cmp/cmp"
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 	"github.com/tenantbridge/tenantbridge/internal/noredirect"
 )
 
@@ -358,8 +359,8 @@ func TestPoliciesSeeTheTokenRequest(t *testing.T) {
 	for _, h := range append(perRetry.hdrs, ts.requestHeaders()...) {
 		for k, vs := range h {
 			for _, v := range vs {
-				if strings.Contains(v, c.src.token) {
-					t.Errorf("header %s carries the assertion", k)
+				if where := leak.Find(v, c.src.token); where != "" {
+					t.Errorf("header %s carries %s", k, where)
 				}
 			}
 		}
@@ -392,8 +393,8 @@ func TestLoggingWithoutSecrets(t *testing.T) {
 	for _, m := range got {
 		ev, msg, _ := strings.Cut(m, ": ")
 		byEvent[log.Event(ev)] = append(byEvent[log.Event(ev)], msg)
-		if strings.Contains(m, c.src.token) || strings.Contains(m, "client_assertion=") {
-			t.Error("a log entry contains the assertion or the request body")
+		if where := leak.Find(m, c.src.token); where != "" || strings.Contains(m, "client_assertion=") {
+			t.Errorf("a log entry contains the assertion (%s) or the request body", where)
 		}
 		if strings.Contains(m, "access-token-1") || strings.Contains(m, `"access_token"`) {
 			t.Error("a log entry contains the access token or the response body")

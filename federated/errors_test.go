@@ -11,6 +11,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 // entraError renders an Entra-style error body.
@@ -93,8 +94,8 @@ func TestAuthErrorHints(t *testing.T) {
 			if !strings.Contains(msg, ae.Hint) || !strings.HasPrefix(msg, "federated: ") {
 				t.Errorf("Error() does not start with the package or lacks the hint")
 			}
-			if strings.Contains(msg, c.src.token) || strings.Contains(fmt.Sprintf("%+v %#v", ae, ae), c.src.token) {
-				t.Error("error text contains the assertion")
+			if where := leak.Find(msg+fmt.Sprintf(" %+v %#v", ae, ae), c.src.token); where != "" {
+				t.Errorf("error text contains %s", where)
 			}
 		})
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/graphlite"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -341,7 +342,7 @@ func TestThrottleWaitHonoursContext(t *testing.T) {
 	c := newClient(t, srv, newCredential(tenantA, "Device.Read.All"), nil, func(o *graphlite.Options) {
 		o.Throttle.Wait = func(ctx context.Context, d time.Duration) error {
 			cancel() // the caller gives up while we wait
-			<-ctx.Done()
+			testwait.Hold(ctx.Done())
 			return ctx.Err()
 		}
 	})

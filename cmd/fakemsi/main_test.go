@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 	"io"
 	"os"
 	"os/exec"
@@ -120,7 +121,7 @@ func startFakemsi(t *testing.T, env []string, args ...string) *running {
 		case <-r.done:
 		default:
 			_ = cmd.Process.Kill()
-			<-r.done
+			testwait.Receive(t, r.done, "fakemsi exiting after it was killed")
 		}
 	})
 	return r

@@ -61,6 +61,8 @@ func TestAuthentication(t *testing.T) {
 		{"alg none", noneToken, 401, "InvalidAuthenticationToken", "Access token validation failure. Invalid signature."},
 		{"alg HS256", hs256, 401, "InvalidAuthenticationToken", "Access token validation failure. Invalid signature."},
 		{"wrong audience", sign(t, "k1", good, with(func(c jwt.MapClaims) { c["aud"] = "https://management.azure.com" })), 401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience."},
+		{"ARM audience with its slash", sign(t, "k1", good, with(func(c jwt.MapClaims) { c["aud"] = "https://management.azure.com/" })), 401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience."},
+		{"a managed-identity assertion's audience", sign(t, "k1", good, with(func(c jwt.MapClaims) { c["aud"] = "api://AzureADTokenExchange" })), 401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience."},
 		{"expired", sign(t, "k1", good, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-5 * time.Minute).Unix() })), 401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."},
 		{"no exp", sign(t, "k1", good, with(func(c jwt.MapClaims) { delete(c, "exp") })), 401, "InvalidAuthenticationToken", "Access token validation failure."},
 		{"not yet valid", sign(t, "k1", good, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(10 * time.Minute).Unix() })), 401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is not yet valid."},

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 // lockedBuffer is a log destination that the server's goroutines and the
@@ -67,8 +68,8 @@ func TestRequestLog(t *testing.T) {
 
 	out := logs.String()
 	for name, secret := range map[string]string{"valid": tok, "expired": expired, "no-role": noRole} {
-		if strings.Contains(out, secret) {
-			t.Errorf("log contains the %s token", name)
+		if where := leak.Find(out, secret); where != "" {
+			t.Errorf("log contains %s of the %s token", where, name)
 		}
 	}
 	if strings.Contains(out, "eyJ") || strings.Contains(strings.ToLower(out), "bearer") {

@@ -45,6 +45,7 @@ const (
 	RuleOneBodyLimit  = "bounded reads go through internal/bodylimit"
 	RuleOneJWTPeek    = "unverified JWT reads go through internal/jwtpeek"
 	RuleVocabulary    = "one vocabulary"
+	RuleBoundedWait   = "every wait in a test is bounded (internal/testwait)"
 )
 
 // forbiddenFields maps an exported field name that drifted once to the name
@@ -112,6 +113,9 @@ func (c *checker) run() {
 		if p, _ := strconv.Unquote(imp.Path.Value); p == "unsafe" {
 			c.report(imp, RuleNoUnsafe, `import "unsafe"`)
 		}
+	}
+	if c.mainModule() && c.isTest() && !c.within("internal/testwait") {
+		c.waits()
 	}
 	if !c.mainModule() || c.isTest() {
 		return
@@ -215,4 +219,45 @@ func exprString(e ast.Expr) string {
 		return e.Value
 	}
 	return fmt.Sprintf("%T", e)
+}
+
+// waits flags, in a test file, the waits that can block forever: a channel
+// receive outside a select (a select has room for a timeout case, and
+// testwait.Receive and testwait.Hold are such selects) and a bare X.Wait()
+// statement (sync.WaitGroup, sync.Cond; testwait.Wait bounds it). A
+// regression that stops a background goroutine then fails in seconds with a
+// message saying what did not happen, instead of at the 10-minute test
+// timeout with a goroutine dump.
+func (c *checker) waits() {
+	inSelect := map[ast.Expr]bool{}
+	ast.Inspect(c.file, func(n ast.Node) bool {
+		cc, ok := n.(*ast.CommClause)
+		if !ok {
+			return true
+		}
+		switch s := cc.Comm.(type) {
+		case *ast.ExprStmt:
+			inSelect[s.X] = true
+		case *ast.AssignStmt:
+			if len(s.Rhs) == 1 {
+				inSelect[s.Rhs[0]] = true
+			}
+		}
+		return true
+	})
+	ast.Inspect(c.file, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.UnaryExpr:
+			if n.Op == token.ARROW && !inSelect[n] {
+				c.report(n, RuleBoundedWait, "<-%s can block forever: use testwait.Receive (test goroutine) or testwait.Hold (a fake's goroutine), or a select with a timeout", exprString(n.X))
+			}
+		case *ast.ExprStmt:
+			if call, ok := n.X.(*ast.CallExpr); ok && len(call.Args) == 0 {
+				if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Wait" {
+					c.report(n, RuleBoundedWait, "%s.Wait() can block forever: use testwait.Wait", exprString(sel.X))
+				}
+			}
+		}
+		return true
+	})
 }

@@ -89,6 +89,11 @@ func TestEachRuleCanFail(t *testing.T) {
 		{"*http.Client by another name", "graphtest/o.go", "package graphtest\n\nimport \"net/http\"\n\ntype Options struct{ Client *http.Client }\n", RuleVocabulary},
 		{"the vocabulary itself", "graphtest/o.go", "package graphtest\n\nimport (\n\t\"time\"\n\n\t\"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy\"\n)\n\ntype Options struct {\n\tTransport policy.Transporter\n\tClock     func() time.Time\n}\n\ntype Error struct{ Code, Message, Hint string }\n", ""},
 		{"unexported fields are private business", "fakeidp/o.go", "package fakeidp\n\nimport \"time\"\n\ntype Options struct{ now func() time.Time }\n", ""},
+		{"bare receive in a test", "assertion/x_test.go", "package assertion\n\nfunc f(ch chan int) { <-ch }\n", RuleBoundedWait},
+		{"receive into a variable in a test", "federated/x_test.go", "package federated\n\nfunc f(ch chan int) int { v := <-ch; return v }\n", RuleBoundedWait},
+		{"WaitGroup.Wait in a test", "fanout/x_test.go", "package fanout\n\nimport \"sync\"\n\nfunc f(wg *sync.WaitGroup) { wg.Wait() }\n", RuleBoundedWait},
+		{"receive in a select", "fanout/x_test.go", "package fanout\n\nimport \"time\"\n\nfunc f(ch chan int) {\n\tselect {\n\tcase v := <-ch:\n\t\t_ = v\n\tcase <-time.After(time.Second):\n\t}\n}\n", ""},
+		{"receive outside tests", "fanout/x.go", "package fanout\n\nfunc f(ch chan int) { <-ch }\n", ""},
 		{"interop programs are written as users write them", "interop/cmd/app/main.go", "package main\n\nimport \"io\"\n\ntype Error struct{ ErrorCode string }\n\nfunc f(r io.Reader) io.Reader { return io.LimitReader(r, 1) }\n", ""},
 	}
 	for _, tc := range cases {

@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 	"sync"
 	"testing"
 )
@@ -41,7 +42,7 @@ func TestLogConcurrent(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	testwait.Wait(t, &wg, "every concurrent writer finishing")
 	if n := len(l.All()); n != 4000 {
 		t.Errorf("%d records, want 4000", n)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // takes asks s for a fault n times and lists the statuses it got (0: none).
@@ -109,7 +110,7 @@ func TestSetConcurrentTakes(t *testing.T) {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); s.Add(Fault{Endpoint: "keys", Status: 500, Count: 1}) }()
-	wg.Wait()
+	testwait.Wait(t, &wg, "every concurrent request and Add finishing")
 	if got := hits.Load(); got != 100 {
 		t.Errorf("%d requests got the fault, want 100", got)
 	}

@@ -2,6 +2,7 @@ package recovered
 
 import (
 	"errors"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 	"runtime"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func TestIntoGoexit(t *testing.T) {
 		})
 		t.Error("Into returned normally after runtime.Goexit")
 	}()
-	<-done
+	testwait.Receive(t, done, "the goroutine calling Into ending")
 	if v != 0 || !errors.Is(err, ErrPanicked) || err.Error() != "test: call called runtime.Goexit instead of returning" {
 		t.Errorf("after runtime.Goexit the results are (%d, %v), want (0, an error matching ErrPanicked)", v, err)
 	}

@@ -769,7 +769,7 @@ func TestInvalidateConcurrently(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	testwait.Wait(t, &wg, "every concurrent caller returning")
 	testwait.Wait(t, &c, "the background refresh")
 }
 

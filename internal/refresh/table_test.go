@@ -70,7 +70,7 @@ func TestTableManyKeys(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	testwait.Wait(t, &wg, "every concurrent caller returning")
 	if n := h.calls.Load(); n != keys {
 		t.Errorf("fetches = %d, want one per key (%d)", n, keys)
 	}

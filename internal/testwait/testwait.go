@@ -35,3 +35,19 @@ func Wait(t testing.TB, w interface{ Wait() }, what string) {
 	go func() { w.Wait(); close(done) }()
 	Receive(t, done, what)
 }
+
+// Hold blocks until ch delivers or is closed, or until Bound has passed, and
+// reports which. It is for the fakes a test holds mid-call (a server handler
+// or a source waiting for the test to release it): they run on goroutines
+// that must not call t.Fatal, and a test that fails before releasing them
+// must not hang in its cleanup waiting for them.
+func Hold[T any](ch <-chan T) bool {
+	timer := time.NewTimer(Bound)
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-timer.C:
+		return false
+	}
+}

@@ -19,3 +19,11 @@ func TestWait(t *testing.T) {
 	go wg.Done()
 	Wait(t, &wg, "the goroutine")
 }
+
+func TestHold(t *testing.T) {
+	ch := make(chan struct{})
+	close(ch)
+	if !Hold(ch) {
+		t.Fatal("Hold on a closed channel = false, want true")
+	}
+}
