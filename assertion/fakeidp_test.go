@@ -2,6 +2,7 @@ package assertion_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -117,5 +118,49 @@ func TestPlatformsAgainstEmulator(t *testing.T) {
 				t.Error("no ExpiresOn")
 			}
 		})
+	}
+}
+
+// TestSelectorsAgainstEmulator: each typed selector, on both managed-identity
+// protocols, gets the user-assigned identity's assertion from fakeidp.
+func TestSelectorsAgainstEmulator(t *testing.T) {
+	srv, err := fakeidp.New(nil, &fakeidp.Options{NoListener: true, SigningKeyBits: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	t.Setenv(assertion.EnvAuthorityHost, "")
+	ids := []assertion.ManagedIDKind{
+		assertion.ClientID(fakeidp.DefaultUserIdentityClientID),
+		assertion.ObjectID(fakeidp.DefaultUserIdentityObjectID),
+		assertion.ResourceID(fakeidp.DefaultUserIdentityResourceID),
+	}
+	for _, id := range ids {
+		for name, build := range map[string]func() (assertion.Source, error){
+			"AppService": func() (assertion.Source, error) {
+				return assertion.AppService(&assertion.AppServiceOptions{Endpoint: srv.AppServiceEndpoint(), IdentityHeader: srv.IdentityHeader(), ID: id, Transport: srv.Client()})
+			},
+			"IMDS": func() (assertion.Source, error) {
+				return assertion.IMDS(&assertion.IMDSOptions{Endpoint: srv.IMDSEndpoint(), ID: id, Transport: srv.Client()})
+			},
+		} {
+			t.Run(fmt.Sprintf("%s/%T", name, id), func(t *testing.T) {
+				src, err := build()
+				if err != nil {
+					t.Fatal(err)
+				}
+				a, err := src.Assertion(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				claims := jwt.MapClaims{}
+				if _, _, err := jwt.NewParser().ParseUnverified(a.Token, claims); err != nil {
+					t.Fatal("not a JWT")
+				}
+				if sub, _ := claims.GetSubject(); sub != fakeidp.DefaultUserIdentityObjectID {
+					t.Errorf("subject %q, want the user-assigned identity", sub)
+				}
+			})
+		}
 	}
 }
