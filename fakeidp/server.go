@@ -102,8 +102,10 @@ type Server struct {
 	done      sync.WaitGroup
 	closeOnce sync.Once
 
-	mu   sync.Mutex
-	keys []*signingKey // Entra signing keys, current first
+	mu        sync.Mutex
+	keys      []*signingKey // Entra signing keys, current first
+	imdsUntil time.Time     // IMDS answers 410 before this instant
+
 	// issuerKeys are the external issuers' keys, made on first use (an RSA
 	// key costs a quarter of a second on a busy machine, and most tests never
 	// touch an external issuer); guarded by issuerKeyMu. issuerKinds names
@@ -111,7 +113,6 @@ type Server struct {
 	issuerKeyMu sync.Mutex
 	issuerKeys  map[string]*signingKey
 	issuerKinds map[string]string
-	imdsUntil   time.Time // IMDS answers 410 before this instant
 
 	faults   fault.Set
 	requests fault.Log[Request]
