@@ -182,18 +182,17 @@ func (e *Emulator) start(o *Options) (err error) {
 	e.arcKeyDir = arcDir
 
 	entraAddr, msiAddr := hostPort(o.Addr, o.EntraPort), hostPort(o.Addr, o.MSIPort)
-	e.idp, err = fakeidp.New(o.Scenario, &fakeidp.Options{
+	idpOpts := &fakeidp.Options{
 		Addr:           entraAddr,
 		MSIAddr:        msiAddr,
 		IdentityHeader: header,
 		Clock:          o.Clock,
-
-		GitHubRequestToken: gitHubToken,
-		ArcKeyDirectory:    arcDir,
-		TokenLifetime:      o.TokenLifetime,
-		SigningKeyBits:     o.SigningKeyBits,
-		Logger:             logger,
-	})
+		TokenLifetime:  o.TokenLifetime,
+		SigningKeyBits: o.SigningKeyBits,
+		Logger:         logger,
+	}
+	idpOpts.GitHubRequestToken, idpOpts.ArcKeyDirectory = gitHubToken, arcDir
+	e.idp, err = fakeidp.New(o.Scenario, idpOpts)
 	if err != nil {
 		// fakeidp validates the scenario first: a scenario mistake is
 		// reported as such, not as a listener's.
