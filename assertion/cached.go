@@ -2,6 +2,7 @@ package assertion
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -43,6 +44,13 @@ const (
 	maxLifetime = 100 * 365 * 24 * time.Hour
 )
 
+// ErrExpired is matched ([errors.Is]) by the error of a [Cached] source whose
+// wrapped source returned an assertion that had already expired when it
+// arrived. The error names the expiry, the local time and the clock skew they
+// imply: an issuer that hands out expired tokens is rare, a machine whose
+// clock is minutes off is not, and Entra would only answer AADSTS700024.
+var ErrExpired = errors.New("assertion: the source returned an expired assertion")
+
 // Invalidator is implemented by a caching [Source] that can be told its cached
 // assertion was rejected, so that the next call fetches a fresh one instead of
 // serving it until it expires. Entra rejects an assertion that is still within
@@ -72,6 +80,10 @@ type Invalidator interface {
 // that one included, keeps receiving the valid assertion meanwhile. A failed
 // refresh is logged, the valid assertion is served until 30 seconds before it
 // expires, and the refresh is tried again no sooner than 30 seconds later.
+//
+// An assertion that has already expired when src returns it is an error
+// matching [ErrExpired] that names the clock skew it implies; like every
+// error, it is not kept.
 //
 // A panic in src is recovered, on the background refresh too: the callers
 // waiting for that fetch get an error saying the source panicked (its value
@@ -150,9 +162,9 @@ func (c *cache) wall() time.Time {
 
 // lease schedules a's refresh and staleness. a's expiry is a wall time from
 // its issuer; its remaining lifetime, measured now on the wall clock, is
-// placed on the engine's clock. An assertion already expired gets a lease
-// that has ended: it is returned to the caller but not kept.
-func (c *cache) lease(a Assertion) refresh.Lease[Assertion] {
+// placed on the engine's clock. An assertion already expired is an error
+// matching [ErrExpired] that names the skew it implies.
+func (c *cache) lease(a Assertion) (refresh.Lease[Assertion], error) {
 	wall := c.wall()
 	now := wall.Sub(c.epoch)
 	exp := a.ExpiresOn
@@ -165,13 +177,15 @@ func (c *cache) lease(a Assertion) refresh.Lease[Assertion] {
 	}
 	life := min(exp.Sub(wall), maxLifetime)
 	if life <= 0 {
-		return refresh.Lease[Assertion]{Value: a, RefreshAt: now, ExpiresAt: now}
+		return refresh.Lease[Assertion]{}, fmt.Errorf("%w: it expired at %s, %s before this machine's clock (%s); "+
+			"either this machine's clock is at least %s fast or the issuer's is that slow, or %s serves stale assertions",
+			ErrExpired, exp.UTC().Format(time.RFC3339), -life, wall.UTC().Format(time.RFC3339), -life, sourceName(c.src))
 	}
 	return refresh.Lease[Assertion]{
 		Value:     a,
 		RefreshAt: now + life - min(c.refreshBefore, life/2),
 		ExpiresAt: now + life - min(expiryMargin, life/10),
-	}
+	}, nil
 }
 
 // cacheHost is what the engine asks of the cache: the clock, the fetch, the
@@ -192,7 +206,7 @@ func (h cacheHost) Fetch(ctx context.Context, _ struct{}) (refresh.Lease[Asserti
 	if err != nil {
 		return refresh.Lease[Assertion]{}, err
 	}
-	return h.c.lease(a), nil
+	return h.c.lease(a)
 }
 
 func (h cacheHost) Observe(ev refresh.Event[struct{}, Assertion]) {

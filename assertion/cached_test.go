@@ -7,6 +7,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/internal/testwait"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -261,18 +262,33 @@ func TestCachedUnknownLifetime(t *testing.T) {
 	}
 }
 
-func TestCachedDoesNotKeepExpiredAssertions(t *testing.T) {
+// An assertion that has expired when it arrives is an error naming the clock
+// skew it implies (issue 11, finding 9), not a value handed out unkept: Entra
+// would only answer AADSTS700024 for it, far from the cause.
+func TestCachedExpiredOnArrivalIsAnError(t *testing.T) {
 	clock := newFakeClock()
 	var calls atomic.Int32
 	src := Func(func(context.Context) (Assertion, error) {
 		calls.Add(1)
-		return Assertion{Token: "old", ExpiresOn: testNow.Add(-time.Second)}, nil
+		return Assertion{Token: "old", ExpiresOn: testNow.Add(-10 * time.Minute)}, nil
 	})
 	c := newTestCache(src, clock)
-	mustGet(t, c)
-	mustGet(t, c)
+	for range 2 {
+		a, err := c.Assertion(context.Background())
+		if !errors.Is(err, ErrExpired) {
+			t.Fatalf("got err %v, want ErrExpired", err)
+		}
+		if a.Token != "" {
+			t.Error("an expired assertion was returned with the error")
+		}
+		for _, want := range []string{"10m0s", "clock", "2026-11-27T09:50:00Z"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not mention %q", err, want)
+			}
+		}
+	}
 	if calls.Load() != 2 {
-		t.Fatalf("source called %d times, want 2 (an expired assertion is not kept)", calls.Load())
+		t.Fatalf("source called %d times, want 2 (the error is not kept)", calls.Load())
 	}
 }
 
@@ -471,7 +487,9 @@ func BenchmarkCachedWarm(b *testing.B) {
 
 func TestSourcesNeverPrintSecrets(t *testing.T) {
 	clearIdentityEnv(t)
-	fake := newFakeEndpoint(t, func(w http.ResponseWriter, r *http.Request, n int) { tokenJSON(w, "1795773600") })
+	fake := newFakeEndpoint(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		tokenJSON(w, strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
+	})
 	app, err := AppService(&AppServiceOptions{Endpoint: fake.URL, IdentityHeader: testHeader, Transport: fake.Client()})
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,13 @@ func TestNewResponseError(t *testing.T) {
 		{"JWT echoed", imdsName, 500, `{"error":"e","error_description":"bad token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"}`,
 			ResponseError{Source: imdsName, StatusCode: 500, Code: "e", Message: "bad token [jwt redacted]", Identity: "client_id=c",
 				Hint: "the managed-identity endpoint failed; retries were exhausted"}},
+		// issue 11, finding 3: every field, not only error_description.
+		{"JWT echoed in message and statusCode", appServiceName, 500, `{"statusCode":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl","message":"echo eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl ` + testHeader + `"}`,
+			ResponseError{Source: appServiceName, StatusCode: 500, Code: "[jwt redacted]", Message: "echo [jwt redacted] [redacted]", Identity: "client_id=c",
+				Hint: "the managed-identity endpoint failed; retries were exhausted"}},
+		{"JWT echoed in error", imdsName, 500, `{"error":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl","error_description":"x"}`,
+			ResponseError{Source: imdsName, StatusCode: 500, Code: "[jwt redacted]", Message: "x", Identity: "client_id=c",
+				Hint: "the managed-identity endpoint failed; retries were exhausted"}},
 		{"HTML", appServiceName, 502, `<html>Bad gateway</html>`,
 			ResponseError{Source: appServiceName, StatusCode: 502, Identity: "client_id=c", Hint: "the managed-identity endpoint failed; retries were exhausted"}},
 	}

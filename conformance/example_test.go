@@ -2,6 +2,8 @@ package conformance_test
 
 import (
 	"context"
+	"errors"
+	"log"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -36,5 +38,23 @@ func ExampleTestCredential() {
 			ExpectCaching: true,
 			Requests:      upstreamTokenRequests,
 		})
+	}
+}
+
+// CheckSource runs the checks outside go test, e.g. in a program on the
+// host that is about to rely on the source: nil means every check passed,
+// and a skipped check (an issuer whose keys could not be fetched) is told
+// apart from a failed one.
+func ExampleCheckSource() {
+	err := conformance.CheckSource(context.Background(), func() (assertion.Source, error) {
+		return assertion.FromEnvironment()
+	}, &conformance.SourceOptions{Audience: assertion.ResourceAzurePublic})
+	switch {
+	case err == nil:
+		log.Print("the source keeps every promise")
+	case conformance.Failed(err):
+		log.Fatal(err) // one *conformance.CheckError per check that did not pass
+	case errors.Is(err, conformance.ErrSkipped):
+		log.Printf("passed what could be checked: %v", err)
 	}
 }

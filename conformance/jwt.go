@@ -9,9 +9,10 @@ import (
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 )
 
-// claims are the JWT fields the checks look at. The signature is not
-// verified: the harness is not the token's audience and holds no keys; it
-// only checks that the token is well formed and not stale.
+// claims are the JWT fields the shape checks look at, read without
+// verification: for access tokens the harness is not the audience and holds
+// no keys. An assertion's signature is verified separately, by the
+// IssuerSignature check (issuer.go), against its issuer's published keys.
 type claims struct {
 	alg       string
 	exp       time.Time // zero when absent

@@ -68,3 +68,7 @@ func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // and an implementation that leaks a token into its errors must not make the
 // harness's report, printed in CI logs, leak it too.
 func redactSecrets(s string, secrets []string) string { return leak.Redact(s, secrets...) }
+
+// fmtTimeFine is fmtTime with milliseconds, for times that are not whole
+// seconds (an ExpiresOn computed from expires_in).
+func fmtTimeFine(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }

@@ -12,13 +12,22 @@
 //	TENANTBRIDGE_LIVE=1 \
 //	AZURE_TENANT_ID=<home tenant> AZURE_CLIENT_ID=<multi-tenant app> \
 //	TENANTBRIDGE_LIVE_TENANTS=<consented tenant>[,<another>] \
+//	[TENANTBRIDGE_LIVE_FAILING_TENANT=<a tenant that did not consent>] \
 //	go test -tags live -race -run Live ./conformance
+//
+// The source's signature is checked against the keys Entra publishes for
+// the token's issuer (discovered from its iss), and with AZURE_TENANT_ID and
+// AZURE_CLIENT_ID set the assertion is exchanged at the home tenant's token
+// endpoint. With TENANTBRIDGE_LIVE_FAILING_TENANT the credential is allowed
+// that tenant and must surface Entra's refusal (AADSTS700016, or the code in
+// TENANTBRIDGE_LIVE_FAILING_CODE) as a *federated.AuthError.
 
 package conformance
 
 import (
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -60,12 +69,42 @@ func TestLiveSource(t *testing.T) {
 			t.Fatal(err)
 		}
 		return src
-	}, &SourceOptions{Audience: assertion.ResourceAzurePublic})
+	}, liveSourceOptions())
+}
+
+// liveAuthority is AZURE_AUTHORITY_HOST, else Entra's public cloud.
+func liveAuthority() string {
+	if h := os.Getenv("AZURE_AUTHORITY_HOST"); h != "" {
+		return strings.TrimSuffix(h, "/")
+	}
+	return "https://login.microsoftonline.com"
+}
+
+func liveSourceOptions() *SourceOptions {
+	o := &SourceOptions{Audience: assertion.ResourceAzurePublic}
+	if tenant, app := os.Getenv("AZURE_TENANT_ID"), os.Getenv("AZURE_CLIENT_ID"); tenant != "" && app != "" {
+		o.TokenEndpoint = liveAuthority() + "/" + tenant + "/oauth2/v2.0/token"
+		o.ExchangeClientID = app
+	}
+	return o
 }
 
 func TestLiveCredential(t *testing.T) {
 	liveEnv(t, "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "TENANTBRIDGE_LIVE_TENANTS")
 	tenants := liveTenants()
+	failing := os.Getenv("TENANTBRIDGE_LIVE_FAILING_TENANT")
+	failingCode := 700016
+	if c := os.Getenv("TENANTBRIDGE_LIVE_FAILING_CODE"); c != "" {
+		n, err := strconv.Atoi(c)
+		if err != nil {
+			t.Fatalf("TENANTBRIDGE_LIVE_FAILING_CODE=%q is not an AADSTS number", c)
+		}
+		failingCode = n
+	}
+	allowed := tenants
+	if failing != "" {
+		allowed = append(allowed[:len(allowed):len(allowed)], failing)
+	}
 	var requests atomic.Int64
 	transport := countingTransport{n: &requests, next: &http.Client{
 		Timeout:       time.Minute,
@@ -74,7 +113,7 @@ func TestLiveCredential(t *testing.T) {
 	TestCredential(t, func(t *testing.T) azcore.TokenCredential {
 		cred, err := federated.NewFromEnvironment(&federated.Options{
 			ClientOptions:              azcore.ClientOptions{Transport: transport},
-			AdditionallyAllowedTenants: tenants,
+			AdditionallyAllowedTenants: allowed,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -84,10 +123,12 @@ func TestLiveCredential(t *testing.T) {
 		Tenants: append([]string{os.Getenv("AZURE_TENANT_ID")}, tenants...),
 		// A tenant the credential was not configured for: refused before
 		// any request.
-		DisallowedTenant: "00000000-0000-0000-0000-000000000001",
-		RequireJWT:       true,
-		ExpectCaching:    true,
-		Requests:         func() int { return int(requests.Load()) },
+		DisallowedTenant:  "00000000-0000-0000-0000-000000000001",
+		RequireJWT:        true,
+		ExpectCaching:     true,
+		Requests:          func() int { return int(requests.Load()) },
+		FailingTenant:     failing,
+		FailingTenantCode: failingCode,
 	})
 }
 

@@ -13,7 +13,7 @@ import (
 
 func TestSourceGitHubActionsAgainstFakeIDP(t *testing.T) {
 	t.Setenv(assertion.EnvAuthorityHost, "")
-	idp := newIDP(t)
+	idp := newIDP(t, nil)
 	TestSource(t, func(t *testing.T) assertion.Source {
 		src, err := assertion.GitHubActions(&assertion.GitHubActionsOptions{
 			RequestURL:   idp.GitHubTokenRequestURL(fakeidp.DefaultGitHubIssuer),
@@ -30,11 +30,7 @@ func TestSourceGitHubActionsAgainstFakeIDP(t *testing.T) {
 func TestSourceAzureArcAgainstFakeIDP(t *testing.T) {
 	t.Setenv(assertion.EnvAuthorityHost, "")
 	dir := t.TempDir()
-	idp, err := fakeidp.New(nil, &fakeidp.Options{ArcKeyDirectory: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(idp.Close)
+	idp := newIDP(t, &fakeidp.Options{ArcKeyDirectory: dir})
 	TestSource(t, func(t *testing.T) assertion.Source {
 		src, err := assertion.AzureArc(&assertion.AzureArcOptions{Endpoint: idp.ArcEndpoint(), KeyDirectory: dir, Transport: idp.Client()})
 		if err != nil {

@@ -1,5 +1,6 @@
 // Package emulator runs tenantbridge's whole offline emulator (Microsoft
-// Entra, the Azure managed-identity endpoints and Microsoft Graph) in process,
+// Entra, the Azure managed-identity endpoints, Microsoft Graph and Azure
+// Resource Manager) in process,
 // started from a Go test with one call. It gives the emulator's URLs, its CA,
 // the environment block an Azure host would give a workload, and the
 // underlying servers for request logs and faults.
@@ -15,7 +16,7 @@
 // Clients find the emulator through the environment block ([Emulator.Env]),
 // exactly as they find the real services on an Azure host, or through the
 // typed accessors ([Emulator.AuthorityHost], [Emulator.AppServiceEndpoint],
-// [Emulator.GraphURL], ...) with [Emulator.Client], which trusts the
+// [Emulator.GraphURL], [Emulator.ARMURL], ...) with [Emulator.Client], which trusts the
 // emulator's CAs. [Options.Mode] picks the platform the block describes: App
 // Service / Functions, IMDS, AKS workload identity (a token file the
 // emulator keeps fresh), a GitHub Actions job, or an Azure Arc-enabled
@@ -25,8 +26,8 @@
 // ([Emulator.AddFault], [Emulator.ClearFaults]; each goes to the server its
 // endpoint names; [ParseFault] reads `fakemsi --fault` specs for every
 // endpoint) and records requests ([Emulator.Requests], merged in
-// arrival order, and [Emulator.ResetRequests]). [Emulator.IDP] and
-// [Emulator.Graph] are the servers themselves, for the rest: rotate keys,
+// arrival order, and [Emulator.ResetRequests]). [Emulator.IDP],
+// [Emulator.Graph] and [Emulator.ARM] are the servers themselves, for the rest: rotate keys,
 // move the clock, warm up IMDS, issue tokens.
 //
 // The emulator binds loopback addresses only unless [Options.Addr] says
@@ -43,7 +44,9 @@
 //
 // The protocols live in the fakes: package fakeidp (Entra's token endpoint,
 // discovery and keys, the managed-identity endpoints, scenarios, faults) and
-// package graphlite/graphtest (Graph's devices, paging, $batch, faults). This
+// package graphlite/graphtest (Graph's devices, paging, $batch, faults) and
+// package armtest (Resource Manager's subscriptions, tenants and resource
+// groups). This
 // package assembles them into one emulator (starting, the CA bundle, the
 // environment block and what it says about a scenario, the workload token
 // file's rotation, log redaction) and is what a Go test starts. Command

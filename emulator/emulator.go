@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tenantbridge/tenantbridge/armtest"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 )
@@ -44,9 +45,9 @@ type Options struct {
 	// is not loopback is logged as a warning, since the emulator gives a token
 	// to whoever asks.
 	Addr string
-	// EntraPort, MSIPort and GraphPort fix the listeners' ports; 0 picks a
-	// free one.
-	EntraPort, MSIPort, GraphPort int
+	// EntraPort, MSIPort, GraphPort and ARMPort fix the listeners' ports; 0
+	// picks a free one.
+	EntraPort, MSIPort, GraphPort, ARMPort int
 
 	// Dir is where the emulator writes its files (the CA bundle, the workload
 	// token file); it must exist, and Close removes the files but not Dir.
@@ -55,6 +56,12 @@ type Options struct {
 	// CAFile, when set, is where the CA bundle is written instead of Dir.
 	// Close leaves it: it belongs to the caller.
 	CAFile string
+	// CA, when set, issues the TLS certificates of every HTTPS listener, and
+	// the CA bundle holds it alone: a persistent CA that the OS trust store
+	// holds (`fakemsi ca install`, `fakemsi --local-ca`), for Go on macOS and
+	// Windows, which ignores SSL_CERT_FILE. nil: each server makes its own
+	// CA per run. Its PrivateKey must be a crypto.Signer.
+	CA *tls.Certificate
 
 	// TokenLifetime of the access tokens Entra issues; 0 means fakeidp's
 	// default, 75 minutes (see [fakeidp.Options].TokenLifetime).
@@ -84,13 +91,14 @@ type Options struct {
 }
 
 // Emulator is a running emulator: a fake Microsoft Entra with managed-identity
-// endpoints (fakeidp) and a fake Microsoft Graph (graphtest) that trusts its
-// tokens, with the files and the environment block a client needs. Its
-// methods are safe for concurrent use.
+// endpoints (fakeidp), a fake Microsoft Graph (graphtest) and a fake Azure
+// Resource Manager (armtest) that trust its tokens, with the files and the
+// environment block a client needs. Its methods are safe for concurrent use.
 type Emulator struct {
 	mode    Mode
 	idp     *fakeidp.Server
 	graph   *graphtest.Server
+	arm     *armtest.Server
 	client  *http.Client
 	caPEM   []byte
 	caFile  string
@@ -134,7 +142,7 @@ func Start(opts *Options) (*Emulator, error) {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1"
 	}
-	for _, p := range []int{o.EntraPort, o.MSIPort, o.GraphPort} {
+	for _, p := range []int{o.EntraPort, o.MSIPort, o.GraphPort, o.ARMPort} {
 		if p < 0 || p > 65535 {
 			return nil, fmt.Errorf("emulator: %d is not a TCP port", p)
 		}
@@ -190,6 +198,7 @@ func (e *Emulator) start(o *Options) (err error) {
 		TokenLifetime:  o.TokenLifetime,
 		SigningKeyBits: o.SigningKeyBits,
 		Logger:         logger,
+		CA:             o.CA,
 	}
 	idpOpts.GitHubRequestToken, idpOpts.ArcKeyDirectory = gitHubToken, arcDir
 	e.idp, err = fakeidp.New(o.Scenario, idpOpts)
@@ -218,16 +227,43 @@ func (e *Emulator) start(o *Options) (err error) {
 		Clock:     o.Clock,
 		Addr:      graphAddr,
 		Logger:    logger, // one log for every listener
+		CA:        o.CA,
 	})
 	if err != nil {
 		return listenError(map[string]string{graphAddr: ListenerGraph}, err)
+	}
+	var tenants []armtest.Tenant
+	var subs []armtest.Subscription
+	for _, t := range o.Scenario.Tenants {
+		tenants = append(tenants, armtest.Tenant{ID: t.ID, DisplayName: t.DisplayName})
+		for _, sub := range t.Subscriptions {
+			subs = append(subs, armSubscription(t.ID, sub))
+		}
+	}
+	armAddr := hostPort(o.Addr, o.ARMPort)
+	e.arm, err = armtest.New(&armtest.Options{
+		KeysURL:       e.idp.KeysURL(),
+		Transport:     e.idp.Client(),
+		Tenants:       tenants,
+		Subscriptions: subs,
+		Clock:         o.Clock,
+		Addr:          armAddr,
+		Logger:        logger,
+		CA:            o.CA,
+	})
+	if err != nil {
+		return listenError(map[string]string{armAddr: ListenerARM}, err)
 	}
 	for _, f := range o.Faults {
 		e.AddFault(f)
 	}
 
-	// Two CAs, fakeidp's and graphtest's (httptest's): one bundle for all.
-	e.caPEM = slices.Concat(e.idp.CAPEM(), e.graph.CAPEM())
+	// Three CAs, fakeidp's, graphtest's and armtest's (httptest's): one
+	// bundle for all; or the one CA of Options.CA.
+	e.caPEM = slices.Concat(e.idp.CAPEM(), e.graph.CAPEM(), e.arm.CAPEM())
+	if o.CA != nil {
+		e.caPEM = e.idp.CAPEM()
+	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(e.caPEM)
 	e.client = &http.Client{Transport: &http.Transport{
@@ -281,6 +317,8 @@ func (e *Emulator) buildEnv() Env {
 			{"IDENTITY_HEADER", e.idp.IdentityHeader()},
 			{"MSI_ENDPOINT", e.idp.AppServiceEndpoint()},
 			{"MSI_SECRET", e.idp.IdentityHeader()},
+			{"WEBSITE_SITE_NAME", siteName(e.idp.Scenario().ManagedIdentities)},
+			{"APPSETTING_WEBSITE_SITE_NAME", siteName(e.idp.Scenario().ManagedIdentities)},
 		}
 	case ModeIMDS:
 		env = Env{{"AZURE_POD_IDENTITY_AUTHORITY_HOST", e.idp.IMDSEndpoint()}}
@@ -305,8 +343,13 @@ func (e *Emulator) buildEnv() Env {
 		Var{"AZURE_ADDITIONALLY_ALLOWED_TENANTS", "*"},
 		Var{"SSL_CERT_FILE", e.caFile},
 		Var{"NODE_EXTRA_CA_CERTS", e.caFile},
+		Var{"REQUESTS_CA_BUNDLE", e.caFile},
+		Var{"CURL_CA_BUNDLE", e.caFile},
+		Var{"TENANTBRIDGE_GRAPH_URL", e.GraphURL()},
+		Var{"TENANTBRIDGE_ARM_URL", e.ARMURL()},
 		Var{"FAKEMSI_TENANTS", strings.Join(e.tenancy.RemoteIDs(), ",")},
 		Var{"FAKEMSI_GRAPH_URL", e.GraphURL()},
+		Var{"FAKEMSI_ARM_URL", e.ARMURL()},
 	)
 }
 
@@ -363,6 +406,9 @@ func (e *Emulator) Close() {
 			e.stopRotation()
 			<-e.rotationDone
 		}
+		if e.arm != nil {
+			e.arm.Close()
+		}
 		if e.graph != nil {
 			e.graph.Close()
 		}
@@ -417,8 +463,8 @@ func (e *Emulator) String() string {
 	if e == nil {
 		return "<nil>"
 	}
-	return fmt.Sprintf("emulator.Emulator{mode: %s, Entra: %s, managed identity: %s, Graph: %s}",
-		e.mode, e.AuthorityHost(), e.MSIURL(), e.GraphURL())
+	return fmt.Sprintf("emulator.Emulator{mode: %s, Entra: %s, managed identity: %s, Graph: %s, ARM: %s}",
+		e.mode, e.AuthorityHost(), e.MSIURL(), e.GraphURL(), e.ARMURL())
 }
 
 // GoString is [Emulator.String] for fmt's %#v, which would otherwise print
@@ -434,8 +480,21 @@ func (e *Emulator) GoString() string {
 // needs to find the emulator.
 func (e *Emulator) Env() Env { return append(Env(nil), e.env...) }
 
-// Tenancy returns the app, its home tenant and the remote tenants.
-func (e *Emulator) Tenancy() Tenancy { return e.tenancy }
+// Tenancy returns the app, its home tenant and the remote tenants, with the
+// consents in force now: those of the scenario and those an administrator
+// granted since Start on the admin-consent page ({authority}/{tenant}/adminconsent,
+// or [fakeidp.Server.GrantConsent]). The environment block keeps the order of
+// FAKEMSI_TENANTS it had at Start.
+func (e *Emulator) Tenancy() Tenancy {
+	sc := *e.idp.Scenario() // a shallow copy: only Consents changes
+	sc.Consents = e.idp.Consents()
+	t, err := TenancyOf(&sc, e.tenancy.App.ClientID)
+	if err != nil {
+		// The app was found at Start and the scenario has not changed.
+		return e.tenancy
+	}
+	return t
+}
 
 // AuthorityHost is the Entra authority, https://127.0.0.1:PORT
 // (AZURE_AUTHORITY_HOST): the value of an azcore cloud.Configuration's
@@ -460,6 +519,12 @@ func (e *Emulator) IMDSEndpoint() string { return e.idp.IMDSEndpoint() }
 // https://127.0.0.1:PORT/v1.0 (FAKEMSI_GRAPH_URL): a graphlite BaseURL.
 func (e *Emulator) GraphURL() string { return e.graph.URL() + "/v1.0" }
 
+// ARMURL is the base URL of the fake Azure Resource Manager,
+// https://127.0.0.1:PORT (FAKEMSI_ARM_URL): the Resource Manager endpoint of
+// an azcore cloud.Configuration, whose audience stays ARM's
+// (https://management.core.windows.net/ or https://management.azure.com/).
+func (e *Emulator) ARMURL() string { return e.arm.URL() }
+
 // TokenFile is the workload identity token file (AZURE_FEDERATED_TOKEN_FILE)
 // in [ModeWorkload], else "".
 func (e *Emulator) TokenFile() string { return e.tokenFile }
@@ -483,6 +548,19 @@ func (e *Emulator) IDP() *fakeidp.Server { return e.idp }
 
 // Graph is the fake Microsoft Graph server: its own request log and faults.
 func (e *Emulator) Graph() *graphtest.Server { return e.graph }
+
+// ARM is the fake Azure Resource Manager server: its own request log and
+// faults.
+func (e *Emulator) ARM() *armtest.Server { return e.arm }
+
+// armSubscription is a scenario subscription as armtest serves it.
+func armSubscription(tenantID string, sub fakeidp.Subscription) armtest.Subscription {
+	s := armtest.Subscription{ID: sub.ID, TenantID: tenantID, DisplayName: sub.DisplayName, State: sub.State}
+	for _, g := range sub.ResourceGroups {
+		s.ResourceGroups = append(s.ResourceGroups, armtest.ResourceGroup{Name: g.Name, Location: g.Location})
+	}
+	return s
+}
 
 func hostPort(host string, port int) string {
 	return net.JoinHostPort(host, strconv.Itoa(port))

@@ -134,7 +134,7 @@ func TestStartDefaults(t *testing.T) {
 	if e.Mode() != ModeAppService {
 		t.Errorf("mode %q, want appservice", e.Mode())
 	}
-	for name, u := range map[string]string{"authority": e.AuthorityHost(), "MSI": e.MSIURL(), "Graph": e.GraphURL()} {
+	for name, u := range map[string]string{"authority": e.AuthorityHost(), "MSI": e.MSIURL(), "Graph": e.GraphURL(), "ARM": e.ARMURL()} {
 		pu, err := url.Parse(u)
 		if err != nil {
 			t.Fatal(err)
@@ -167,10 +167,11 @@ func TestStartDefaults(t *testing.T) {
 	if n := len(e.Graph().Requests()); n != 1 {
 		t.Errorf("Graph saw %d requests, want 1", n)
 	}
-	// CAPEM is the bundle of both listeners' CAs, and a copy.
+	// CAPEM is the bundle of the HTTPS listeners' CAs (Entra, Graph, ARM),
+	// and a copy.
 	pem := e.CAPEM()
-	if n := bytes.Count(pem, []byte("BEGIN CERTIFICATE")); n != 2 {
-		t.Errorf("CAPEM holds %d certificates, want 2", n)
+	if n := bytes.Count(pem, []byte("BEGIN CERTIFICATE")); n != 3 {
+		t.Errorf("CAPEM holds %d certificates, want 3", n)
 	}
 	pem[0] = 'X'
 	if e.CAPEM()[0] == 'X' {
@@ -223,13 +224,20 @@ func TestEnvMatchesTheEmulator(t *testing.T) {
 				"AZURE_ADDITIONALLY_ALLOWED_TENANTS": "*",
 				"SSL_CERT_FILE":                      e.CAFile(),
 				"NODE_EXTRA_CA_CERTS":                e.CAFile(),
+				"REQUESTS_CA_BUNDLE":                 e.CAFile(),
+				"CURL_CA_BUNDLE":                     e.CAFile(),
 				"FAKEMSI_TENANTS":                    strings.Join(tn.RemoteIDs(), ","),
 				"FAKEMSI_GRAPH_URL":                  e.GraphURL(),
+				"TENANTBRIDGE_GRAPH_URL":             e.GraphURL(),
+				"FAKEMSI_ARM_URL":                    e.ARMURL(),
+				"TENANTBRIDGE_ARM_URL":               e.ARMURL(),
 			}
 			switch mode {
 			case ModeAppService:
 				want["IDENTITY_ENDPOINT"], want["IDENTITY_HEADER"] = e.AppServiceEndpoint(), e.IdentityHeader()
 				want["MSI_ENDPOINT"], want["MSI_SECRET"] = e.AppServiceEndpoint(), e.IdentityHeader()
+				// The default scenario's Function App, from its identity's resource ID.
+				want["WEBSITE_SITE_NAME"], want["APPSETTING_WEBSITE_SITE_NAME"] = "func-tenantbridge", "func-tenantbridge"
 			case ModeIMDS:
 				want["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = e.IMDSEndpoint()
 			case ModeWorkload:
@@ -390,6 +398,7 @@ func TestStartPortInUse(t *testing.T) {
 		{ListenerEntra, Options{EntraPort: port}},
 		{ListenerMSI, Options{MSIPort: port}},
 		{ListenerGraph, Options{GraphPort: port}},
+		{ListenerARM, Options{ARMPort: port}},
 	} {
 		t.Run(tc.listener, func(t *testing.T) {
 			tc.opts.Dir = t.TempDir()

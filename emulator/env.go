@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
@@ -51,21 +52,49 @@ func (e Env) Environ() []string {
 
 // Merge returns base (KEY=VALUE strings, as from os.Environ) with the block's
 // variables set, replacing any that base already has: a stale
-// IDENTITY_ENDPOINT must not win over the emulator's. It is what an
-// exec.Cmd's Env wants:
+// IDENTITY_ENDPOINT must not win over the emulator's, nor a
+// REQUESTS_CA_BUNDLE that points at the system bundle. It also drops from
+// base every variable of the modes the block is not in, and the other
+// platform variables of [PlatformVars]: an inherited IDENTITY_ENDPOINT under
+// imds mode would make assertion.FromEnvironment, azidentity and
+// azure-identity pick App Service, an inherited IDENTITY_SERVER_THUMBPRINT
+// would make azure-identity pick Service Fabric. It is what an exec.Cmd's Env
+// wants (and what `fakemsi exec` does):
 //
 //	cmd.Env = emu.Env().Merge(os.Environ())
 func (e Env) Merge(base []string) []string {
+	platform := PlatformVars()
 	out := make([]string, 0, len(base)+len(e))
 	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
-		if _, ok := e.Lookup(name); ok {
+		if _, ok := e.Lookup(name); ok || slices.Contains(platform, name) {
 			continue
 		}
 		out = append(out, kv)
 	}
 	return append(out, e.Environ()...)
 }
+
+// PlatformVars lists the variables through which a managed-identity platform
+// announces itself to clients: every variable that a mode of [VarDocs] sets,
+// and those of platforms the emulator does not present (Service Fabric's
+// IDENTITY_SERVER_THUMBPRINT and its API version). [Env.Merge] drops those the
+// block does not set.
+func PlatformVars() []string {
+	names := slices.Clone(foreignPlatformVars)
+	for _, d := range varDocs {
+		if d.Mode != "" && !slices.Contains(names, d.Name) {
+			names = append(names, d.Name)
+		}
+	}
+	return names
+}
+
+// foreignPlatformVars are read by Azure clients to detect platforms that no
+// mode presents: with them inherited, azure-identity and @azure/identity
+// take App Service's IDENTITY_ENDPOINT and IDENTITY_HEADER for Service
+// Fabric's.
+var foreignPlatformVars = []string{"IDENTITY_SERVER_THUMBPRINT", "IDENTITY_API_VERSION"}
 
 // Apply calls setenv for each variable, in order. A Go test sets the block for
 // its own duration (and gets it restored) with
@@ -143,6 +172,8 @@ var varDocs = []VarDoc{
 	{"IDENTITY_HEADER", ModeAppService, "secret for the X-IDENTITY-HEADER request header; random per run"},
 	{"MSI_ENDPOINT", ModeAppService, "the same endpoint under its older name (api-version 2017-09-01), as Functions sets both"},
 	{"MSI_SECRET", ModeAppService, "the same secret under its older name (sent as the secret header)"},
+	{"WEBSITE_SITE_NAME", ModeAppService, "the site's name, as App Service sets it (from the system identity's resource ID, else fakemsi)"},
+	{"APPSETTING_WEBSITE_SITE_NAME", ModeAppService, "the same name, as App Service also sets it: the Azure CLI's `az login --identity` uses the App Service protocol only when it is set"},
 	{"AZURE_POD_IDENTITY_AUTHORITY_HOST", ModeIMDS, "base URL of the fake IMDS (clients append /metadata/identity/oauth2/token); honoured by @azure/identity, not by azidentity"},
 	{"AZURE_FEDERATED_TOKEN_FILE", ModeWorkload, "projected service-account token (an assertion from the scenario's external issuer), rewritten before it expires"},
 	{"ACTIONS_ID_TOKEN_REQUEST_URL", ModeGitHub, "GitHub Actions OIDC token request URL (with its query; clients append &audience=...), served by the scenario's GitHub-kind issuer"},
@@ -156,6 +187,32 @@ var varDocs = []VarDoc{
 	{"AZURE_ADDITIONALLY_ALLOWED_TENANTS", "", `"*": lets azidentity and federated credentials request tokens in the remote tenants of FAKEMSI_TENANTS`},
 	{"SSL_CERT_FILE", "", "PEM bundle of the emulator's CAs (Entra and Graph listeners); Go and OpenSSL read it instead of the system roots"},
 	{"NODE_EXTRA_CA_CERTS", "", "the same bundle for Node.js, which adds it to its roots"},
+	{"REQUESTS_CA_BUNDLE", "", "the same bundle for Python requests (azure-identity, MSAL Python, the Azure CLI), which never reads SSL_CERT_FILE"},
+	{"CURL_CA_BUNDLE", "", "the same bundle for curl's tool and, after REQUESTS_CA_BUNDLE, Python requests"},
+	{"TENANTBRIDGE_GRAPH_URL", "", "base URL of the fake Microsoft Graph (FAKEMSI_GRAPH_URL), read by graphlite.New when Options.BaseURL is unset: code written for Azure calls the fake Graph unchanged"},
+	{"TENANTBRIDGE_ARM_URL", "", "base URL of the fake Azure Resource Manager (FAKEMSI_ARM_URL), read (with AZURE_AUTHORITY_HOST) by federated.CloudFromEnvironment, the Cloud of an Azure SDK ARM client: code written for Azure calls the fake ARM unchanged"},
 	{"FAKEMSI_TENANTS", "", "remote tenant IDs, comma-separated, consented ones first"},
 	{"FAKEMSI_GRAPH_URL", "", "base URL of the fake Microsoft Graph, with /v1.0"},
+	{"FAKEMSI_ARM_URL", "", "base URL of the fake Azure Resource Manager (the cloud's Resource Manager endpoint; the token audience stays https://management.core.windows.net/)"},
+}
+
+// siteName is WEBSITE_SITE_NAME: the App Service site of the scenario's
+// system-assigned identity (".../providers/Microsoft.Web/sites/NAME"), else
+// "fakemsi". Clients only test that it is set.
+func siteName(ids []fakeidp.ManagedIdentity) string {
+	for _, id := range ids {
+		if id.Kind != fakeidp.KindSystem {
+			continue
+		}
+		// Resource IDs compare case-insensitively; the name keeps its case.
+		const marker = "/providers/microsoft.web/sites/"
+		i := strings.LastIndex(strings.ToLower(id.ResourceID), marker)
+		if i < 0 || len(strings.ToLower(id.ResourceID)) != len(id.ResourceID) {
+			continue
+		}
+		if name := id.ResourceID[i+len(marker):]; name != "" && !strings.Contains(name, "/") {
+			return name
+		}
+	}
+	return "fakemsi"
 }

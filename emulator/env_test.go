@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
@@ -59,6 +61,55 @@ func TestEnvMergeReplacesStaleValues(t *testing.T) {
 	}
 	if diff := cmp.Diff(want[2:], testBlock.Environ()); diff != "" {
 		t.Errorf("Environ (-want +got):\n%s", diff)
+	}
+}
+
+// TestEnvMergeClearsOtherModes: a variable of a mode the block is not in, or
+// of a platform no mode presents, is dropped from base, so that an inherited
+// App Service endpoint cannot win platform detection under imds mode; a CA
+// variable pointing at the system bundle is replaced.
+func TestEnvMergeClearsOtherModes(t *testing.T) {
+	imds := Env{{"AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:2"}, {"REQUESTS_CA_BUNDLE", "/tmp/ca.pem"}}
+	base := []string{
+		"PATH=/bin",
+		"IDENTITY_ENDPOINT=http://stale", "IDENTITY_HEADER=h", "MSI_ENDPOINT=http://stale", "MSI_SECRET=s",
+		"WEBSITE_SITE_NAME=site", "APPSETTING_WEBSITE_SITE_NAME=site",
+		"AZURE_FEDERATED_TOKEN_FILE=/var/run/token", "IDENTITY_SERVER_THUMBPRINT=ab", "IDENTITY_API_VERSION=2019-07-01-preview",
+		"REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
+		"AZURE_POD_IDENTITY_AUTHORITY_HOST=http://stale",
+		"AZURE_SUBSCRIPTION_ID=kept",
+	}
+	want := []string{"PATH=/bin", "AZURE_SUBSCRIPTION_ID=kept",
+		"AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:2", "REQUESTS_CA_BUNDLE=/tmp/ca.pem"}
+	if diff := cmp.Diff(want, imds.Merge(base)); diff != "" {
+		t.Errorf("Merge (-want +got):\n%s", diff)
+	}
+	for _, d := range VarDocs() {
+		if d.Mode != "" && !slices.Contains(PlatformVars(), d.Name) {
+			t.Errorf("PlatformVars lacks %s, a variable of %s mode", d.Name, d.Mode)
+		}
+	}
+}
+
+func TestSiteName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ids  []fakeidp.ManagedIdentity
+		want string
+	}{
+		{"system identity of a site", []fakeidp.ManagedIdentity{
+			{Kind: fakeidp.KindUser, ResourceID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u"},
+			{Kind: fakeidp.KindSystem, ResourceID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/Func-Devices"},
+		}, "Func-Devices"},
+		{"a VM's system identity", []fakeidp.ManagedIdentity{{Kind: fakeidp.KindSystem, ResourceID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"}}, "fakemsi"},
+		{"a slot is not a site name", []fakeidp.ManagedIdentity{{Kind: fakeidp.KindSystem, ResourceID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app/slots/staging"}}, "fakemsi"},
+		{"no identity", nil, "fakemsi"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := siteName(tc.ids); got != tc.want {
+				t.Errorf("siteName = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -96,8 +96,13 @@ func ExampleEnv_Merge() {
 	// AZURE_ADDITIONALLY_ALLOWED_TENANTS
 	// SSL_CERT_FILE
 	// NODE_EXTRA_CA_CERTS
+	// REQUESTS_CA_BUNDLE
+	// CURL_CA_BUNDLE
+	// TENANTBRIDGE_GRAPH_URL
+	// TENANTBRIDGE_ARM_URL
 	// FAKEMSI_TENANTS
 	// FAKEMSI_GRAPH_URL
+	// FAKEMSI_ARM_URL
 }
 
 // TenancyOf reads a scenario the way the environment block does, without

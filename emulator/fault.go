@@ -11,14 +11,14 @@ import (
 // every one until [Emulator.ClearFaults]) to Endpoint whose path contains
 // Path wait Latency, then get Status with the endpoint's error body, or their
 // real answer damaged as Body says. Its Endpoint also picks the server:
-// "graph" is the fake Graph; "token", "openid", "keys", "discovery",
+// "graph" is the fake Graph, "arm" the fake Resource Manager; "token", "openid", "keys", "discovery",
 // "appservice", "imds", "msi" and "" (all of them) are fakeidp's.
 type Fault = fault.Fault
 
 // ParseFault reads the command-line form of a [Fault], the syntax of
 // fakemsi's --fault and its config's faults, for every endpoint of the
 // emulator: an endpoint ("token", "openid", "keys", "discovery",
-// "appservice", "imds", "msi", "graph", or "*" for every Entra and
+// "appservice", "imds", "msi", "graph", "arm", or "*" for every Entra and
 // managed-identity endpoint), then colon-separated items: a status code,
 // "claims" (graph only), "reset", "latency=DURATION",
 // "retry-after=SECONDS|DURATION", "count=N" (0 or none: until cleared),
@@ -37,11 +37,15 @@ func ParseFault(spec string) (Fault, error) {
 }
 
 // AddFault scripts a fault on the server its Endpoint names: "graph" on the
-// fake Graph, any other endpoint ("token", "imds", ...; "" for all of them)
+// fake Graph, "arm" on the fake Resource Manager, any other endpoint ("token", "imds", ...; "" for all of them)
 // on fakeidp. [ParseFault] reads the spec syntax of `fakemsi --fault`.
 func (e *Emulator) AddFault(f Fault) {
-	if f.Endpoint == fault.EndpointGraph {
+	switch f.Endpoint {
+	case fault.EndpointGraph:
 		e.graph.AddFault(f)
+		return
+	case fault.EndpointARM:
+		e.arm.AddFault(f)
 		return
 	}
 	e.idp.AddFault(f)
@@ -51,4 +55,5 @@ func (e *Emulator) AddFault(f Fault) {
 func (e *Emulator) ClearFaults() {
 	e.idp.ClearFaults()
 	e.graph.ClearFaults()
+	e.arm.ClearFaults()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/tenantbridge/tenantbridge/armtest"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 )
@@ -15,13 +16,14 @@ const (
 	ListenerEntra = fakeidp.ListenerEntra   // Entra (HTTPS): AZURE_AUTHORITY_HOST
 	ListenerMSI   = fakeidp.ListenerMSI     // managed identity (plain HTTP): App Service and IMDS
 	ListenerGraph = graphtest.ListenerGraph // Microsoft Graph (HTTPS): FAKEMSI_GRAPH_URL
+	ListenerARM   = armtest.ListenerARM     // Azure Resource Manager (HTTPS): FAKEMSI_ARM_URL
 )
 
 // ListenError reports a listener that could not bind its address, typically
 // because a fixed port is taken. Use [errors.As]; the message is not a
 // contract.
 type ListenError struct {
-	// Listener is ListenerEntra, ListenerMSI or ListenerGraph; "" when the
+	// Listener is ListenerEntra, ListenerMSI, ListenerGraph or ListenerARM; "" when the
 	// failing address was one of fakeidp's two and could not be told apart
 	// (both given as the same host name that resolved differently).
 	Listener string
@@ -50,6 +52,8 @@ func listenerName(l string) string {
 		return "managed-identity listener"
 	case ListenerGraph:
 		return "Graph listener"
+	case ListenerARM:
+		return "Resource Manager listener"
 	}
 	return "Entra or managed-identity listener"
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tenantbridge/tenantbridge/armtest"
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/graphlite/graphtest"
 )
@@ -17,7 +18,7 @@ import (
 // the rest (the token request's form, Graph's next link, ...).
 type Request struct {
 	Time     time.Time // when it arrived, on the servers' clock
-	Listener string    // ListenerEntra, ListenerMSI or ListenerGraph
+	Listener string    // ListenerEntra, ListenerMSI, ListenerGraph or ListenerARM
 	Method   string
 	Path     string
 	Tenant   string // the path's tenant on Entra, the token's on Graph
@@ -26,6 +27,7 @@ type Request struct {
 
 	IDP   *fakeidp.Request   // the request on Entra or managed identity, else nil
 	Graph *graphtest.Request // the request on Graph, else nil
+	ARM   *armtest.Request   // the request on Resource Manager, else nil
 }
 
 // Requests returns the requests of every server in the order they arrived:
@@ -33,8 +35,8 @@ type Request struct {
 // fakeidp's SetClockOffset moves fakeidp's), fakeidp's first among requests
 // of the same instant. Each server keeps its last 10,000.
 func (e *Emulator) Requests() []Request {
-	idp, graph := e.idp.Requests(), e.graph.Requests()
-	out := make([]Request, 0, len(idp)+len(graph))
+	idp, graph, arm := e.idp.Requests(), e.graph.Requests(), e.arm.Requests()
+	out := make([]Request, 0, len(idp)+len(graph)+len(arm))
 	for i := range idp {
 		r := &idp[i]
 		out = append(out, Request{Time: r.Time, Listener: r.Listener, Method: r.Method, Path: r.Path,
@@ -45,6 +47,11 @@ func (e *Emulator) Requests() []Request {
 		out = append(out, Request{Time: r.Time, Listener: r.Listener, Method: r.Method, Path: r.Path,
 			Tenant: r.Tenant, Status: r.Status, Code: r.Code, Graph: r})
 	}
+	for i := range arm {
+		r := &arm[i]
+		out = append(out, Request{Time: r.Time, Listener: r.Listener, Method: r.Method, Path: r.Path,
+			Tenant: r.Tenant, Status: r.Status, Code: r.Code, ARM: r})
+	}
 	slices.SortStableFunc(out, func(a, b Request) int { return a.Time.Compare(b.Time) })
 	return out
 }
@@ -53,4 +60,5 @@ func (e *Emulator) Requests() []Request {
 func (e *Emulator) ResetRequests() {
 	e.idp.ResetRequests()
 	e.graph.ResetRequests()
+	e.arm.ResetRequests()
 }

@@ -96,3 +96,17 @@ func (s *Scenario) validateCloud(add func(format string, args ...any)) {
 		add("cloud: %q is not %s", s.Cloud, cloudNames())
 	}
 }
+
+// cloudResources are the resources a scenario set in a national cloud adds
+// to [MicrosoftResources]: that cloud's token-exchange audience, so that its
+// managed identities issue assertions for it. The public audience stays
+// known there too: an assertion asked for with it is refused at the token
+// endpoint with AADSTS700212, the failure a US Government setup that asks
+// for the public audience meets.
+func cloudResources(cloud string) []Resource {
+	c, ok := Cloud(cloud)
+	if !ok || c.Name == CloudPublic {
+		return nil
+	}
+	return []Resource{{Name: "AzureADTokenExchange (" + c.Name + ")", IdentifierURIs: []string{c.TokenExchangeAudience}, AccessTokenVersion: 2}}
+}

@@ -14,10 +14,12 @@ import (
 //	/{tenant}/discovery/v2.0/keys, /common/discovery/keys   keys
 //	/common/discovery/instance                          discovery
 //	/{tenant}/oauth2/v2.0/token                         token
+//	/{tenant}/adminconsent, /{tenant}/v2.0/adminconsent  admin consent (consent.go)
 //	/issuers/{name}/.well-known/openid-configuration    openid (external issuer)
 //	/issuers/{name}/keys                                keys (external issuer)
 func (s *Server) entraHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withRequestID(w, r)
 		seg := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		endpoint, h := "", http.HandlerFunc(s.notFound)
 		switch {
@@ -34,9 +36,13 @@ func (s *Server) entraHandler() http.Handler {
 			endpoint, h = fault.EndpointOpenID, func(w http.ResponseWriter, r *http.Request) { s.openIDConfig(w, r, seg[0]) }
 		case len(seg) == 4 && seg[1] == "oauth2" && seg[2] == "v2.0" && seg[3] == "token":
 			endpoint, h = fault.EndpointToken, func(w http.ResponseWriter, r *http.Request) { s.token(w, r, seg[0]) }
+		case len(seg) == 2 && seg[1] == "adminconsent", len(seg) == 3 && seg[1] == "v2.0" && seg[2] == "adminconsent":
+			// No fault endpoint of its own: only faults for every endpoint apply.
+			h = func(w http.ResponseWriter, r *http.Request) { s.adminConsent(w, r, seg[0], len(seg) == 3) }
 		}
 		tenant := ""
-		if endpoint == fault.EndpointToken || (endpoint == fault.EndpointOpenID || endpoint == fault.EndpointKeys) && seg[0] != "issuers" {
+		if endpoint == fault.EndpointToken || (endpoint == fault.EndpointOpenID || endpoint == fault.EndpointKeys) && seg[0] != "issuers" ||
+			strings.HasSuffix(r.URL.Path, "/adminconsent") {
 			tenant = seg[0]
 		}
 		s.serve(ListenerEntra, endpoint, tenant, w, r, h)
@@ -65,7 +71,7 @@ func (s *Server) discoveryError(w http.ResponseWriter, r *http.Request, tenant s
 	e := newEntraError(codeInvalidTenant, "Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant)
 	e.err = "invalid_tenant"
 	infoFrom(r.Context()).entraError(e)
-	writeJSON(w, e.status, e.body(s.now(), r.Header.Get("client-request-id"), s.url))
+	writeJSON(w, e.status, e.body(r.Context(), s.now(), clientRequestID(r), s.url))
 }
 
 // openIDConfig is the v2.0 OpenID Provider metadata. MSAL (Go and JS) reads
@@ -86,7 +92,7 @@ func (s *Server) openIDConfig(w http.ResponseWriter, r *http.Request, tenant str
 	}
 	cloud := s.Cloud()
 	graphHost := strings.TrimPrefix(cloud.GraphHost, "https://")
-	writeJSON(w, http.StatusOK, map[string]any{
+	writeCacheableJSON(w, map[string]any{
 		"issuer":                                issuer,
 		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
@@ -127,7 +133,7 @@ func (s *Server) keysDoc(w http.ResponseWriter, r *http.Request, tenant string) 
 		doc.Keys = append(doc.Keys, k.jwk(s.url+"/{tenantid}/v2.0"))
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, doc)
+	writeCacheableJSON(w, doc)
 }
 
 // instanceDiscovery answers MSAL's /common/discovery/instance the way Entra
@@ -142,7 +148,7 @@ func (s *Server) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	writeCacheableJSON(w, map[string]any{
 		"tenant_discovery_endpoint": s.url + "/" + url.PathEscape(tenant) + "/v2.0/.well-known/openid-configuration",
 		"api-version":               "1.1",
 		"metadata": []map[string]any{{
@@ -159,7 +165,7 @@ func (s *Server) issuerConfig(w http.ResponseWriter, r *http.Request, name strin
 		return
 	}
 	iss := s.IssuerURL(name)
-	writeJSON(w, http.StatusOK, map[string]any{
+	writeCacheableJSON(w, map[string]any{
 		"issuer":                                iss,
 		"jwks_uri":                              iss + "/keys",
 		"response_types_supported":              []string{"id_token"},
@@ -174,5 +180,5 @@ func (s *Server) issuerKeysDoc(w http.ResponseWriter, r *http.Request, name stri
 		s.notFound(w, r)
 		return
 	}
-	writeJSON(w, http.StatusOK, jwks{Keys: []jwk{k.jwk("")}})
+	writeCacheableJSON(w, jwks{Keys: []jwk{k.jwk("")}})
 }

@@ -20,6 +20,7 @@
 //	GET  /common/discovery/instance
 //	POST /{tenant}/oauth2/v2.0/token      (client_credentials with a client assertion)
 //	GET  /issuers/{name}/.well-known/openid-configuration, /issuers/{name}/keys
+//	GET, POST /{tenant}/adminconsent, /{tenant}/v2.0/adminconsent   (the admin-consent page)
 //
 // and the managed-identity one (plain HTTP, like the real endpoints) serves
 // App Service's GET /msi/token (api-version 2019-08-01 and 2017-09-01),
@@ -43,8 +44,23 @@
 // 700027 for a bad signature, unknown kid or an alg other than RS256, 700024
 // for exp/nbf outside the window with five minutes of tolerance),
 // federated credential match, exact and case-sensitive (700211 issuer, 700213
-// subject, 700212 audience), then consent in the tenant (700016). Errors with
-// error "invalid_client" answer 401, the others 400.
+// subject, 700212 audience), consent in the tenant (700016), then the
+// resource (500011 invalid_resource unless it is one of [MicrosoftResources],
+// Scenario.Resources or an app). Errors with error "invalid_client" answer
+// 401, the others 400; error_description is Entra's multi-line text
+// ("AADSTSn: message", then Trace ID, Correlation ID and Timestamp lines), the
+// trace ID is the answer's x-ms-request-id, and a client-request-id is the
+// correlation ID (and echoed when return-client-request-id: true asks).
+// Tokens for Microsoft's APIs (Graph, ARM, Key Vault, Storage) are v1 tokens
+// (iss https://sts.windows.net/{tid}/, appid, appidacr, ver 1.0), as Entra
+// issues them; managed-identity assertions for api://AzureADTokenExchange and
+// tokens for the scenario's apps are v2. Discovery documents and keys are
+// cacheable for a day, as Entra's; a key's kid is its x5t.
+//
+// The admin-consent URL that tools print for AADSTS700016 works: it shows
+// what the app asks for and, on Accept, grants the consent in the running
+// server ([Server.GrantConsent]) and redirects to redirect_uri with
+// admin_consent=True&tenant=..., as Entra does.
 //
 // The server has the methods of every fake of this module (graphtest's too):
 // [Server.AddFault] and [Server.ClearFaults] script failures ([Fault], one

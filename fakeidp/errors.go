@@ -1,6 +1,7 @@
 package fakeidp
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -37,6 +38,7 @@ const (
 	codeMissingAssertion        = 7000216 // no client_assertion for client_credentials
 	codeCommonEndpoint          = 9001023 // client_credentials on /common, /organizations, /consumers
 	codeTransient               = 90033   // fault injection: a transient error
+	codeInvalidResource         = 500011  // no service principal for the requested resource
 	// codeBodyTooLarge is not an Entra code: Entra's front end rejects huge
 	// bodies before its token service sees them. The fake answers 413 with an
 	// AADSTS-shaped body so that clients parse it like any other error.
@@ -60,6 +62,8 @@ func newEntraError(code int, format string, args ...any) *entraError {
 		e.err = "invalid_scope"
 	case codeUnsupportedGrant:
 		e.err = "unsupported_grant_type"
+	case codeInvalidResource:
+		e.err = "invalid_resource"
 	case CodeAssertionTime, CodeInvalidSignature, codeFICIssuer, codeFICAudience, codeFICSubject,
 		codeInvalidClientSecret, codeMissingAssertion:
 		// Entra answers invalid_client with 401, as RFC 6749 section 5.2
@@ -83,24 +87,63 @@ type entraErrorBody struct {
 	ErrorURI         string `json:"error_uri,omitempty"`
 }
 
-// body renders the error the way Entra does: the description ends with the
-// trace ID, correlation ID and timestamp, repeated as separate fields.
-// correlationID echoes the client's client-request-id when it sent one.
-func (e *entraError) body(now time.Time, correlationID, authority string) entraErrorBody {
+// body renders the error the way Entra does: the description's first line
+// is "AADSTSn: text", and further lines (CRLF-separated) give the trace ID,
+// correlation ID and timestamp, repeated as separate fields. The trace ID is
+// the response's x-ms-request-id (see [requestID]); correlationID echoes the
+// client's client-request-id when it sent a GUID.
+func (e *entraError) body(ctx context.Context, now time.Time, correlationID, authority string) entraErrorBody {
 	ts := now.UTC().Format("2006-01-02 15:04:05Z")
-	trace := newGUID()
-	if correlationID == "" || len(correlationID) > 64 {
+	trace := requestID(ctx)
+	if !isGUID(correlationID) {
 		correlationID = newGUID()
 	}
 	return entraErrorBody{
 		Error:            e.err,
-		ErrorDescription: fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", e.code, e.msg, trace, correlationID, ts),
+		ErrorDescription: fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", e.code, e.msg, trace, correlationID, ts),
 		ErrorCodes:       []int{e.code},
 		Timestamp:        ts,
 		TraceID:          trace,
 		CorrelationID:    correlationID,
 		ErrorURI:         fmt.Sprintf("%s/error?code=%d", authority, e.code),
 	}
+}
+
+// requestIDKey is the context key of the request's x-ms-request-id.
+type requestIDKey struct{}
+
+// withRequestID gives the request the ID Entra sends as x-ms-request-id (and
+// repeats as the trace ID of an error), and echoes the client's
+// client-request-id as Entra does when the client asks with
+// return-client-request-id: true (MSAL does).
+func withRequestID(w http.ResponseWriter, r *http.Request) *http.Request {
+	id := newGUID()
+	w.Header().Set("x-ms-request-id", id)
+	if crid := clientRequestID(r); crid != "" && strings.EqualFold(r.Header.Get("return-client-request-id"), "true") {
+		w.Header().Set("client-request-id", crid)
+	}
+	return r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+}
+
+// requestID is the request's x-ms-request-id, or a new GUID outside a
+// request.
+func requestID(ctx context.Context) string {
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		return id
+	}
+	return newGUID()
+}
+
+// clientRequestID is the client's client-request-id, from the header or, as
+// @azure/identity also sends it, the query; "" unless it is a GUID (Entra
+// ignores anything else, and only a GUID is safe to echo).
+func clientRequestID(r *http.Request) string {
+	for _, v := range []string{r.Header.Get("client-request-id"), r.URL.Query().Get("client-request-id")} {
+		if isGUID(v) {
+			return v
+		}
+	}
+	return ""
 }
 
 // writeJSON writes v with the status and the headers Entra and the MSI
@@ -113,6 +156,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// discoveryCacheControl is how long Entra lets clients cache its discovery
+// documents and keys: a day (Cache-Control: max-age=86400, private).
+const discoveryCacheControl = "max-age=86400, private"
+
+// writeCacheableJSON writes a discovery document or key set as Entra does:
+// cacheable for a day, readable from any origin.
+func writeCacheableJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, nil)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", discoveryCacheControl)
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 }
 

@@ -107,7 +107,7 @@ func (s *Server) writeFaultStatus(w http.ResponseWriter, r *http.Request, endpoi
 			e.err = "temporarily_unavailable"
 		}
 		info.entraError(e)
-		writeJSON(w, status, e.body(s.now(), r.Header.Get("client-request-id"), s.url))
+		writeJSON(w, status, e.body(r.Context(), s.now(), clientRequestID(r), s.url))
 	}
 }
 

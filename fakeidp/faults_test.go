@@ -119,8 +119,8 @@ func TestFaultStatusCountExhausts(t *testing.T) {
 
 func TestFaultEndpointMatching(t *testing.T) {
 	s := newServer(t, nil, &Options{NoListener: true})
-	imds := s.IMDSEndpoint() + imdsPath + "?api-version=2018-02-01&resource=x"
-	app := s.AppServiceEndpoint() + "?api-version=2019-08-01&resource=x"
+	imds := s.IMDSEndpoint() + imdsPath + "?api-version=2018-02-01&resource=https://vault.azure.net"
+	app := s.AppServiceEndpoint() + "?api-version=2019-08-01&resource=https://vault.azure.net"
 	check := func(name string, wantKeys, wantIMDS, wantApp int) {
 		t.Helper()
 		st1 := keysStatus(t, s)

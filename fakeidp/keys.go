@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -44,16 +43,16 @@ func newSigningKey(cn string, bits int, now time.Time) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fakeidp: self-signing key certificate: %w", err)
 	}
+	// As Entra's keys: the kid is the x5t, the certificate's SHA-1
+	// thumbprint in base64url, so it changes with rotation and never
+	// collides between two keys.
 	sum1 := sha1.Sum(der)
-	// The kid is derived from the public key, so it changes with rotation and
-	// never collides between two keys.
-	pub := x509.MarshalPKCS1PublicKey(&priv.PublicKey)
-	sum := sha256.Sum256(pub)
+	x5t := base64.RawURLEncoding.EncodeToString(sum1[:])
 	return &signingKey{
-		kid:  base64.RawURLEncoding.EncodeToString(sum[:15]),
+		kid:  x5t,
 		priv: priv,
 		cert: der,
-		x5t:  base64.RawURLEncoding.EncodeToString(sum1[:]),
+		x5t:  x5t,
 	}, nil
 }
 

@@ -20,10 +20,14 @@ const (
 
 // API versions the fake's managed-identity endpoints speak.
 const (
-	appServiceAPIVersion     = "2019-08-01"
-	appServiceLegacyVersion  = "2017-09-01"
-	imdsAPIVersion           = "2018-02-01"
-	appServiceLegacyDateForm = "01/02/2006 03:04:05 PM -07:00"
+	appServiceAPIVersion    = "2019-08-01"
+	appServiceLegacyVersion = "2017-09-01"
+	imdsAPIVersion          = "2018-02-01"
+	// appServiceLegacyDateForm is expires_on of 2017-09-01 as App Service on
+	// Linux sends it ("05/22/2021 17:14:33 +00:00"): a 24-hour clock. The
+	// Azure CLI's parser (msrestazure, `az login --identity`) accepts only
+	// this form; an "… 05:14:33 PM …" form crashes it.
+	appServiceLegacyDateForm = "01/02/2006 15:04:05 -07:00"
 )
 
 func (s *Server) msiHandler() http.Handler {
@@ -49,7 +53,8 @@ func appServiceError(w http.ResponseWriter, status int, msg string) {
 
 // appService is GET /msi/token: 2019-08-01 authenticates with the
 // X-IDENTITY-HEADER header and answers expires_on as epoch seconds;
-// 2017-09-01 uses the "secret" header and a date-form expires_on.
+// 2017-09-01 uses the "secret" header and a date-form expires_on; both carry
+// the identity's client_id, as the real responses do.
 func (s *Server) appService(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	info := infoFrom(r.Context())
@@ -93,6 +98,13 @@ func (s *Server) appService(w http.ResponseWriter, r *http.Request) {
 		appServiceError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if e := s.checkResource(id, resource); e != nil {
+		// App Service relays Entra's verdict in its own shape.
+		info.entraError(e)
+		body := e.body(r.Context(), s.now(), "", s.url)
+		writeJSON(w, e.status, map[string]any{"statusCode": e.status, "message": body.ErrorDescription, "correlationId": body.CorrelationID})
+		return
+	}
 	tok, exp, err := s.IssueManagedIdentityToken(*id, resource)
 	if err != nil {
 		appServiceError(w, http.StatusInternalServerError, "The token could not be issued.")
@@ -104,6 +116,7 @@ func (s *Server) appService(w http.ResponseWriter, r *http.Request) {
 			"expires_on":   exp.UTC().Format(appServiceLegacyDateForm),
 			"resource":     resource,
 			"token_type":   "Bearer",
+			"client_id":    id.ClientID,
 		})
 		return
 	}
@@ -120,6 +133,25 @@ func (s *Server) appService(w http.ResponseWriter, r *http.Request) {
 func imdsError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
 	infoFrom(r.Context()).code = code
 	writeJSON(w, status, map[string]string{"error": code, "error_description": msg})
+}
+
+// imdsNotBeforeSkew is how far before issue IMDS dates not_before (and the
+// token's nbf): 5 minutes, as recorded responses show, so that a client whose
+// clock runs a little behind accepts the token at once.
+const imdsNotBeforeSkew = 5 * time.Minute
+
+// checkResource answers Entra's invalid_resource / AADSTS500011 when no
+// service principal of the identity's tenant is named resource, as the
+// managed-identity endpoints relay it.
+func (s *Server) checkResource(id *ManagedIdentity, resource string) *entraError {
+	if _, ok := s.lookupResource(resource); ok {
+		return nil
+	}
+	t := s.tenants[id.HomeTenant]
+	if t == nil {
+		t = &Tenant{ID: id.HomeTenant}
+	}
+	return unknownResource(resource, t)
 }
 
 // imds is GET /metadata/identity/oauth2/token, api-version 2018-02-01, which
@@ -163,6 +195,12 @@ func (s *Server) imds(w http.ResponseWriter, r *http.Request) {
 		imdsError(w, r, http.StatusBadRequest, "invalid_request", msg)
 		return
 	}
+	if e := s.checkResource(id, resource); e != nil {
+		// IMDS relays Entra's error body as it is.
+		info.entraError(e)
+		writeJSON(w, e.status, e.body(r.Context(), s.now(), "", s.url))
+		return
+	}
 	now := s.now()
 	tok, exp, err := s.IssueManagedIdentityToken(*id, resource)
 	if err != nil {
@@ -176,7 +214,7 @@ func (s *Server) imds(w http.ResponseWriter, r *http.Request) {
 		"expires_in":     secs,
 		"expires_on":     strconv.FormatInt(exp.Unix(), 10),
 		"ext_expires_in": secs,
-		"not_before":     strconv.FormatInt(now.Unix(), 10),
+		"not_before":     strconv.FormatInt(now.Add(-imdsNotBeforeSkew).Unix(), 10),
 		"resource":       resource,
 		"token_type":     "Bearer",
 		"client_id":      id.ClientID,
@@ -229,10 +267,15 @@ func first(v []string) string {
 }
 
 // IssueManagedIdentityToken signs the JWT the managed-identity endpoints
-// return: iss = IssuerURL(identity.HomeTenant), sub = oid = the object ID,
-// aud = resource, appid = azp = the client ID, 24 hours of validity. It is
-// signed with the Entra signing keys, so the token endpoint accepts it as an
-// assertion until RotateKeys.
+// return: sub = oid = the object ID, aud = resource, appid = the client ID,
+// 24 hours of validity, nbf 5 minutes before issue. For Microsoft's APIs
+// (Graph, ARM, Key Vault, Storage) it is a v1 token (iss
+// https://sts.windows.net/{tid}/, ver 1.0, appidacr), as Entra issues them;
+// for api://AzureADTokenExchange and every other resource a v2 token (iss =
+// IssuerURL(identity.HomeTenant), the issuer a federated credential names,
+// azp, ver 2.0). It is signed with the Entra signing keys, so the token
+// endpoint accepts it as an assertion until RotateKeys. Unlike the HTTP
+// endpoints it does not refuse a resource the scenario lacks.
 func (s *Server) IssueManagedIdentityToken(identity ManagedIdentity, resource string) (token string, expiresOn time.Time, err error) {
 	if identity.HomeTenant == "" || identity.ObjectID == "" {
 		return "", time.Time{}, errors.New("fakeidp: managed identity needs HomeTenant and ObjectID")
@@ -253,9 +296,19 @@ func (s *Server) IssueManagedIdentityToken(identity ManagedIdentity, resource st
 		"idtyp": "app",
 		"ver":   "2.0",
 		"iat":   now.Unix(),
-		"nbf":   now.Unix(),
+		"nbf":   now.Add(-imdsNotBeforeSkew).Unix(),
 		"exp":   exp.Unix(),
 		"uti":   randomID(),
+	}
+	if res, ok := s.lookupResource(resource); ok {
+		claims["aud"] = res.aud
+		if res.version == 1 {
+			claims["iss"] = v1Issuer(identity.HomeTenant)
+			claims["idp"] = v1Issuer(identity.HomeTenant)
+			claims["ver"] = "1.0"
+			claims["appidacr"] = "2"
+			delete(claims, "azp")
+		}
 	}
 	if identity.ResourceID != "" {
 		claims["xms_mirid"] = identity.ResourceID

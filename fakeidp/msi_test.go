@@ -58,7 +58,7 @@ func TestAppService(t *testing.T) {
 			}
 			exp := time.Unix(int64(c["exp"].(float64)), 0).UTC()
 			if tc.legacy {
-				want := map[string]any{"access_token": tok, "expires_on": exp.Format("01/02/2006 03:04:05 PM +00:00"), "resource": TokenExchangeAudience, "token_type": "Bearer"}
+				want := map[string]any{"access_token": tok, "expires_on": exp.Format("01/02/2006 15:04:05 +00:00"), "resource": TokenExchangeAudience, "token_type": "Bearer", "client_id": tc.wantClient}
 				if diff := cmp.Diff(want, body); diff != "" {
 					t.Errorf("body (-want +got):\n%s", redact(diff))
 				}
@@ -73,11 +73,29 @@ func TestAppService(t *testing.T) {
 }
 
 func TestAppServiceLegacyDateForm(t *testing.T) {
-	// 10:00 UTC + 24 h; the hour is on a 12-hour clock with AM/PM.
-	s := sharedServer(t)
-	_, body, _ := get(t, s.Client(), s.AppServiceEndpoint()+"?api-version=2017-09-01&resource=https%3A%2F%2Fvault.azure.net", map[string]string{"secret": s.IdentityHeader()})
-	if got, want := body["expires_on"], "11/28/2026 10:00:00 AM +00:00"; got != want {
-		t.Errorf("expires_on = %q, want %q", got, want)
+	// The form App Service on Linux sends, on a 24-hour clock: the Azure
+	// CLI's parser (msrestazure) fails on "05:14:33 PM". An afternoon time
+	// tells the two clocks apart; the clock is in another zone to show that
+	// the answer is in UTC.
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want string
+	}{
+		{"afternoon", time.Date(2021, 5, 21, 17, 14, 33, 0, time.UTC), "05/22/2021 17:14:33 +00:00"},
+		{"morning", time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), "11/28/2026 10:00:00 +00:00"},
+		{"other zone", time.Date(2021, 5, 21, 19, 14, 33, 0, time.FixedZone("CEST", 2*3600)), "05/22/2021 17:14:33 +00:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, nil, &Options{NoListener: true, Clock: func() time.Time { return tc.now }})
+			_, body, _ := get(t, s.Client(), s.AppServiceEndpoint()+"?api-version=2017-09-01&resource=https%3A%2F%2Fvault.azure.net", map[string]string{"secret": s.IdentityHeader()})
+			if got := body["expires_on"]; got != tc.want {
+				t.Errorf("expires_on = %q, want %q", got, tc.want)
+			}
+			if got := body["client_id"]; got != DefaultSystemIdentityClientID {
+				t.Errorf("client_id = %v, want the system identity's %s", got, DefaultSystemIdentityClientID)
+			}
+		})
 	}
 }
 
@@ -91,7 +109,7 @@ func TestManagedIdentityTokenClaims(t *testing.T) {
 		"iss": s.URL() + "/" + DefaultHomeTenantID + "/v2.0", "sub": DefaultUserIdentityObjectID, "oid": DefaultUserIdentityObjectID,
 		"aud": TokenExchangeAudience, "tid": DefaultHomeTenantID, "appid": DefaultUserIdentityClientID, "azp": DefaultUserIdentityClientID,
 		"idtyp": "app", "ver": "2.0", "xms_mirid": DefaultUserIdentityResourceID,
-		"iat": float64(testNow.Unix()), "nbf": float64(testNow.Unix()), "exp": float64(testNow.Add(24 * time.Hour).Unix()),
+		"iat": float64(testNow.Unix()), "nbf": float64(testNow.Add(-5 * time.Minute).Unix()), "exp": float64(testNow.Add(24 * time.Hour).Unix()),
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("claims (-want +got):\n%s", diff)
@@ -160,7 +178,7 @@ func TestIMDS(t *testing.T) {
 			exp := testNow.Add(24 * time.Hour).Unix()
 			want := map[string]any{
 				"access_token": tok, "refresh_token": "", "expires_in": "86400", "ext_expires_in": "86400",
-				"expires_on": strconv.FormatInt(exp, 10), "not_before": strconv.FormatInt(testNow.Unix(), 10),
+				"expires_on": strconv.FormatInt(exp, 10), "not_before": strconv.FormatInt(testNow.Add(-5*time.Minute).Unix(), 10),
 				"resource": TokenExchangeAudience, "token_type": "Bearer", "client_id": tc.wantClient,
 			}
 			if diff := cmp.Diff(want, body); diff != "" {

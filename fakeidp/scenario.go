@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -24,6 +25,11 @@ type Scenario struct {
 	// Issuers are external OIDC issuers (workload identity files,
 	// GitHub-style tokens), hosted by the fake at {URL()}/issuers/{Name}.
 	Issuers []ExternalIssuer `json:"issuers"`
+	// Resources are APIs that tokens can be requested for, in addition to
+	// [MicrosoftResources] and the apps (by client ID or identifier URI):
+	// any other resource is refused with invalid_resource / AADSTS500011,
+	// as Entra refuses it.
+	Resources []Resource `json:"resources,omitempty"`
 	// Cloud is the Microsoft cloud the scenario is set in: "" or "public",
 	// "usgov" or "china" (see [Clouds]). It decides the token-exchange
 	// audience of [DefaultScenarioIn] and what discovery documents say.
@@ -35,6 +41,24 @@ type Tenant struct {
 	ID          string   `json:"id"`
 	DisplayName string   `json:"displayName"`
 	Devices     []Device `json:"devices"`
+	// Subscriptions are the Azure subscriptions of the tenant, which the
+	// emulator's fake Azure Resource Manager serves.
+	Subscriptions []Subscription `json:"subscriptions,omitempty"`
+}
+
+// Subscription is an Azure subscription of a tenant, with its resource
+// groups; the JSON names are ARM's.
+type Subscription struct {
+	ID             string          `json:"subscriptionId"`
+	DisplayName    string          `json:"displayName"`
+	State          string          `json:"state,omitempty"` // "" means Enabled
+	ResourceGroups []ResourceGroup `json:"resourceGroups,omitempty"`
+}
+
+// ResourceGroup is a resource group of a subscription.
+type ResourceGroup struct {
+	Name     string `json:"name"`
+	Location string `json:"location,omitempty"` // "" means westeurope
 }
 
 // Device mirrors the Microsoft Graph device resource; the JSON names are
@@ -62,8 +86,15 @@ type App struct {
 	FederatedCredentials []FederatedCredential `json:"federatedCredentials"`
 	// RequiredRoles are the application permissions the app asks for (role
 	// values). The fake does not enforce them; consents decide what a token
-	// carries. They document intent and let tools explain missing consent.
+	// carries. They document intent, let tools explain missing consent and
+	// are what the admin-consent page grants.
 	RequiredRoles []string `json:"requiredRoles"`
+	// IdentifierURIs name the app as a resource ("api://{clientId}"), besides
+	// its client ID: tokens for "{uri}/.default" have aud uri (v2 tokens).
+	IdentifierURIs []string `json:"identifierUris,omitempty"`
+	// RedirectURIs are where the admin-consent page may send the browser
+	// back to, besides loopback URLs (which it always accepts).
+	RedirectURIs []string `json:"redirectUris,omitempty"`
 }
 
 // AppRole is an application permission, e.g.
@@ -149,7 +180,14 @@ const (
 	DefaultSystemIdentityClientID = "bbbbbbbb-0000-0000-0000-000000000002"
 	DefaultUserIdentityObjectID   = "cccccccc-0000-0000-0000-000000000001"
 	DefaultUserIdentityClientID   = "cccccccc-0000-0000-0000-000000000002"
-	DefaultUserIdentityResourceID = "/subscriptions/44444444-4444-4444-4444-444444444444/resourceGroups/rg-tenantbridge/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-tenantbridge"
+	DefaultUserIdentityResourceID = "/subscriptions/" + DefaultHomeSubscriptionID + "/resourceGroups/rg-tenantbridge/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-tenantbridge"
+
+	// The subscriptions of DefaultScenario, one per tenant, which the fake
+	// Azure Resource Manager lists; the home one holds the Function App and
+	// the user-assigned identity.
+	DefaultHomeSubscriptionID        = "44444444-4444-4444-4444-444444444444"
+	DefaultConsentedSubscriptionID   = "55555555-5555-5555-5555-555555555555"
+	DefaultUnconsentedSubscriptionID = "66666666-6666-6666-6666-666666666666"
 
 	DefaultWorkloadIssuer  = "workload"
 	DefaultWorkloadSubject = "system:serviceaccount:default:workload"
@@ -172,7 +210,10 @@ const (
 //     (DefaultGitHubSubject, the hosted GitHub-kind issuer "github");
 //   - "Fabrikam (consented)" (DefaultConsentedTenantID) granted Device.Read.All;
 //   - "Northwind (not consented)" (DefaultUnconsentedTenantID) did not;
-//   - three to five devices in each tenant.
+//   - three to five devices in each tenant;
+//   - one Azure subscription in each tenant (DefaultHomeSubscriptionID,
+//     DefaultConsentedSubscriptionID, DefaultUnconsentedSubscriptionID), with
+//     one or two resource groups.
 //
 // Tenants are listed home first, then consented, then not consented. Every
 // call returns a fresh copy.
@@ -198,20 +239,23 @@ func DefaultScenario() *Scenario {
 				dev("1", 1, "CONTOSO-LT-001", "Windows", "10.0.22631.4460", "AzureAd", true),
 				dev("1", 2, "CONTOSO-LT-002", "Windows", "10.0.26100.2314", "AzureAd", true),
 				dev("1", 3, "contoso-mac-01", "MacMDM", "15.1", "Workplace", false),
-			}},
+			}, Subscriptions: []Subscription{{ID: DefaultHomeSubscriptionID, DisplayName: "Contoso production",
+				ResourceGroups: []ResourceGroup{{Name: "rg-tenantbridge", Location: "westeurope"}}}}},
 			{ID: DefaultConsentedTenantID, DisplayName: "Fabrikam (consented)", Devices: []Device{
 				dev("2", 1, "FAB-DESK-001", "Windows", "10.0.22631.4460", "ServerAd", true),
 				dev("2", 2, "FAB-DESK-002", "Windows", "10.0.22631.4460", "ServerAd", true),
 				dev("2", 3, "fab-iphone-07", "iOS", "18.1", "Workplace", true),
 				dev("2", 4, "FAB-KIOSK-01", "Windows", "10.0.19045.5131", "AzureAd", false),
-			}},
+			}, Subscriptions: []Subscription{{ID: DefaultConsentedSubscriptionID, DisplayName: "Fabrikam production",
+				ResourceGroups: []ResourceGroup{{Name: "rg-fabrikam-web", Location: "northeurope"}, {Name: "rg-fabrikam-data", Location: "northeurope"}}}}},
 			{ID: DefaultUnconsentedTenantID, DisplayName: "Northwind (not consented)", Devices: []Device{
 				dev("3", 1, "NW-LT-100", "Windows", "10.0.26100.2314", "AzureAd", true),
 				dev("3", 2, "nw-android-3", "Android", "15", "Workplace", true),
 				dev("3", 3, "NW-LT-101", "Windows", "10.0.26100.2314", "AzureAd", false),
 				dev("3", 4, "nw-mac-2", "MacMDM", "14.7", "Workplace", true),
 				dev("3", 5, "NW-SRV-01", "Windows", "10.0.20348.2849", "ServerAd", true),
-			}},
+			}, Subscriptions: []Subscription{{ID: DefaultUnconsentedSubscriptionID, DisplayName: "Northwind",
+				ResourceGroups: []ResourceGroup{{Name: "rg-northwind", Location: "eastus"}}}}},
 		},
 		Apps: []App{{
 			ClientID:    DefaultAppClientID,
@@ -225,7 +269,8 @@ func DefaultScenario() *Scenario {
 				{Name: "aks-workload", Issuer: AuthorityPlaceholder + "/issuers/" + DefaultWorkloadIssuer, Subject: DefaultWorkloadSubject, Audiences: []string{TokenExchangeAudience}},
 				{Name: "github-main", Issuer: AuthorityPlaceholder + "/issuers/" + DefaultGitHubIssuer, Subject: DefaultGitHubSubject, Audiences: []string{TokenExchangeAudience}},
 			},
-			RequiredRoles: []string{"Device.Read.All"},
+			RequiredRoles:  []string{"Device.Read.All"},
+			IdentifierURIs: []string{"api://" + DefaultAppClientID},
 		}},
 		Consents: []Consent{
 			{Tenant: DefaultHomeTenantID, ClientID: DefaultAppClientID, Roles: []string{"Device.Read.All"}},
@@ -354,6 +399,7 @@ func (s *Scenario) Validate() error {
 		return &ValidationError{Problems: []string{"nil scenario"}}
 	}
 	tenants := map[string]bool{}
+	subs := map[string]bool{}
 	for i, t := range s.Tenants {
 		switch {
 		case t.ID == "":
@@ -367,6 +413,28 @@ func (s *Scenario) Validate() error {
 		for j, d := range t.Devices {
 			if d.ID == "" {
 				add("tenants[%d].devices[%d].id: empty", i, j)
+			}
+		}
+		for j, sub := range t.Subscriptions {
+			path := fmt.Sprintf("tenants[%d].subscriptions[%d]", i, j)
+			id := strings.ToLower(sub.ID)
+			switch {
+			case !isGUID(sub.ID):
+				add("%s.subscriptionId: %q is not a GUID (ARM's subscription IDs are)", path, sub.ID)
+			case subs[id]:
+				add("%s.subscriptionId: duplicate %q (a subscription belongs to one tenant)", path, sub.ID)
+			}
+			subs[id] = true
+			groups := map[string]bool{}
+			for k, g := range sub.ResourceGroups {
+				name := strings.ToLower(g.Name)
+				switch {
+				case g.Name == "" || strings.ContainsAny(g.Name, "/?#% "):
+					add("%s.resourceGroups[%d].name: %q is not a resource group name", path, k, g.Name)
+				case groups[name]:
+					add("%s.resourceGroups[%d].name: duplicate %q (names are case-insensitive)", path, k, g.Name)
+				}
+				groups[name] = true
 			}
 		}
 	}
@@ -477,6 +545,32 @@ func (s *Scenario) Validate() error {
 			add("%s.homeTenant: unknown tenant %q", path, m.HomeTenant)
 		}
 	}
+	for i, r := range s.Resources {
+		path := fmt.Sprintf("resources[%d]", i)
+		if len(r.IdentifierURIs) == 0 && r.AppID == "" {
+			add("%s: neither appId nor identifierUris (a resource needs a name to be requested by)", path)
+		}
+		for j, u := range r.IdentifierURIs {
+			if u == "" || strings.ContainsAny(u, " \t\r\n") {
+				add("%s.identifierUris[%d]: %q is not an identifier URI", path, j, u)
+			}
+		}
+		if v := r.AccessTokenVersion; v < 0 || v > 2 {
+			add("%s.accessTokenVersion: %d (want 1 or 2; 0 means 1)", path, v)
+		}
+	}
+	for i, a := range s.Apps {
+		for j, u := range a.IdentifierURIs {
+			if u == "" || strings.ContainsAny(u, " \t\r\n") {
+				add("apps[%d].identifierUris[%d]: %q is not an identifier URI", i, j, u)
+			}
+		}
+		for j, u := range a.RedirectURIs {
+			if p, err := url.Parse(u); err != nil || !p.IsAbs() || p.Host == "" {
+				add("apps[%d].redirectUris[%d]: %q is not an absolute URL", i, j, u)
+			}
+		}
+	}
 	issuers := map[string]bool{}
 	for i, is := range s.Issuers {
 		switch {
@@ -504,6 +598,26 @@ func appHasRole(a *App, value string) bool {
 		}
 	}
 	return false
+}
+
+// isGUID reports whether v has the 8-4-4-4-12 hex form of a GUID.
+func isGUID(v string) bool {
+	if len(v) != 36 {
+		return false
+	}
+	for i, c := range v {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // reservedTenant reports the authority segments that are not tenants.

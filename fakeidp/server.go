@@ -2,20 +2,15 @@ package fakeidp
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -25,6 +20,8 @@ import (
 	"time"
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
+	"github.com/tenantbridge/tenantbridge/internal/localca"
+	"github.com/tenantbridge/tenantbridge/internal/tlshint"
 )
 
 // Options configure New. Nil or zero fields mean defaults.
@@ -51,6 +48,11 @@ type Options struct {
 	// emulator, and suites that issue tens of thousands of tokens, may choose
 	// 1024, about four times cheaper.
 	SigningKeyBits int
+	// CA, when set, issues the Entra listener's TLS certificate instead of a
+	// CA made for this server (and CAPEM returns it): a persistent CA that
+	// the OS trust store already holds (`fakemsi ca install`). Its
+	// PrivateKey must be a crypto.Signer.
+	CA *tls.Certificate
 
 	// GitHubRequestToken is the bearer token the GitHub Actions token
 	// request endpoint requires (ACTIONS_ID_TOKEN_REQUEST_TOKEN); random
@@ -84,8 +86,15 @@ type Server struct {
 	sc         *Scenario
 	tenants    map[string]*Tenant
 	apps       map[string]*App
-	consents   map[[2]string]*Consent
+	resources  []Resource // MicrosoftResources, then the scenario's
 	identities []ManagedIdentity
+	// consents maps {tenant, client ID} to the consent; replaced whole
+	// (copy on write) when the admin-consent page grants one, so that
+	// readers never lock.
+	consents  atomic.Pointer[map[[2]string]*Consent]
+	consentMu sync.Mutex // serializes GrantConsent's copy on write
+	// consentKey signs the admin-consent page's form tokens.
+	consentKey [32]byte
 
 	url, msiURL    string
 	identityHeader string
@@ -162,6 +171,7 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 	if s.lifetime <= 0 {
 		s.lifetime = defaultTokenLifetime
 	}
+	_, _ = rand.Read(s.consentKey[:])
 	if s.identityHeader == "" {
 		var b [24]byte
 		_, _ = rand.Read(b[:])
@@ -171,11 +181,18 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 
-	caCert, caKey, err := newCA()
-	if err != nil {
-		return nil, err
+	var ca tls.Certificate
+	var err error
+	if o.CA != nil {
+		ca = *o.CA
+	} else if ca, err = localca.New("tenantbridge fakeidp CA"); err != nil {
+		return nil, fmt.Errorf("fakeidp: %w", err)
 	}
-	s.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw})
+	caCert, _, err := localca.Parts(ca)
+	if err != nil {
+		return nil, fmt.Errorf("fakeidp: Options.CA: %w", err)
+	}
+	s.caPEM = localca.PEM(ca)
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
 
@@ -222,15 +239,23 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 	s.setScenario(sc)
 
 	if !o.NoListener {
-		leaf, err := newLeaf(caCert, caKey, entraLn.Addr())
+		var ip net.IP
+		if ta, ok := entraLn.Addr().(*net.TCPAddr); ok {
+			ip = ta.IP
+		}
+		leaf, err := localca.Leaf(ca, ip, inProcessEntraHost)
 		if err != nil {
+			err = fmt.Errorf("fakeidp: %w", err)
 			entraLn.Close()
 			msiLn.Close()
 			return nil, err
 		}
 		quiet := log.New(io.Discard, "", 0) // TLS handshake noise from clients that hang up
-		es := &http.Server{Handler: s.entra, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quiet,
-			TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12}}
+		// A client that refuses the certificate is logged at warn with the
+		// CA variable it reads; other handshake noise is dropped.
+		hint := tlshint.New(s.logger, ListenerEntra)
+		es := &http.Server{Handler: s.entra, ReadHeaderTimeout: 10 * time.Second, ErrorLog: hint.ErrorLog(),
+			TLSConfig: hint.Config(&tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12})}
 		ms := &http.Server{Handler: s.msi, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quiet}
 		s.servers = []*http.Server{es, ms}
 		s.done.Add(2)
@@ -259,10 +284,12 @@ func (s *Server) setScenario(sc *Scenario) {
 	for i := range c.Apps {
 		s.apps[c.Apps[i].ClientID] = &c.Apps[i]
 	}
-	s.consents = map[[2]string]*Consent{}
+	consents := map[[2]string]*Consent{}
 	for i := range c.Consents {
-		s.consents[[2]string{c.Consents[i].Tenant, c.Consents[i].ClientID}] = &c.Consents[i]
+		consents[[2]string{c.Consents[i].Tenant, c.Consents[i].ClientID}] = &c.Consents[i]
 	}
+	s.consents.Store(&consents)
+	s.resources = append(append(MicrosoftResources(), c.Resources...), cloudResources(c.Cloud)...)
 	s.identities = c.ManagedIdentities
 }
 
@@ -272,69 +299,6 @@ func hostPort(a net.Addr) string {
 		return a.String()
 	}
 	return net.JoinHostPort(ta.IP.String(), fmt.Sprint(ta.Port))
-}
-
-// newCA makes the certificate authority that signs the TLS certificate. ECDSA
-// keeps New fast; clients only need to trust CAPEM().
-func newCA() (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("fakeidp: generating CA key: %w", err)
-	}
-	// Certificates use the wall clock, not Options.Clock: TLS clients check
-	// them against their own wall clock.
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "tenantbridge fakeidp CA", Organization: []string{"tenantbridge fakeidp"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("fakeidp: creating CA certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, fmt.Errorf("fakeidp: parsing CA certificate: %w", err)
-	}
-	return cert, key, nil
-}
-
-// newLeaf makes the server certificate for 127.0.0.1, ::1, localhost and the
-// listener's own address.
-func newLeaf(ca *x509.Certificate, caKey *ecdsa.PrivateKey, addr net.Addr) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("fakeidp: generating TLS key: %w", err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost", inProcessEntraHost},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	if ta, ok := addr.(*net.TCPAddr); ok && !ta.IP.IsLoopback() && !ta.IP.IsUnspecified() {
-		tmpl.IPAddresses = append(tmpl.IPAddresses, ta.IP)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("fakeidp: creating TLS certificate: %w", err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der, ca.Raw}, PrivateKey: key}, nil
-}
-
-func serial() *big.Int {
-	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	return n
 }
 
 // URL is the authority host, "https://127.0.0.1:PORT": the Entra endpoints
@@ -371,7 +335,14 @@ func (s *Server) Handler() http.Handler { return s.entra }
 func (s *Server) MSIHandler() http.Handler { return s.msi }
 
 // Scenario is the scenario with {authority} expanded. Treat it as read-only.
+// Its Consents are those the server started with; [Server.Consents] adds
+// the ones granted since.
 func (s *Server) Scenario() *Scenario { return s.sc }
+
+// consent returns the consent of tenant to clientID, or nil.
+func (s *Server) consent(tenant, clientID string) *Consent {
+	return (*s.consents.Load())[[2]string{tenant, clientID}]
+}
 
 // IssuerURL is "{URL()}/{tenant}/v2.0" for a tenant of the scenario and
 // "{URL()}/issuers/{name}" for an external issuer.

@@ -50,13 +50,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 	now := s.now()
 	info := infoFrom(r.Context())
 	info.tenant = tenant
-	corr := r.Header.Get("client-request-id")
-	if corr == "" {
-		corr = r.URL.Query().Get("client-request-id")
-	}
+	corr := clientRequestID(r)
 	fail := func(e *entraError) {
 		info.entraError(e)
-		writeJSON(w, e.status, e.body(now, corr, s.url))
+		writeJSON(w, e.status, e.body(r.Context(), now, corr, s.url))
 	}
 	if r.Method != http.MethodPost {
 		fail(newEntraError(codePostOnly, "The token endpoint only accepts POST requests."))
@@ -79,7 +76,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 	}
 	info.form = redactForm(form)
 	info.clientID = clip(form.Get("client_id"))
-	if corr == "" {
+	if corr == "" && isGUID(form.Get("client-request-id")) {
 		corr = form.Get("client-request-id") // @azure/identity also sends it in the form
 	}
 	resp, e := s.exchange(tenant, form, now)
@@ -153,9 +150,13 @@ func (s *Server) exchange(tenant string, form url.Values, now time.Time) (*token
 	}
 
 	var roles []string
-	c := s.consents[[2]string{tenant, clientID}]
+	c := s.consent(tenant, clientID)
 	if tenant != app.HomeTenant && c == nil {
 		return nil, notInTenant(clientID, t)
+	}
+	res, ok := s.lookupResource(resource)
+	if !ok {
+		return nil, unknownResource(resource, t)
 	}
 	if c != nil {
 		seen := map[string]bool{}
@@ -166,7 +167,7 @@ func (s *Server) exchange(tenant string, form url.Values, now time.Time) (*token
 			}
 		}
 	}
-	tok, err := s.accessToken(t.ID, app, resource, roles, now)
+	tok, err := s.accessToken(t.ID, app, res, roles, now)
 	if err != nil {
 		return nil, newEntraError(codeTransient, "The token could not be signed.")
 	}
@@ -378,16 +379,11 @@ func servicePrincipalObjectID(tenantID, clientID string) string {
 	return formatGUID(b)
 }
 
-// isGraph reports whether resource names Microsoft Graph.
-func isGraph(resource string) bool {
-	r := strings.TrimSuffix(resource, "/")
-	return strings.EqualFold(r, graphResource) || strings.EqualFold(r, graphAppID)
-}
-
-// accessToken signs an app-only access token. Graph receives v1 tokens
-// (iss https://sts.windows.net/{tid}/, appid, ver 1.0); other resources get
-// v2 tokens (iss {URL()}/{tid}/v2.0, azp, ver 2.0).
-func (s *Server) accessToken(tenant string, app *App, resource string, roles []string, now time.Time) (string, error) {
+// accessToken signs an app-only access token. Microsoft's APIs (Graph, ARM,
+// Key Vault, Storage) receive v1 tokens (iss https://sts.windows.net/{tid}/,
+// appid, appidacr, ver 1.0); the other resources get v2 tokens (iss
+// {URL()}/{tid}/v2.0, azp, azpacr, ver 2.0).
+func (s *Server) accessToken(tenant string, app *App, res resolvedResource, roles []string, now time.Time) (string, error) {
 	sp := servicePrincipalObjectID(tenant, app.ClientID)
 	claims := jwt.MapClaims{
 		"tid":   tenant,
@@ -399,16 +395,15 @@ func (s *Server) accessToken(tenant string, app *App, resource string, roles []s
 		"exp":   now.Add(s.lifetime).Unix(),
 		"uti":   randomID(),
 	}
-	if isGraph(resource) {
-		claims["aud"] = graphResource
-		claims["iss"] = "https://sts.windows.net/" + tenant + "/"
-		claims["idp"] = "https://sts.windows.net/" + app.HomeTenant + "/"
+	claims["aud"] = res.aud
+	if res.version == 1 {
+		claims["iss"] = v1Issuer(tenant)
+		claims["idp"] = v1Issuer(app.HomeTenant)
 		claims["appid"] = app.ClientID
 		claims["appidacr"] = "2"
 		claims["app_displayname"] = app.DisplayName
 		claims["ver"] = "1.0"
 	} else {
-		claims["aud"] = resource
 		claims["iss"] = s.url + "/" + tenant + "/v2.0"
 		claims["azp"] = app.ClientID
 		claims["azpacr"] = "2"
@@ -419,6 +414,10 @@ func (s *Server) accessToken(tenant string, app *App, resource string, roles []s
 	}
 	return s.currentKey().sign(claims)
 }
+
+// v1Issuer is the issuer of v1 access tokens for tenant, the same in every
+// cloud deployment of the fake: resource servers (graphtest, armtest) check it.
+func v1Issuer(tenant string) string { return "https://sts.windows.net/" + tenant + "/" }
 
 // randomID is a 16-byte random base64url string (uti, jti).
 func randomID() string {

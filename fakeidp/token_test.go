@@ -166,7 +166,15 @@ func TestTokenEndpointValidation(t *testing.T) {
 		{name: "system identity, home tenant", tenant: DefaultHomeTenantID, form: form(valid), status: 200},
 		{name: "user identity", tenant: DefaultConsentedTenantID, form: form(miAssertion(t, s, userIdentity(s))), status: 200},
 		{name: "workload identity token", tenant: DefaultConsentedTenantID, form: form(ext()), status: 200},
-		{name: "v2 resource", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "api://contoso-api/.default"), status: 200},
+		{name: "v2 resource", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "api://"+DefaultAppClientID+"/.default"), status: 200},
+		{name: "app as resource by client ID", tenant: DefaultConsentedTenantID, form: form(valid, "scope", DefaultAppClientID+"/.default"), status: 200},
+		{name: "ARM, core audience as the ARM SDK asks", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "https://management.core.windows.net//.default"), status: 200},
+		{name: "ARM, azure.com audience", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "https://management.azure.com/.default"), status: 200},
+		{name: "Key Vault", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "https://vault.azure.net/.default"), status: 200},
+		{name: "Storage", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "https://storage.azure.com/.default"), status: 200},
+		{name: "unknown resource", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "api://contoso-api/.default"), status: 400, code: codeInvalidResource, errName: "invalid_resource",
+			descHas: "The resource principal named api://contoso-api was not found in the tenant named Fabrikam (consented)."},
+		{name: "misspelt ARM host", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "https://managements.azure.com/.default"), status: 400, code: codeInvalidResource, errName: "invalid_resource"},
 		{name: "graph by app ID", tenant: DefaultConsentedTenantID, form: form(valid, "scope", "00000003-0000-0000-c000-000000000000/.default"), status: 200},
 		{name: "unknown form fields tolerated", tenant: DefaultConsentedTenantID, form: form(valid, "x-client-SKU", "msal.js.node", "x-ms-lib-capability", "retry-after, h429", "client-request-id", "abc"), status: 200},
 		{name: "expired within clock skew", tenant: DefaultConsentedTenantID, form: form(mi("exp", testNow.Add(-assertionClockSkew+time.Minute).Unix())), status: 200},
@@ -263,11 +271,15 @@ func TestTokenEndpointErrorFormat(t *testing.T) {
 	s := sharedServer(t)
 	a := postToken(t, s, DefaultUnconsentedTenantID, assertionForm(DefaultAppClientID, miAssertion(t, s, systemIdentity(s))))
 	desc := a.Body["error_description"].(string)
-	want := []string{"AADSTS700016: ", " Trace ID: " + a.Body["trace_id"].(string), " Correlation ID: " + a.Body["correlation_id"].(string), " Timestamp: 2026-11-27 10:00:00Z"}
-	for _, w := range want {
-		if !strings.Contains(desc, w) {
-			t.Errorf("error_description %q lacks %q", desc, w)
-		}
+	// Entra's layout: the message on the first line, then CRLF-separated
+	// lines with the IDs and the time, as recorded answers show.
+	lines := strings.Split(desc, "\r\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "AADSTS700016: Application with identifier") || strings.ContainsAny(lines[0], "\r\n") {
+		t.Fatalf("error_description %q: want 4 CRLF-separated lines, the first AADSTS700016's message", desc)
+	}
+	want := []string{"Trace ID: " + a.Body["trace_id"].(string), "Correlation ID: " + a.Body["correlation_id"].(string), "Timestamp: 2026-11-27 10:00:00Z"}
+	if diff := cmp.Diff(want, lines[1:]); diff != "" {
+		t.Errorf("error_description's last lines (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]any{float64(700016)}, a.Body["error_codes"]); diff != "" {
 		t.Errorf("error_codes (-want +got):\n%s", diff)
@@ -371,14 +383,39 @@ func TestIssuedTokenClaims(t *testing.T) {
 			t.Errorf("header = %+v", h)
 		}
 	})
+	for _, tc := range []struct{ scope, aud string }{
+		{"https://management.core.windows.net//.default", "https://management.core.windows.net/"},
+		{"https://management.azure.com/.default", "https://management.azure.com"},
+		{"https://MANAGEMENT.azure.com//.default", "https://management.azure.com/"},
+		{"797f4846-ba00-4fd7-ba43-dac1f8f63013/.default", "https://management.core.windows.net/"},
+		{"https://vault.azure.net/.default", "https://vault.azure.net"},
+	} {
+		t.Run("v1 for "+tc.scope, func(t *testing.T) {
+			f := assertionForm(DefaultAppClientID, a)
+			f.Set("scope", tc.scope)
+			ans := postToken(t, s, DefaultConsentedTenantID, f)
+			if ans.Status != 200 {
+				t.Fatalf("status %d: %v", ans.Status, ans.Body["error_description"])
+			}
+			c := verifyWithJWKS(t, s, ans.Body["access_token"].(string))
+			for k, want := range map[string]any{"aud": tc.aud, "iss": "https://sts.windows.net/" + DefaultConsentedTenantID + "/", "ver": "1.0", "appid": DefaultAppClientID, "appidacr": "2", "tid": DefaultConsentedTenantID} {
+				if c[k] != want {
+					t.Errorf("%s = %v, want %v", k, c[k], want)
+				}
+			}
+			if _, ok := c["azp"]; ok {
+				t.Error("a v1 token carries azp")
+			}
+		})
+	}
 	t.Run("v2 resource", func(t *testing.T) {
 		f := assertionForm(DefaultAppClientID, a)
-		f.Set("scope", "api://contoso-api/.default")
+		f.Set("scope", "api://"+DefaultAppClientID+"/.default")
 		ans := postToken(t, s, DefaultConsentedTenantID, f)
 		c := verifyWithJWKS(t, s, ans.Body["access_token"].(string))
 		delete(c, "uti")
 		want := jwt.MapClaims{
-			"aud": "api://contoso-api", "iss": s.URL() + "/" + DefaultConsentedTenantID + "/v2.0",
+			"aud": "api://" + DefaultAppClientID, "iss": s.URL() + "/" + DefaultConsentedTenantID + "/v2.0",
 			"azp": DefaultAppClientID, "azpacr": "2", "ver": "2.0", "tid": DefaultConsentedTenantID, "oid": sp, "sub": sp,
 			"idtyp": "app", "roles": []any{"Device.Read.All"},
 			"iat": float64(testNow.Unix()), "nbf": float64(testNow.Unix()), "exp": float64(testNow.Add(75 * time.Minute).Unix()),

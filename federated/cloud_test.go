@@ -1,65 +1,64 @@
 package federated_test
 
 import (
-	"context"
-	"net/http"
+	"os"
+	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/tenantbridge/tenantbridge/fakeidp"
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tenantbridge/tenantbridge/federated"
 )
 
-// toFake sends every request to the fake, whatever host it names: the
-// credential believes it talks to login.microsoftonline.us.
-type toFake struct {
-	srv   *fakeidp.Server
-	hosts []string
-}
-
-func (t *toFake) Do(req *http.Request) (*http.Response, error) {
-	t.hosts = append(t.hosts, req.URL.Host)
-	r := req.Clone(req.Context())
-	r.URL.Host = t.srv.URL()[len("https://"):]
-	r.Host = ""
-	return t.srv.Client().Do(r)
-}
-
-// TestNewFromEnvironmentInUSGovernment: with Options.Cloud set to US
-// Government and no AZURE_AUTHORITY_HOST, the environment's source asks for
-// api://AzureADTokenExchangeUSGov, the audience the US Government scenario's
-// federated credential trusts, and the token request goes to
-// login.microsoftonline.us. Before, the source always asked for the public
-// audience and Entra answered AADSTS700212.
-func TestNewFromEnvironmentInUSGovernment(t *testing.T) {
-	sc, err := fakeidp.DefaultScenarioIn(fakeidp.CloudUSGovernment)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := fakeidp.New(sc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	for k, v := range map[string]string{
-		"IDENTITY_ENDPOINT": srv.AppServiceEndpoint(), "IDENTITY_HEADER": srv.IdentityHeader(),
-		"MSI_ENDPOINT": "", "MSI_SECRET": "", "AZURE_FEDERATED_TOKEN_FILE": "", "AZURE_MANAGED_IDENTITY_CLIENT_ID": "",
-		"AZURE_TENANT_ID": fakeidp.DefaultHomeTenantID, "AZURE_CLIENT_ID": fakeidp.DefaultAppClientID,
-		"AZURE_AUTHORITY_HOST": "", "AZURE_ADDITIONALLY_ALLOWED_TENANTS": "",
+func TestCloudFromEnvironment(t *testing.T) {
+	publicRM := cloud.AzurePublic.Services[cloud.ResourceManager]
+	for _, tc := range []struct {
+		name           string
+		authority, arm string // "-" leaves the variable unset
+		wantAuthority  string
+		wantRM         cloud.ServiceConfiguration
+		wantErr        string
+	}{
+		{"nothing set", "-", "-", cloud.AzurePublic.ActiveDirectoryAuthorityHost, publicRM, ""},
+		{"emulator", "https://127.0.0.1:1", "https://127.0.0.1:2/", "https://127.0.0.1:1/",
+			cloud.ServiceConfiguration{Endpoint: "https://127.0.0.1:2", Audience: publicRM.Audience}, ""},
+		{"http ARM", "-", "http://127.0.0.1:2", "", cloud.ServiceConfiguration{}, federated.EnvARMURL},
+		{"empty ARM", "-", "", "", cloud.ServiceConfiguration{}, federated.EnvARMURL},
+		{"garbage authority", "login.example", "-", "", cloud.ServiceConfiguration{}, "AZURE_AUTHORITY_HOST"},
 	} {
-		t.Setenv(k, v)
+		t.Run(tc.name, func(t *testing.T) {
+			setOrUnset(t, "AZURE_AUTHORITY_HOST", tc.authority)
+			setOrUnset(t, federated.EnvARMURL, tc.arm)
+			cfg, err := federated.CloudFromEnvironment()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.ActiveDirectoryAuthorityHost != tc.wantAuthority {
+				t.Errorf("authority %q, want %q", cfg.ActiveDirectoryAuthorityHost, tc.wantAuthority)
+			}
+			if diff := cmp.Diff(tc.wantRM, cfg.Services[cloud.ResourceManager]); diff != "" {
+				t.Errorf("ResourceManager (-want +got):\n%s", diff)
+			}
+			if got := cloud.AzurePublic.Services[cloud.ResourceManager]; got != publicRM {
+				t.Errorf("cloud.AzurePublic changed: %+v", got)
+			}
+		})
 	}
-	tr := &toFake{srv: srv}
-	cred, err := federated.NewFromEnvironment(&federated.Options{ClientOptions: azcore.ClientOptions{Cloud: cloud.AzureGovernment, Transport: tr}})
-	if err != nil {
-		t.Fatal(federated.RedactErr(err))
-	}
-	if _, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}}); err != nil {
-		t.Fatal(federated.RedactErr(err))
-	}
-	if len(tr.hosts) != 1 || tr.hosts[0] != "login.microsoftonline.us" {
-		t.Errorf("token requests went to %v, want login.microsoftonline.us", tr.hosts)
+}
+
+func setOrUnset(t *testing.T, name, value string) {
+	t.Helper()
+	t.Setenv(name, value)
+	if value == "-" {
+		if err := os.Unsetenv(name); err != nil { // t.Setenv above restores it
+			t.Fatal(err)
+		}
 	}
 }

@@ -34,4 +34,13 @@
 // mean in any Azure SDK client. The Credential's own log entries
 // ([EventAuthentication]) go to [Options].Logger. Entra's errors are
 // [*AuthError].
+//
+// Nothing a peer or a caller's code does may take the host down or grow
+// without bound (docs/reliability.md): a panic in the assertion source, a
+// policy or the transport, on a background refresh too, is recovered and
+// becomes the error (matching recovered.ErrPanicked's text, "panicked") of
+// the callers waiting for that token; responses are read up to 1 MiB;
+// expires_in is clamped to 30 hours; text from the network enters an error or
+// a log line clipped and scrubbed of the assertion; tenants whose requests
+// fail are not kept in the cache.
 package federated

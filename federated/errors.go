@@ -112,6 +112,8 @@ type errorResponse struct {
 const (
 	maxMessage = 512
 	maxField   = 128
+	// maxErrorCodes bounds ErrorCodes: Entra sends one or two.
+	maxErrorCodes = 16
 )
 
 func newAuthError(resp *httpResult, c *Credential, key cacheKey, assertionToken string) *AuthError {
@@ -125,7 +127,8 @@ func newAuthError(resp *httpResult, c *Credential, key cacheKey, assertionToken 
 	var er errorResponse
 	if err := json.Unmarshal(resp.body, &er); err == nil {
 		e.Code = leak.Clip(er.Error, maxField, assertionToken)
-		e.ErrorCodes = er.ErrorCodes
+		// A copy, so that a hostile list does not stay referenced.
+		e.ErrorCodes = slices.Clone(er.ErrorCodes[:min(len(er.ErrorCodes), maxErrorCodes)])
 		e.Message = er.Description
 		e.TraceID = leak.Clip(er.TraceID, maxField, assertionToken)
 		e.CorrelationID = leak.Clip(er.CorrelationID, maxField, assertionToken)

@@ -229,3 +229,117 @@ func TestAssertionErrorIsWrapped(t *testing.T) {
 		t.Errorf("token requests = %d without an assertion, want 0", n)
 	}
 }
+
+// issue 11, finding 6: expires_in 18446744074 wrapped to a 284 ms lifetime
+// and 10000000000 to a negative one. Huge values are clamped to
+// maxExpiresIn (and refresh_in with them), zero and negatives are invalid.
+func TestExpiresInIsBounded(t *testing.T) {
+	tests := []struct {
+		name             string
+		expiresIn        string
+		refreshIn        string
+		wantLife         time.Duration // 0: an error
+		wantRefreshAfter time.Duration
+	}{
+		{"wraps to 284ms", `18446744074`, ``, maxExpiresIn, maxExpiresIn - refreshBeforeExpiry},
+		{"wraps negative", `10000000000`, ``, maxExpiresIn, maxExpiresIn - refreshBeforeExpiry},
+		{"max int64", `9223372036854775807`, ``, maxExpiresIn, maxExpiresIn - refreshBeforeExpiry},
+		{"huge refresh_in", `3600`, `18446744074`, time.Hour, time.Hour - refreshBeforeExpiry},
+		{"negative refresh_in", `3600`, `-5`, time.Hour, time.Hour - refreshBeforeExpiry},
+		{"zero", `0`, ``, 0, 0},
+		{"negative", `-3600`, ``, 0, 0},
+		{"beyond uint64", `99999999999999999999999`, ``, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTokenServer(t)
+			c := newTestCred(t, ts, nil)
+			body := `{"access_token":"tok","expires_in":` + tt.expiresIn
+			if tt.refreshIn != "" {
+				body += `,"refresh_in":` + tt.refreshIn
+			}
+			ts.setHandler(func(int64, tokenRequest) reply { return reply{status: 200, body: body + `}`} })
+			tok, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+			if tt.wantLife == 0 {
+				if err == nil || !strings.Contains(err.Error(), "invalid expires_in") {
+					t.Fatalf("err = %v, want invalid expires_in", redactErr(err))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(redactErr(err))
+			}
+			now := c.clock.Now()
+			if got := tok.ExpiresOn.Sub(now); got != tt.wantLife {
+				t.Errorf("expires in %v, want %v", got, tt.wantLife)
+			}
+			if got := tok.RefreshOn.Sub(now); got != tt.wantRefreshAfter {
+				t.Errorf("refresh in %v, want %v", got, tt.wantRefreshAfter)
+			}
+		})
+	}
+}
+
+// issue 11, finding 3: an endpoint that echoes only the assertion's
+// signature part, in any field, does not get it into the error; a hostile
+// list of AADSTS codes is bounded too.
+func TestAuthErrorScrubsTheSignatureInEveryField(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, nil)
+	sig := "SIGNATURE_" + strings.Repeat("s1G", 100)
+	c.src.token = c.src.token[:strings.LastIndexByte(c.src.token, '.')+1] + sig
+	codes := make([]int, 10_000)
+	for i := range codes {
+		codes[i] = 700016
+	}
+	ts.setHandler(func(int64, tokenRequest) reply {
+		body, _ := json.Marshal(map[string]any{
+			"error":             "invalid_client " + sig,
+			"error_description": "AADSTS700016: " + sig,
+			"error_codes":       codes,
+			"trace_id":          sig,
+			"correlation_id":    sig,
+			"timestamp":         sig,
+		})
+		return reply{status: 400, header: map[string]string{"X-Ms-Request-Id": sig}, body: string(body)}
+	})
+	_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+	var ae *AuthError
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v, want *AuthError", redactErr(err))
+	}
+	for _, s := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", *ae)} {
+		if strings.Contains(s, sig[:20]) {
+			t.Errorf("the error's text holds the assertion's signature part (%d bytes)", len(s))
+		}
+	}
+	if len(ae.ErrorCodes) > maxErrorCodes {
+		t.Errorf("ErrorCodes holds %d codes, want at most %d", len(ae.ErrorCodes), maxErrorCodes)
+	}
+	if !ae.HasCode(700016) {
+		t.Error("the bounded ErrorCodes lost the first code")
+	}
+}
+
+// issue 11, finding 6: azcore's retry policy multiplies Retry-After into a
+// time.Duration; 18446744074 seconds wrapped to a 290 ms wait and a retry.
+// The credential hands azcore the clamped value (a day): longer than
+// MaxRetryDelay, so the 429 is returned at once, as for any long wait.
+func TestOverflowingRetryAfterIsNotAShortWait(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestCred(t, ts, &Options{ClientOptions: policy.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 2, MaxRetryDelay: 10 * time.Second}}})
+	ts.setHandler(func(n int64, _ tokenRequest) reply {
+		if n == 1 {
+			return reply{status: 429, header: map[string]string{"Retry-After": "18446744074"}, body: `{"error":"temporarily_unavailable"}`}
+		}
+		return reply{status: 200, body: `{"token_type":"Bearer","expires_in":3600,"access_token":"tok"}`}
+	})
+	_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
+	var ae *AuthError
+	if !errors.As(err, &ae) || ae.StatusCode != 429 {
+		t.Errorf("err = %v, want the 429 as *AuthError", redactErr(err))
+	}
+	if n := len(ts.requests()); n != 1 {
+		t.Errorf("%d requests, want 1 (no retry after a wait longer than MaxRetryDelay)", n)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
 	"github.com/tenantbridge/tenantbridge/internal/noredirect"
+	"github.com/tenantbridge/tenantbridge/internal/retryafter"
 )
 
 // The token request's azcore identity: the telemetry policy turns it into
@@ -82,11 +83,37 @@ type boundedTransport struct{ next policy.Transporter }
 
 func (t boundedTransport) Do(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.Do(req)
-	if resp != nil && resp.Body != nil {
+	if resp == nil {
+		return resp, err
+	}
+	// Every response header is network text that azcore's logging policy
+	// may print (Logging.AllowedHeaders) and an *AuthError may quote: each
+	// value is clipped and scrubbed of the assertion this request carried
+	// (and its signature part) before any policy sees it (habit 16).
+	assertionToken, _ := req.Context().Value(assertionKey{}).(string)
+	for k, vs := range resp.Header {
+		for i, v := range vs {
+			vs[i] = leak.Clip(v, maxHeaderValue, assertionToken)
+		}
+		resp.Header[k] = vs
+	}
+	// azcore's retry policy multiplies Retry-After into a time.Duration
+	// without a clamp (18446744074 seconds wraps to 290 ms): it gets the
+	// value internal/retryafter reads, clamped, or none.
+	retryafter.Normalize(resp.Header, time.Now())
+	if resp.Body != nil {
 		resp.Body = boundedBody{Reader: bodylimit.NewReader(resp.Body, maxResponseBytes), Closer: resp.Body}
 	}
 	return resp, err
 }
+
+// maxHeaderValue bounds a response header value as policies and logs see it;
+// Entra's are IDs and dates.
+const maxHeaderValue = 1 << 10
+
+// assertionKey is the context key under which post hands the request's
+// assertion to boundedTransport, which scrubs it from the response headers.
+type assertionKey struct{}
 
 type boundedBody struct {
 	io.Reader
@@ -123,7 +150,7 @@ func (c *Credential) fetch(ctx context.Context, key cacheKey, claims string) (to
 	var refetched, waited bool // each recovery at most once per token
 	for {
 		sent := c.now()
-		res, err := c.post(ctx, endpoint, tokenForm(c.clientID, key.scope, claimsParam, a.Token))
+		res, err := c.post(context.WithValue(ctx, assertionKey{}, a.Token), endpoint, tokenForm(c.clientID, key.scope, claimsParam, a.Token))
 		if err != nil {
 			if res != nil { // the context ended while azcore waited to retry this answer
 				return azcore.AccessToken{}, errors.Join(newAuthError(res, c, key, a.Token), err)
@@ -263,10 +290,26 @@ func parseToken(body []byte, now time.Time) (azcore.AccessToken, error) {
 	}, nil
 }
 
+// seconds reads a whole number of seconds, clamped to maxExpiresIn before it
+// is multiplied, so that no value can overflow into a short or negative
+// duration. A negative number stays negative (the callers refuse it or ignore
+// it); a number beyond int64 is an error.
 func seconds(n json.Number) (time.Duration, error) {
 	s, err := strconv.ParseInt(strings.TrimSpace(n.String()), 10, 64)
 	if err != nil {
 		return 0, err
 	}
+	if s > int64(maxExpiresIn/time.Second) {
+		return maxExpiresIn, nil
+	}
+	if s < 0 {
+		return -1, nil
+	}
 	return time.Duration(s) * time.Second, nil
 }
+
+// maxExpiresIn bounds the lifetime read from expires_in (and refresh_in):
+// Entra's access tokens live 60 to 90 minutes, CAE tokens up to 28 hours. A
+// larger value, from a proxy or a broken emulator, is clamped before it is
+// multiplied into a time.Duration, which 10000000000 seconds overflows.
+const maxExpiresIn = 30 * time.Hour

@@ -113,7 +113,7 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 			Body    json.RawMessage   `json:"body"`
 		} `json:"responses"`
 	}
-	if err := json.NewDecoder(c.readBody(resp.Body)).Decode(&out); err != nil {
+	if err := decodeArray(c.readBody(resp.Body), "responses", &out.Responses, len(reqs)); err != nil {
 		return nil, fmt.Errorf("graphlite: batch: decode response: %w", err)
 	}
 	// Graph answers in any order; put the responses back in request order.
@@ -125,6 +125,9 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 			return nil, fmt.Errorf("graphlite: batch: unexpected response id %q", leak.Clip(r.ID, maxIDText))
 		}
 		res[i] = BatchResponse{ID: r.ID, Status: r.Status, Headers: r.Headers, Body: r.Body}
+		if r.Status >= 400 {
+			scrubBatchError(&res[i], resp)
+		}
 		seen++
 	}
 	if seen != len(reqs) {

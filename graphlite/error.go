@@ -27,7 +27,9 @@ type Error struct {
 	RequestID       string
 	ClientRequestID string
 	Date            string
-	// InnerError is error.innerError as sent (it holds more than the fields above).
+	// InnerError is error.innerError (it holds more than the fields above),
+	// re-encoded with every string clipped and scrubbed as Message is; nil
+	// when it is not JSON or larger than 4 KiB.
 	InnerError json.RawMessage
 	// Method and Path are the failed request's (the path only: no query).
 	Method string
@@ -65,13 +67,24 @@ func (e *Error) Error() string {
 // newError reads Graph's error JSON (bounded, unknown fields ignored) from resp.
 func newError(resp *http.Response, method string) *Error {
 	e := &Error{StatusCode: resp.StatusCode, Method: method}
+	// The request's bearer token, the one secret a peer can echo here: known,
+	// it is scrubbed from every field even when it is not JWT-shaped, and so
+	// is its signature part alone.
+	var token string
 	if resp.Request != nil {
 		e.Path = resp.Request.URL.Path
-		e.TenantID, e.Roles = tokenClaims(resp.Request.Header.Get("Authorization"))
+		authz := resp.Request.Header.Get("Authorization")
+		token = bearerToken(authz)
+		e.TenantID, e.Roles = tokenClaims(authz)
 	}
-	// An error body over the limit leaves the Graph fields empty: the status
-	// and headers still explain the failure.
+	// boundedTransport has cut the body at maxErrorBodyBytes: one that long
+	// was longer, and is not decoded (the Graph fields stay empty: the
+	// status and headers still explain the failure).
 	body, _ := bodylimit.Read(resp.Body, maxErrorBodyBytes)
+	if len(body) >= maxErrorBodyBytes {
+		body = nil
+		e.Message = "error body larger than " + bodylimit.Size(maxErrorBodyBytes) + ", not read"
+	}
 	var doc struct {
 		Error struct {
 			Code       string          `json:"code"`
@@ -80,7 +93,7 @@ func newError(resp *http.Response, method string) *Error {
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &doc) == nil {
-		e.Code, e.Message, e.InnerError = doc.Error.Code, doc.Error.Message, doc.Error.InnerError
+		e.Code, e.Message, e.InnerError = doc.Error.Code, doc.Error.Message, scrubInnerError(doc.Error.InnerError, token)
 		var inner struct {
 			Date            string `json:"date"`
 			RequestID       string `json:"request-id"`
@@ -105,11 +118,11 @@ func newError(resp *http.Response, method string) *Error {
 	// Text from the network, fit for an error message (habit 16): Graph's
 	// IDs and codes are a few dozen bytes, but a proxy in between can send
 	// anything, a token included.
-	e.Code = leak.Clip(e.Code, maxIDText)
-	e.Message = leak.Clip(e.Message, maxMessageText)
-	e.RequestID = leak.Clip(e.RequestID, maxIDText)
-	e.ClientRequestID = leak.Clip(e.ClientRequestID, maxIDText)
-	e.Date = leak.Clip(e.Date, maxIDText)
+	e.Code = leak.Clip(e.Code, maxIDText, token)
+	e.Message = leak.Clip(e.Message, maxMessageText, token)
+	e.RequestID = leak.Clip(e.RequestID, maxIDText, token)
+	e.ClientRequestID = leak.Clip(e.ClientRequestID, maxIDText, token)
+	e.Date = leak.Clip(e.Date, maxIDText, token)
 	e.Hint = hint(e)
 	return e
 }

@@ -27,11 +27,13 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
+	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
 const (
@@ -70,10 +72,12 @@ type Options struct {
 
 	// BaseURL is the Graph endpoint including the version, e.g.
 	// https://graph.microsoft.com/v1.0 (the default), .../beta, or a national
-	// cloud's ([USGovernmentCloud]+"/v1.0"). Empty means the v1.0 endpoint of
-	// ClientOptions.Cloud's cloud ([BaseURLForCloud]). It must be https. The token scope is
+	// cloud's ([USGovernmentCloud]+"/v1.0"). It must be https. The token scope is
 	// the national cloud's "{host}/.default"; other hosts (a test server) use
-	// the public cloud's scope unless Scope is set.
+	// the public cloud's scope unless Scope is set. Empty means the value of
+	// the environment variable [EnvGraphURL] when it is set (what `fakemsi
+	// exec` does), else the v1.0 endpoint of ClientOptions.Cloud's cloud
+	// ([BaseURLForCloud]: [DefaultBaseURL] in the public cloud).
 	BaseURL string
 	// Scope overrides the token scope derived from BaseURL.
 	Scope string
@@ -81,9 +85,21 @@ type Options struct {
 	// Throttle configures the retries of 429 and 503; see [ThrottleOptions].
 	Throttle ThrottleOptions
 
+	// Logger receives this package's own entries ([EventGraph]: the endpoint
+	// in use and where it came from); nil logs nothing of ours. It has the
+	// signature of azcore's [log.SetListener] listener: pass the same
+	// function to both. No entry contains a token.
+	Logger func(event log.Event, message string)
+
 	// MaxPageBytes bounds one response body; default [DefaultMaxPageBytes].
 	// A longer body fails with [ErrResponseTooLarge].
 	MaxPageBytes int64
+
+	// MaxPageElements bounds the elements of one page of a list; default
+	// [DefaultMaxPageElements]. A page with more fails with
+	// [ErrResponseTooLarge]: a page of tiny elements under MaxPageBytes
+	// would otherwise decode into millions of values.
+	MaxPageElements int
 }
 
 // Client calls Graph. It is safe for concurrent use.
@@ -92,6 +108,8 @@ type Client struct {
 	base     *url.URL
 	baseStr  string
 	maxBytes int64
+	// maxElements bounds the elements of one page (Options.MaxPageElements).
+	maxElements int
 }
 
 // New returns a [Client] that authorizes its requests with tokens from cred.
@@ -104,13 +122,10 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.BaseURL == "" {
-		o.BaseURL = BaseURLForCloud(o.ClientOptions.Cloud)
-	}
-	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
-	if err != nil || base.Scheme != "https" || base.Host == "" || base.RawQuery != "" {
-		// BearerTokenPolicy would refuse http anyway; say so up front.
-		return nil, fmt.Errorf("graphlite: BaseURL %q must be an https URL without a query", o.BaseURL)
+	// the option, else $TENANTBRIDGE_GRAPH_URL, else the Graph of ClientOptions.Cloud
+	base, err := baseURL(o.BaseURL, BaseURLForCloud(o.ClientOptions.Cloud), o.Logger)
+	if err != nil {
+		return nil, err
 	}
 	if o.Scope == "" {
 		o.Scope = scopeFor(base.Host)
@@ -118,7 +133,11 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 	if o.MaxPageBytes <= 0 {
 		o.MaxPageBytes = DefaultMaxPageBytes
 	}
+	if o.MaxPageElements <= 0 {
+		o.MaxPageElements = DefaultMaxPageElements
+	}
 	cp := o.ClientOptions
+	cp.Transport = newBoundedTransport(cp.Transport, o.MaxPageBytes, cp.Logging.IncludeBody, o.Throttle.Clock)
 	cp.Retry.StatusCodes = withoutThrottleCodes(cp.Retry.StatusCodes)
 	if cp.Retry.MaxRetries < 0 && o.Throttle.MaxRetries == 0 {
 		// Retry.MaxRetries -1 means no retries in every Azure SDK client; a
@@ -134,7 +153,7 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 		},
 		PerRetry: []policy.Policy{runtime.NewBearerTokenPolicy(cred, []string{o.Scope}, nil)},
 	}, &cp)
-	return &Client{pl: pl, base: base, baseStr: base.String(), maxBytes: o.MaxPageBytes}, nil
+	return &Client{pl: pl, base: base, baseStr: base.String(), maxBytes: o.MaxPageBytes, maxElements: o.MaxPageElements}, nil
 }
 
 // scopeFor maps a Graph host to its token scope.
@@ -173,7 +192,8 @@ func (c *Client) resolve(path string, query url.Values) (string, error) {
 			return "", fmt.Errorf("graphlite: bad URL: %w", err)
 		}
 		if u.Scheme != c.base.Scheme || !strings.EqualFold(u.Host, c.base.Host) {
-			return "", fmt.Errorf("graphlite: refusing to send a Graph token to %s://%s (the client's host is %s)", u.Scheme, u.Host, c.base.Host)
+			// The link came from the network: its host enters the error clipped.
+			return "", fmt.Errorf("graphlite: refusing to send a Graph token to %s (the client's host is %s)", leak.Clip(u.Scheme+"://"+u.Host, maxIDText), c.base.Host)
 		}
 		if len(query) > 0 {
 			return "", errors.New("graphlite: a query cannot be added to an absolute URL")

@@ -63,7 +63,7 @@ func getPage[T any](ctx context.Context, c *Client, u string, page []T) ([]T, st
 		return page, "", err
 	}
 	defer closeBody(resp.Body)
-	page, next, err := decodePage(json.NewDecoder(c.readBody(resp.Body)), page)
+	page, next, err := decodePageMax(json.NewDecoder(c.readBody(resp.Body)), page, c.maxElements)
 	if err != nil {
 		return page, "", fmt.Errorf("graphlite: GET %s: decode page: %w", resp.Request.URL.Path, err)
 	}
@@ -71,8 +71,16 @@ func getPage[T any](ctx context.Context, c *Client, u string, page []T) ([]T, st
 }
 
 // decodePage reads {"value":[...], "@odata.nextLink":"...", ...} in any key
-// order, decoding the elements one by one.
+// order, decoding the elements one by one, at most DefaultMaxPageElements.
 func decodePage[T any](dec *json.Decoder, page []T) ([]T, string, error) {
+	return decodePageMax(dec, page, DefaultMaxPageElements)
+}
+
+// decodePageMax is decodePage with at most limit elements: past it, the page
+// fails before the next element is decoded, so a page of tiny elements costs
+// at most limit values, not one per few bytes of the body.
+func decodePageMax[T any](dec *json.Decoder, page []T, limit int) ([]T, string, error) {
+	start := len(page)
 	var next string
 	if err := expectDelim(dec, '{'); err != nil {
 		return page, "", err
@@ -89,6 +97,9 @@ func decodePage[T any](dec *json.Decoder, page []T) ([]T, string, error) {
 			}
 			var zero T
 			for dec.More() {
+				if len(page)-start >= limit {
+					return page, "", errTooManyElements(limit)
+				}
 				// Decode in place: a local T would escape to the heap per element.
 				page = append(page, zero)
 				if err := dec.Decode(&page[len(page)-1]); err != nil {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"github.com/tenantbridge/tenantbridge/assertion"
 	"io"
 	"math/big"
 	"net/http"
@@ -143,6 +144,9 @@ type misconfiguration struct {
 	assertion assertionFunc
 	scopes    []string
 	code      int
+	// refusedLocally, when set, is the error federated.Credential returns
+	// before any request, where azidentity sends the request and gets code.
+	refusedLocally error
 }
 
 // misconfigurations is every mistake the interop tests put to each client.
@@ -194,6 +198,9 @@ var misconfigurations = []misconfiguration{
 		name:   "expired assertion",
 		tenant: fakeidp.DefaultConsentedTenantID, clientID: fakeidp.DefaultAppClientID,
 		assertion: expired, code: 700024,
+		// assertion.Cached (under every federated.Credential) refuses an
+		// assertion that arrives expired and names the clock skew.
+		refusedLocally: assertion.ErrExpired,
 	},
 	{
 		name:   "signed by a key the issuer never published",

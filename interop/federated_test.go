@@ -83,6 +83,12 @@ func TestMisconfigurationsSurfaceInFederated(t *testing.T) {
 			if presented != "" && strings.Contains(err.Error(), presented) {
 				t.Error("the error message contains the assertion")
 			}
+			if tc.refusedLocally != nil {
+				if !errors.Is(err, tc.refusedLocally) {
+					t.Fatalf("err = %s, want one matching %v (refused before the token request)", redact(err), tc.refusedLocally)
+				}
+				return
+			}
 			var authErr *federated.AuthError
 			if !errors.As(err, &authErr) {
 				t.Fatalf("errors.As(*federated.AuthError) failed for %T", err)

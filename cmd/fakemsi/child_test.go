@@ -63,7 +63,9 @@ func childMain(role string) int {
 			return childFailure
 		}
 	case roleKillSelf:
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = p.Kill() // SIGKILL on Unix
+		}
 		select {} // SIGKILL ends the process before anything else happens
 	}
 	fmt.Fprintln(os.Stderr, "child: unknown role", role)
@@ -77,7 +79,7 @@ func childMain(role string) int {
 func childCheck() error {
 	mode := os.Getenv(childModeEnv)
 	want := map[string][]string{
-		modeAppService: {"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET"},
+		modeAppService: {"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "WEBSITE_SITE_NAME", "APPSETTING_WEBSITE_SITE_NAME"},
 		modeIMDS:       {"AZURE_POD_IDENTITY_AUTHORITY_HOST"},
 		modeWorkload:   {"AZURE_FEDERATED_TOKEN_FILE"},
 		modeGitHub:     {"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"},
@@ -98,10 +100,20 @@ func childCheck() error {
 			return fmt.Errorf("%s mode: %s is not set", mode, n)
 		}
 	}
-	for _, n := range []string{"AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "FAKEMSI_TENANTS", "FAKEMSI_GRAPH_URL"} {
+	for _, n := range []string{"AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "FAKEMSI_TENANTS", "FAKEMSI_GRAPH_URL", "TENANTBRIDGE_GRAPH_URL"} {
 		if os.Getenv(n) == "" {
 			return fmt.Errorf("%s is not set", n)
 		}
+	}
+	// Every client's CA variable names the emulator's bundle, whatever the
+	// parent had (TestExecReplacesInheritedVariables sets them all).
+	for _, n := range []string{"NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"} {
+		if os.Getenv(n) != os.Getenv("SSL_CERT_FILE") {
+			return fmt.Errorf("%s = %q, want SSL_CERT_FILE's %q", n, os.Getenv(n), os.Getenv("SSL_CERT_FILE"))
+		}
+	}
+	if v, ok := os.LookupEnv("IDENTITY_SERVER_THUMBPRINT"); ok {
+		return fmt.Errorf("IDENTITY_SERVER_THUMBPRINT=%q inherited: clients would take App Service for Service Fabric", v)
 	}
 	if os.Getenv("AZURE_TENANT_ID") != fakeidp.DefaultHomeTenantID || os.Getenv("AZURE_CLIENT_ID") != fakeidp.DefaultAppClientID {
 		return errors.New("AZURE_TENANT_ID or AZURE_CLIENT_ID is not the default scenario's")
@@ -139,7 +151,9 @@ func childCheck() error {
 	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: scope.Scopes, TenantID: tenants[0]}); err != nil {
 		return fmt.Errorf("token in the consented tenant: %w", err)
 	}
-	gc, err := graphlite.New(cred.ForTenant(tenants[0]), &graphlite.Options{BaseURL: os.Getenv("FAKEMSI_GRAPH_URL")})
+	// No BaseURL: code written for Azure finds the fake Graph through
+	// TENANTBRIDGE_GRAPH_URL.
+	gc, err := graphlite.New(cred.ForTenant(tenants[0]), nil)
 	if err != nil {
 		return err
 	}

@@ -44,8 +44,8 @@ func (e *startError) Unwrap() error { return e.err }
 
 // describe is the one-line summary serve prints on stderr.
 func describe(e *emulator.Emulator) string {
-	return fmt.Sprintf("fakemsi: %s mode; Entra %s, managed identity %s, Graph %s",
-		e.Mode(), e.AuthorityHost(), e.MSIURL(), e.Graph().URL())
+	return fmt.Sprintf("fakemsi: %s mode; Entra %s, managed identity %s, Graph %s, ARM %s",
+		e.Mode(), e.AuthorityHost(), e.MSIURL(), e.Graph().URL(), e.ARMURL())
 }
 
 // modeNames lists the modes for messages: "appservice, imds, workload".

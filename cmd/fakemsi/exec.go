@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"syscall"
 )
 
 const execAbout = `
@@ -25,11 +24,6 @@ This is how a test suite in any language runs against the emulator:
 
 Request logs go to stderr (only warnings by default, to keep test output
 readable; --log-level info shows every request, --log-file keeps them apart).`
-
-// forwardedSignals are passed on to the child. SIGINT from a terminal reaches
-// the child directly too (same process group); forwarding it again is what
-// a supervisor without a terminal (CI, a container runtime) needs.
-var forwardedSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
 func runExec(a *app, args []string) error {
 	fs := newFlagSet("exec")
@@ -83,7 +77,7 @@ loop:
 		select {
 		case sig := <-sigs:
 			// The child decides what a signal means; we follow its exit.
-			_ = cmd.Process.Signal(sig)
+			forward(cmd.Process, sig)
 		case werr = <-waited:
 			break loop
 		}
@@ -94,17 +88,6 @@ loop:
 		return fmt.Errorf("waiting for %s: %w", fs.Arg(0), werr)
 	}
 	return exitCode(childStatus(cmd.ProcessState))
-}
-
-// childStatus maps the child's end to a shell-style exit status.
-func childStatus(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	if code := ps.ExitCode(); code >= 0 {
-		return code
-	}
-	return exitFailure
 }
 
 // unwrapExecError drops os/exec's repetition of the command name.

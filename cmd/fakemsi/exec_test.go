@@ -1,9 +1,14 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tenantbridge/tenantbridge/internal/localca"
 )
 
 func childEnv(role, mode, exit string) []string {
@@ -28,6 +33,31 @@ func TestExecModes(t *testing.T) {
 			}
 			if strings.Contains(r.stdout+r.stderr, "eyJ") {
 				t.Error("output contains a JWT")
+			}
+		})
+	}
+}
+
+// TestExecReplacesInheritedVariables runs exec on a machine that looks like
+// an App Service (or Service Fabric) host whose CA variables point at the
+// system bundle: in every mode the child sees only the variables of its mode
+// and the emulator's CA bundle, so that platform detection and TLS work.
+func TestExecReplacesInheritedVariables(t *testing.T) {
+	inherited := []string{
+		"IDENTITY_ENDPOINT=http://127.0.0.1:9/stale", "IDENTITY_HEADER=stale", "MSI_ENDPOINT=http://127.0.0.1:9/stale", "MSI_SECRET=stale",
+		"WEBSITE_SITE_NAME=stale", "APPSETTING_WEBSITE_SITE_NAME=stale", "IDENTITY_SERVER_THUMBPRINT=ab",
+		"AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:9", "AZURE_FEDERATED_TOKEN_FILE=/nonexistent/token",
+		"REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt", "CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
+		"NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt", "TENANTBRIDGE_GRAPH_URL=https://graph.microsoft.com/v1.0",
+	}
+	self := testBinary(t)
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			env := append(inherited[:len(inherited):len(inherited)], childEnv(roleCheck, mode, "0")...)
+			r := runFakemsi(t, env, "exec", "--mode", mode, "--", self)
+			if r.code != 0 {
+				t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", r.code, redact(r.stdout), redact(r.stderr))
 			}
 		})
 	}
@@ -89,5 +119,34 @@ func TestExecForwardsSignals(t *testing.T) {
 				t.Fatalf("exit code %d, want 3; stdout %s\nstderr:\n%s", code, redact(got), redact(r.stderr.String()))
 			}
 		})
+	}
+}
+
+// TestExecWarnsOnRefusedHandshake: a client that does not trust the
+// emulator (here curl given another CA bundle) makes the emulator log a
+// warning that names the variable curl reads.
+func TestExecWarnsOnRefusedHandshake(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	logFile := filepath.Join(t.TempDir(), "fakemsi.log")
+	script := `curl -s --max-time 10 --cacert "$OTHER_CA" "$AZURE_AUTHORITY_HOST/common/discovery/instance" && exit 3
+for i in $(seq 100); do grep -q 'TLS handshake refused' "$LOG" && exit 0; sleep 0.1; done
+exit 4`
+	other := filepath.Join(t.TempDir(), "other.pem")
+	ca, err := localca.New("another CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, localca.PEM(ca), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runFakemsi(t, []string{"LOG=" + logFile, "OTHER_CA=" + other}, "exec", "--log-file", logFile, "--", "sh", "-c", script)
+	log, _ := os.ReadFile(logFile)
+	if r.code != 0 {
+		t.Fatalf("exit %d (3: curl trusted it, 4: no warning)\nlog:\n%s\nstderr:\n%s", r.code, redact(string(log)), redact(r.stderr))
+	}
+	if !strings.Contains(string(log), "client_guess=curl") || !strings.Contains(string(log), "CURL_CA_BUNDLE") || !strings.Contains(string(log), "level=WARN") {
+		t.Errorf("warning does not name curl and CURL_CA_BUNDLE:\n%s", redact(string(log)))
 	}
 }

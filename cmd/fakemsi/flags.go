@@ -4,6 +4,7 @@ import (
 	"flag"
 
 	"github.com/tenantbridge/tenantbridge/emulator"
+	"github.com/tenantbridge/tenantbridge/internal/localca"
 )
 
 // serverFlags are the flags shared by serve and exec: what to emulate, where
@@ -17,6 +18,8 @@ type serverFlags struct {
 	graphPort int
 	caFile    string
 	arcKeyDir string
+	localCA   bool
+	caDir     string
 	faults    stringList
 	log       logFlags
 }
@@ -30,6 +33,8 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultLogLevel string) {
 	fs.IntVar(&f.graphPort, "graph-port", 0, "`port` of the Graph HTTPS listener (default: a free port)")
 	fs.StringVar(&f.caFile, "ca-file", "", "write the CA bundle to `PATH` (default: a file in a temporary directory, removed on exit)")
 	fs.StringVar(&f.arcKeyDir, "arc-key-dir", "", "arc mode: existing `DIR` for the challenge key files (default: a directory of the emulator's; clients that trust only the agent's need /var/opt/azcmagent/tokens)")
+	fs.BoolVar(&f.localCA, "local-ca", false, "issue the HTTPS listeners' certificates from the persistent local CA ('fakemsi ca'), made on first use; for clients that trust only the OS store")
+	fs.StringVar(&f.caDir, "local-ca-dir", "", "`DIR` of the persistent local CA (default: fakemsi under the user config directory; implies --local-ca)")
 	fs.Var(&f.faults, "fault", "inject a fault, e.g. 'token:429:retry-after=2:count=3' or 'graph:503:count=1' (repeatable; see docs/fakemsi.md)")
 	fs.StringVar(&f.log.format, "log-format", "text", "request log format: text or json")
 	fs.StringVar(&f.log.level, "log-level", defaultLogLevel, "request log level: debug, info, warn or error")
@@ -73,6 +78,17 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 	opts.EntraPort, opts.MSIPort, opts.GraphPort = o.EntraPort, o.MSIPort, o.GraphPort
 	opts.CAFile = f.caFile
 	opts.ArcKeyDirectory = f.arcKeyDir
+	if f.localCA || f.caDir != "" {
+		dir, err := caDir(f.caDir)
+		if err != nil {
+			return emulator.Options{}, err
+		}
+		ca, _, err := localca.LoadOrCreate(dir, caCertName)
+		if err != nil {
+			return emulator.Options{}, err
+		}
+		opts.CA = &ca
+	}
 	// Config faults first: they describe the scenario; flags add to them.
 	opts.Faults = append(opts.Faults, faults...)
 	if set["entra-port"] {

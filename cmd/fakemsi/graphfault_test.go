@@ -22,7 +22,7 @@ import (
 func TestServeGraphFault(t *testing.T) {
 	envFile := filepath.Join(t.TempDir(), "fake.env")
 	r := startFakemsi(t, nil, "serve", "--env-file", envFile, "--log-format", "json", "--fault", "graph:503:retry-after=1:count=1")
-	r.waitLine("export FAKEMSI_GRAPH_URL=")
+	r.waitLine("export FAKEMSI_ARM_URL=")
 	c := clientFromEnvFile(t, envFile)
 	env, hc, cred := c.env, c.hc, c.cred
 

@@ -33,7 +33,7 @@ import (
 func TestServe(t *testing.T) {
 	envFile := filepath.Join(t.TempDir(), "fake.env")
 	r := startFakemsi(t, nil, "serve", "--env-file", envFile, "--log-format", "json")
-	exports := r.waitLine("export FAKEMSI_GRAPH_URL=")
+	exports := r.waitLine("export FAKEMSI_ARM_URL=")
 
 	c := clientFromEnvFile(t, envFile)
 	env, hc := c.env, c.hc
@@ -50,8 +50,9 @@ func TestServe(t *testing.T) {
 		t.Errorf("env file mode %v, %v; want 0600: it holds the identity header", fi.Mode().Perm(), err)
 	}
 
-	// The CA bundle must let a client reach both HTTPS listeners.
-	if err := checkPEMFile(env["SSL_CERT_FILE"], 2); err != nil {
+	// The CA bundle must let a client reach every HTTPS listener (Entra,
+	// Graph, ARM).
+	if err := checkPEMFile(env["SSL_CERT_FILE"], 3); err != nil {
 		t.Fatal(err)
 	}
 
@@ -187,7 +188,7 @@ func readEnvFile(t *testing.T, envFile string) map[string]string {
 func TestServeSecondSignalExitsAtOnce(t *testing.T) {
 	envFile := filepath.Join(t.TempDir(), "fake.env")
 	r := startFakemsi(t, nil, "serve", "--env-file", envFile, "--fault", "appservice:latency=1h")
-	r.waitLine("export FAKEMSI_GRAPH_URL=")
+	r.waitLine("export FAKEMSI_ARM_URL=")
 	env := readEnvFile(t, envFile)
 
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
@@ -290,7 +291,7 @@ func TestStartEmulatorKeepsTheListenError(t *testing.T) {
 // private, and is removed on shutdown.
 func TestServeWorkloadFile(t *testing.T) {
 	r := startFakemsi(t, nil, "serve", "--mode", "workload")
-	lines := r.waitLine("export FAKEMSI_GRAPH_URL=")
+	lines := r.waitLine("export FAKEMSI_ARM_URL=")
 	var path string
 	for _, l := range lines {
 		if v, ok := strings.CutPrefix(l, "export AZURE_FEDERATED_TOKEN_FILE="); ok {

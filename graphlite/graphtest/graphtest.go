@@ -22,6 +22,7 @@
 package graphtest
 
 import (
+	"crypto/tls"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -35,6 +36,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
+	"github.com/tenantbridge/tenantbridge/internal/jwks"
+	"github.com/tenantbridge/tenantbridge/internal/localca"
+	"github.com/tenantbridge/tenantbridge/internal/tlshint"
 )
 
 // Options configure a Server. The zero value serves no devices and trusts no
@@ -73,12 +77,11 @@ type Options struct {
 	// header, a token or the query. Failed requests are logged at Warn, the
 	// others at Info. nil discards.
 	Logger *slog.Logger
+	// CA, when set, issues the server's TLS certificate (and CAPEM returns
+	// it) instead of httptest's own: a persistent CA that the OS trust store
+	// holds (`fakemsi ca install`). Its PrivateKey must be a crypto.Signer.
+	CA *tls.Certificate
 }
-
-// keysRefetchInterval is the least time between two fetches of KeysURL caused
-// by an unknown kid: a token with a made-up kid must not turn the fake into a
-// request amplifier against the issuer.
-const keysRefetchInterval = 5 * time.Second
 
 // Request is one request the server handled, for assertions. The
 // Authorization header is redacted. Its fields have fakeidp.Request's names
@@ -104,9 +107,10 @@ type Request struct {
 
 // Server is a running fake Graph. Its methods are safe for concurrent use.
 type Server struct {
+	caPEM  []byte // Options.CA's certificate; nil: httptest's
 	srv    *httptest.Server
 	clock  func() time.Time
-	keys   *keySet
+	keys   *jwks.Keys
 	data   map[string]*tenantData
 	logger *slog.Logger
 
@@ -130,9 +134,9 @@ func New(opts *Options) (*Server, error) {
 	if o.Transport == nil {
 		o.Transport = http.DefaultClient
 	}
-	keys, err := newKeySet(o.KeysURL, o.Transport, o.JWKS, o.Clock)
+	keys, err := jwks.New(o.KeysURL, o.Transport, o.JWKS, o.Clock)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("graphtest: Options.JWKS: %w", err)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -159,6 +163,24 @@ func New(opts *Options) (*Server, error) {
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	s.srv.Listener.Close()
 	s.srv.Listener = ln
+	if o.CA != nil {
+		var ip net.IP
+		if ta, ok := ln.Addr().(*net.TCPAddr); ok {
+			ip = ta.IP
+		}
+		leaf, err := localca.Leaf(*o.CA, ip)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("graphtest: Options.CA: %w", err)
+		}
+		s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
+		s.caPEM = localca.PEM(*o.CA)
+	}
+	// A client that refuses the certificate is logged at warn with the CA
+	// variable it reads; other handshake noise is dropped.
+	hint := tlshint.New(o.Logger, ListenerGraph)
+	s.srv.TLS = hint.Config(s.srv.TLS)
+	s.srv.Config.ErrorLog = hint.ErrorLog()
 	s.srv.StartTLS()
 	return s, nil
 }
@@ -190,6 +212,9 @@ func (s *Server) Client() *http.Client { return s.srv.Client() }
 // CAPEM returns the server's certificate in PEM, for SSL_CERT_FILE or other
 // processes that must trust it.
 func (s *Server) CAPEM() []byte {
+	if s.caPEM != nil {
+		return append([]byte(nil), s.caPEM...)
+	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 }
 

@@ -26,8 +26,9 @@ import (
 type Fault struct {
 	// Endpoint names the requests it applies to: fakeidp's "token",
 	// "openid", "keys", "discovery", "appservice", "imds", "arc", "msi" (the
-	// managed-identity endpoints) or "github", or graphtest's "graph". "" matches every
-	// request of the server the fault is added to.
+	// managed-identity endpoints) or "github", graphtest's "graph" or
+	// armtest's "arm". "" matches every request of the server the fault is
+	// added to.
 	Endpoint string
 	// Path, when set, limits the fault to requests whose URL path contains
 	// it, e.g. "/devices/$count" or one tenant's ID.
@@ -89,13 +90,14 @@ const (
 	EndpointMSI        = "msi"        // fakeidp: the managed-identity endpoints (App Service, IMDS, Arc)
 	EndpointGitHub     = "github"     // fakeidp: /github/{issuer}/idtoken (GitHub Actions token request)
 	EndpointGraph      = "graph"      // graphtest: every Graph request
+	EndpointARM        = "arm"        // armtest: every Azure Resource Manager request
 )
 
 // endpoints are the names a spec may start with, in the order error messages
 // list them.
 var endpoints = []string{
 	EndpointToken, EndpointOpenID, EndpointKeys, EndpointDiscovery,
-	EndpointAppService, EndpointIMDS, EndpointArc, EndpointMSI, EndpointGitHub, EndpointGraph,
+	EndpointAppService, EndpointIMDS, EndpointArc, EndpointMSI, EndpointGitHub, EndpointGraph, EndpointARM,
 }
 
 // matches tells whether a request to endpoint (a server's own name for what

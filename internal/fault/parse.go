@@ -19,7 +19,7 @@ const itemsHint = "items: a status such as 503, claims, reset, latency=D, retry-
 //
 //   - The endpoint: "token", "openid", "keys", "discovery", "appservice",
 //     "imds", "arc", "msi" (the managed-identity endpoints), "github",
-//     "graph", or "*" (also
+//     "graph", "arm", or "*" (also
 //     "all") for every endpoint of the server it is added to.
 //   - NNN, a status from 400 to 599: answer with it and the endpoint's error
 //     body.

@@ -56,8 +56,25 @@ type entry[K comparable, V any] struct {
 	// so that one goroutine is started, not one per caller past RefreshAt.
 	refreshing atomic.Bool
 
-	mu     sync.Mutex // guards flight; never held during a fetch
+	mu     sync.Mutex // guards flight and failed; never held during a fetch
 	flight *flight[V]
+	// failed records that the last fetch failed and left no value: a Table
+	// drops such an entry at its next rebuild, so that keys that only ever
+	// fail (a tenant that does not exist) do not accumulate.
+	failed bool
+}
+
+// droppable reports whether a Table may forget e: its last fetch failed, it
+// holds no value and no fetch is in flight. A caller that found e just before
+// it was dropped still fetches through it; the next caller of that key makes
+// a new entry, so a key that failed may be fetched twice at once, once.
+func (e *entry[K, V]) droppable() bool {
+	if e.st.Load() != nil {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failed && e.flight == nil && e.st.Load() == nil
 }
 
 type state[V any] struct {
@@ -216,6 +233,7 @@ func (e *entry[K, V]) run(ctx context.Context, h Host[K, V], o *Options, f *flig
 		if s != nil {
 			e.st.Store(s)
 		}
+		e.failed = e.st.Load() == nil // failed, or expired on arrival
 		e.flight = nil
 		e.mu.Unlock()
 		close(f.done)

@@ -7,8 +7,11 @@ import (
 )
 
 // Table caches one value per key (see the package doc). The zero Table is
-// empty and ready; it must not be copied after first use. Entries are never
-// removed: a key costs one entry for the Table's life.
+// empty and ready; it must not be copied after first use. A key that holds
+// a value (even an expired one) keeps its entry for the Table's life; a key
+// whose last fetch failed and left no value is dropped at the next rebuild,
+// so keys that only fail (a tenant that does not exist) cost a bounded
+// number of entries, not one each for good.
 //
 // Lookups read an immutable index behind an atomic pointer, without a lock.
 // The index is a slice scanned linearly while the Table holds at most
@@ -149,13 +152,19 @@ func (t *Table[K, V]) maybeRebuild(ix *index[K, V]) {
 	}
 	m := make(map[K]*entry[K, V], ix.len()+len(t.pending))
 	for _, e := range ix.small {
-		m[e.key] = e
+		if !e.droppable() {
+			m[e.key] = e
+		}
 	}
 	for k, e := range ix.m {
-		m[k] = e
+		if !e.droppable() {
+			m[k] = e
+		}
 	}
 	for k, e := range t.pending {
-		m[k] = e
+		if !e.droppable() {
+			m[k] = e
+		}
 	}
 	t.idx.Store(&index[K, V]{m: m})
 	t.copied += len(m)

@@ -176,3 +176,46 @@ func BenchmarkTableWarm(b *testing.B) {
 		})
 	}
 }
+
+// issue 11, finding 5: every failed key (a tenant that does not exist,
+// AADSTS90002) stayed in the table for good. Keys whose fetch failed, and
+// that hold no value, are dropped at the next rebuild, so a stream of
+// failing keys costs a bounded table; the keys that hold values stay.
+func TestTableDropsFailedKeys(t *testing.T) {
+	h := newTestHost()
+	h.fetch = func(ctx context.Context, key string, n int32) (Lease[string], error) {
+		if len(key) > 4 && key[:4] == "bad-" {
+			return Lease[string]{}, fmt.Errorf("tenant %s not found", key)
+		}
+		return Lease[string]{Value: "v-" + key, RefreshAt: time.Hour, ExpiresAt: 2 * time.Hour}, nil
+	}
+	var tb Table[string, string]
+	const live, failing = 100, 20000
+	for i := range live {
+		if _, err := tget(&tb, context.Background(), h, fmt.Sprintf("good-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range failing {
+		if _, err := tget(&tb, context.Background(), h, fmt.Sprintf("bad-%d", i)); err == nil {
+			t.Fatal("a failing key succeeded")
+		}
+	}
+	if n, bound := tb.len(), live+live/4+smallTable+1; n > bound {
+		t.Errorf("after %d failed keys the table holds %d keys, want at most %d", failing, n, bound)
+	}
+	calls := h.calls.Load()
+	for i := range live {
+		k := fmt.Sprintf("good-%d", i)
+		if v, err := tget(&tb, context.Background(), h, k); err != nil || v != "v-"+k {
+			t.Fatalf("%s = %q, %v after the failures; want its cached value", k, v, err)
+		}
+	}
+	if h.calls.Load() != calls {
+		t.Errorf("the live keys were fetched again (%d fetches)", h.calls.Load()-calls)
+	}
+	// A failed key that is asked again is fetched again, once per miss.
+	if _, err := tget(&tb, context.Background(), h, "bad-1"); err == nil || h.calls.Load() != calls+1 {
+		t.Errorf("asking a failed key again: err %v, %d fetches; want its error from one new fetch", err, h.calls.Load()-calls)
+	}
+}

@@ -35,8 +35,10 @@ var headers = [...]struct {
 
 // Parse returns the delay h asks for, measured from now for an HTTP date.
 // The first header that parses wins; ok is false when none is present or
-// none parses. A negative number or a date in the past is 0 (retry now);
-// anything longer than [Max] is Max.
+// none parses. A negative number is not a delay (RFC 9110 allows digits
+// only) and is skipped like any other unreadable value, so that a hostile
+// "-1" cannot turn the caller's backoff into a 0 s wait; a date in the past is
+// 0 (retry now); anything longer than [Max] is Max.
 func Parse(h http.Header, now time.Time) (d time.Duration, ok bool) {
 	if h == nil {
 		return 0, false
@@ -69,11 +71,11 @@ func Capped(h http.Header, now time.Time, limit time.Duration) (time.Duration, b
 	return min(d, max(limit, 0)), true
 }
 
-// number reads an integer count of unit (delta-seconds is 1*DIGIT; a minus
-// sign is tolerated and means 0), clamped to [0, Max] before it is
-// multiplied. Digits too many for a uint64 are still a (huge) number.
+// number reads an integer count of unit (delta-seconds is 1*DIGIT: a sign
+// makes it unreadable), clamped to Max before it is multiplied. Digits too
+// many for a uint64 are still a (huge) number.
 func number(v string, unit time.Duration) (time.Duration, bool) {
-	digits := strings.TrimPrefix(v, "-")
+	digits := v
 	if digits == "" {
 		return 0, false
 	}
@@ -82,12 +84,25 @@ func number(v string, unit time.Duration) (time.Duration, bool) {
 			return 0, false
 		}
 	}
-	if v[0] == '-' {
-		return 0, true
-	}
 	n, err := strconv.ParseUint(digits, 10, 64)
 	if err != nil || n > uint64(Max/unit) {
 		return Max, true // only ErrRange is possible after the digit check
 	}
 	return time.Duration(n) * unit, true
+}
+
+// Normalize rewrites h's delay headers in place so that a reader that does
+// not clamp (azcore's retry policy multiplies Retry-After into a
+// time.Duration, and 18446744074 seconds wraps to 290 ms) sees what [Parse]
+// reads: the delay as Retry-After-Ms, clamped to [Max], the other two
+// headers removed; or, when none parses (a negative or garbage value), none
+// of the three, so that the reader falls back to its own backoff.
+func Normalize(h http.Header, now time.Time) {
+	d, ok := Parse(h, now)
+	for _, hd := range headers {
+		h.Del(hd.name)
+	}
+	if ok {
+		h.Set("Retry-After-Ms", strconv.FormatInt(d.Milliseconds(), 10))
+	}
 }
