@@ -262,3 +262,37 @@ func TestGitHubIssuerDiscovery(t *testing.T) {
 		t.Errorf("token kid %q is not the published key's %q", hdr.Kid, kid)
 	}
 }
+
+// TestCloudAudienceIsAResource: a US Government scenario's managed identity
+// issues assertions for its cloud's audience (the fix: a resource Entra there
+// knows) and for the public one (which its credentials refuse with
+// AADSTS700212, as the issue describes), but not for China's.
+func TestCloudAudienceIsAResource(t *testing.T) {
+	sc, err := DefaultScenarioIn(CloudUSGovernment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, sc, &Options{NoListener: true, SigningKeyBits: 1024})
+	for _, tc := range []struct {
+		aud       string
+		msiStatus int
+		code      int
+	}{
+		{"api://AzureADTokenExchangeUSGov", 200, 0},
+		{"api://AzureADTokenExchange", 200, codeFICAudience},
+		{"api://AzureADTokenExchangeChina", 400, 0},
+	} {
+		status, body, _ := get(t, s.Client(), s.AppServiceEndpoint()+"?api-version=2019-08-01&resource="+tc.aud, map[string]string{"X-IDENTITY-HEADER": s.IdentityHeader()})
+		if status != tc.msiStatus {
+			t.Errorf("%s: managed identity status %d, want %d", tc.aud, status, tc.msiStatus)
+			continue
+		}
+		if status != 200 {
+			continue
+		}
+		a := postToken(t, s, DefaultConsentedTenantID, assertionForm(DefaultAppClientID, body["access_token"].(string)))
+		if a.code() != tc.code {
+			t.Errorf("%s: AADSTS %d, want %d", tc.aud, a.code(), tc.code)
+		}
+	}
+}
