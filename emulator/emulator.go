@@ -77,6 +77,13 @@ type Options struct {
 	// means time.Now.
 	Clock func() time.Time
 
+	// GraphLimits, when set, has the fake Graph throttle the way Graph does
+	// (see [graphtest.Limits]); nil serves every request.
+	GraphLimits *graphtest.Limits
+	// GraphHTTP2 offers HTTP/2 on the fake Graph's listener, as Graph does
+	// (see [graphtest.Options].HTTP2); default HTTP/1.1 only.
+	GraphHTTP2 bool
+
 	// Faults are added before the first request, in order, as by
 	// [Emulator.AddFault]: each to the server its Endpoint names.
 	// [ParseFault] reads them from `fakemsi --fault` specs.
@@ -213,10 +220,16 @@ func (e *Emulator) start(o *Options) (err error) {
 		return err
 	}
 
+	// The devices go to Graph only: the scenario as fakeidp holds it shares
+	// them (it does not copy them), generated tenants included.
 	devices := map[string][]map[string]any{}
-	for _, t := range o.Scenario.Tenants {
+	generated := map[string]int{}
+	for _, t := range e.idp.Scenario().Tenants {
 		for _, d := range t.Devices {
 			devices[t.ID] = append(devices[t.ID], graphDevice(d))
+		}
+		if t.GeneratedDevices > 0 {
+			generated[t.ID] = t.GeneratedDevices
 		}
 	}
 	graphAddr := hostPort(o.Addr, o.GraphPort)
@@ -224,6 +237,9 @@ func (e *Emulator) start(o *Options) (err error) {
 		KeysURL:   e.idp.KeysURL(),
 		Transport: e.idp.Client(),
 		Devices:   devices,
+		Generated: generated,
+		Limits:    o.GraphLimits,
+		HTTP2:     o.GraphHTTP2,
 		Clock:     o.Clock,
 		Addr:      graphAddr,
 		Logger:    logger, // one log for every listener

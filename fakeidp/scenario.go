@@ -16,7 +16,10 @@ import (
 // managed identities and the external OIDC issuers the fake hosts.
 //
 // A Scenario is plain data. New copies it, so changing a Scenario after New has
-// no effect on the running server.
+// no effect on the running server. Devices are the exception: they are for
+// the fake Graph (the emulator hands them over), fakeidp never reads them,
+// so New does not copy them and [Server.Scenario] shares them with the
+// caller's scenario.
 type Scenario struct {
 	Tenants           []Tenant          `json:"tenants"`
 	Apps              []App             `json:"apps"`
@@ -25,6 +28,8 @@ type Scenario struct {
 	// Issuers are external OIDC issuers (workload identity files,
 	// GitHub-style tokens), hosted by the fake at {URL()}/issuers/{Name}.
 	Issuers []ExternalIssuer `json:"issuers"`
+	// Generate adds tenants described by count (see [Generate]).
+	Generate *Generate `json:"generate,omitempty"`
 	// Resources are APIs that tokens can be requested for, in addition to
 	// [MicrosoftResources] and the apps (by client ID or identifier URI):
 	// any other resource is refused with invalid_resource / AADSTS500011,
@@ -41,6 +46,9 @@ type Tenant struct {
 	ID          string   `json:"id"`
 	DisplayName string   `json:"displayName"`
 	Devices     []Device `json:"devices"`
+	// GeneratedDevices is a number of devices the fake Graph makes up for
+	// the tenant, after Devices, without them being listed here.
+	GeneratedDevices int `json:"generatedDevices,omitempty"`
 	// Subscriptions are the Azure subscriptions of the tenant, which the
 	// emulator's fake Azure Resource Manager serves.
 	Subscriptions []Subscription `json:"subscriptions,omitempty"`
@@ -410,6 +418,9 @@ func (s *Scenario) Validate() error {
 			add("tenants[%d].id: %q cannot be a tenant ID", i, t.ID)
 		}
 		tenants[t.ID] = true
+		if t.GeneratedDevices < 0 || t.GeneratedDevices > maxGeneratedDevices {
+			add("tenants[%d].generatedDevices: must be 0 to %d", i, maxGeneratedDevices)
+		}
 		for j, d := range t.Devices {
 			if d.ID == "" {
 				add("tenants[%d].devices[%d].id: empty", i, j)
@@ -584,6 +595,7 @@ func (s *Scenario) Validate() error {
 		issuers[is.Name] = true
 		validateIssuerKind(is, fmt.Sprintf("issuers[%d]", i), add)
 	}
+	s.Generate.validate(s, add)
 	s.validateCloud(add)
 	if len(p) > 0 {
 		return &ValidationError{Problems: p}
@@ -631,13 +643,24 @@ func reservedTenant(t string) bool {
 
 // clone returns a deep copy, so the server never shares slices with callers.
 func (s *Scenario) clone() *Scenario {
-	b, err := json.Marshal(s)
+	// Everything but the devices, which can be hundreds of thousands that
+	// this server never reads: they are shared, not copied through JSON.
+	shallow := *s
+	shallow.Tenants = make([]Tenant, len(s.Tenants))
+	for i, t := range s.Tenants {
+		t.Devices = nil
+		shallow.Tenants[i] = t
+	}
+	b, err := json.Marshal(&shallow)
 	if err != nil {
 		panic("fakeidp: scenario does not marshal: " + err.Error())
 	}
 	var c Scenario
 	if err := json.Unmarshal(b, &c); err != nil {
 		panic("fakeidp: scenario does not unmarshal: " + err.Error())
+	}
+	for i := range c.Tenants {
+		c.Tenants[i].Devices = s.Tenants[i].Devices
 	}
 	return &c
 }

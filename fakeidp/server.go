@@ -269,6 +269,7 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 // lookup tables.
 func (s *Server) setScenario(sc *Scenario) {
 	c := sc.clone()
+	c.expand()
 	for i := range c.Apps {
 		for j := range c.Apps[i].FederatedCredentials {
 			f := &c.Apps[i].FederatedCredentials[j]

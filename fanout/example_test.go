@@ -32,3 +32,29 @@ func ExampleRun() {
 	// fabrikam: 3 devices
 	// northwind: not consented
 }
+
+func ExampleStream() {
+	// Results arrive as tenants finish; a throttled tenant (an error
+	// implementing fanout.ThrottleError, as *graphlite.Error does for a 429)
+	// would be paused and run again without holding a slot.
+	devices := map[string]int{"contoso": 12, "fabrikam": 3}
+	total := 0
+	for r := range fanout.Stream(context.Background(), []string{"contoso", "fabrikam", "northwind"}, &fanout.StreamOptions{Parallelism: 1},
+		func(ctx context.Context, tenant string) (int, error) {
+			n, ok := devices[tenant]
+			if !ok {
+				return 0, errors.New("not consented")
+			}
+			return n, nil
+		}) {
+		if r.Err != nil {
+			fmt.Printf("%s: %v\n", r.Tenant, r.Err)
+			continue
+		}
+		total += r.Value
+	}
+	fmt.Println("devices:", total)
+	// Output:
+	// northwind: not consented
+	// devices: 15
+}

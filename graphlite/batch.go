@@ -44,11 +44,7 @@ func (r BatchResponse) Err() error {
 	if r.Status < 400 {
 		return nil
 	}
-	h := http.Header{}
-	for k, v := range r.Headers {
-		h.Set(k, v)
-	}
-	resp := &http.Response{StatusCode: r.Status, Header: h, Body: http.NoBody}
+	resp := &http.Response{StatusCode: r.Status, Header: r.header(), Body: http.NoBody}
 	if len(r.Body) > 0 {
 		resp.Body = readCloser{strings.NewReader(string(r.Body))}
 	}
@@ -61,10 +57,8 @@ type readCloser struct{ *strings.Reader }
 
 func (readCloser) Close() error { return nil }
 
-// Batch sends up to [MaxBatchRequests] GETs in one POST {BaseURL}/$batch and
-// returns their responses in the order of reqs, each with its own status.
-// The error is for the batch as a whole; see [BatchResponse.Err] for each part.
-func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchResponse, error) {
+// batchOnce sends one POST {BaseURL}/$batch; see [Client.Batch].
+func (c *Client) batchOnce(ctx context.Context, reqs []BatchRequest) ([]BatchResponse, error) {
 	if len(reqs) == 0 || len(reqs) > MaxBatchRequests {
 		return nil, fmt.Errorf("graphlite: a batch holds 1 to %d requests, not %d", MaxBatchRequests, len(reqs))
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tenantbridge/tenantbridge/internal/bodylimit"
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
@@ -41,6 +42,10 @@ type Error struct {
 	Roles    []string
 	// Hint says what to do, when the failure has a usual cause.
 	Hint string
+	// Throttle is what the response said about Graph's limits (status,
+	// x-ms-throttle-* headers, Retry-After); zero when it was neither
+	// throttled nor carried any of them.
+	Throttle Throttle
 }
 
 func (e *Error) Error() string {
@@ -67,6 +72,9 @@ func (e *Error) Error() string {
 // newError reads Graph's error JSON (bounded, unknown fields ignored) from resp.
 func newError(resp *http.Response, method string) *Error {
 	e := &Error{StatusCode: resp.StatusCode, Method: method}
+	if t, ok := throttleOf(resp.StatusCode, resp.Header, time.Now()); ok {
+		e.Throttle = t
+	}
 	// The request's bearer token, the one secret a peer can echo here: known,
 	// it is scrubbed from every field even when it is not JWT-shaped, and so
 	// is its signature part alone.

@@ -110,6 +110,7 @@ type Client struct {
 	maxBytes int64
 	// maxElements bounds the elements of one page (Options.MaxPageElements).
 	maxElements int
+	throttle    *throttlePolicy
 }
 
 // New returns a [Client] that authorizes its requests with tokens from cred.
@@ -144,16 +145,17 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 		// throttled answer is not an exception unless Throttle says so.
 		o.Throttle.MaxRetries = -1
 	}
+	tp := newThrottlePolicy(o.Throttle)
 	pl := runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{
 		AllowedHeaders: []string{headerClientRequestID, "request-id", "ConsistencyLevel", "Retry-After"},
 		PerCall: []policy.Policy{
 			requestIDPolicy{},
 			consistencyPolicy{},
-			newThrottlePolicy(o.Throttle),
+			tp,
 		},
 		PerRetry: []policy.Policy{runtime.NewBearerTokenPolicy(cred, []string{o.Scope}, nil)},
 	}, &cp)
-	return &Client{pl: pl, base: base, baseStr: base.String(), maxBytes: o.MaxPageBytes, maxElements: o.MaxPageElements}, nil
+	return &Client{pl: pl, base: base, baseStr: base.String(), maxBytes: o.MaxPageBytes, maxElements: o.MaxPageElements, throttle: tp}, nil
 }
 
 // scopeFor maps a Graph host to its token scope.

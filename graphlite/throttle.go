@@ -33,6 +33,16 @@ type ThrottleOptions struct {
 	// Clock tells the time for Retry-After dates; nil means [time.Now]. Tests
 	// inject one to read an HTTP-date Retry-After deterministically.
 	Clock func() time.Time
+	// Observe, when set, is called with what every response (retried ones
+	// included) said about Graph's limits, when it said anything
+	// (x-ms-throttle-scope, x-ms-throttle-limit-percentage,
+	// x-ms-resource-unit, or a 429/503). Wire it to a fanout.Pacer so that a
+	// sweep slows down before Graph throttles it:
+	//
+	//	Observe: func(t graphlite.Throttle) { pacer.Observe(t.LimitPercentage, t.AppWide()) }
+	//
+	// It runs on the request's goroutine and must be safe for concurrent use.
+	Observe func(Throttle)
 }
 
 type throttlePolicy struct{ o ThrottleOptions }
@@ -65,6 +75,11 @@ func (p *throttlePolicy) Do(req *policy.Request) (*http.Response, error) {
 			return nil, err
 		}
 		resp, err := req.Clone(ctx).Next()
+		if err == nil && p.o.Observe != nil {
+			if t, ok := throttleOf(resp.StatusCode, resp.Header, p.o.Clock()); ok {
+				p.o.Observe(t)
+			}
+		}
 		if err != nil || try >= p.o.MaxRetries ||
 			(resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
 			return resp, err

@@ -91,7 +91,8 @@ func (s *Server) batchOne(outer *http.Request, version string, br batchRequest) 
 	s.requests.Add(rec)
 	s.logRequest(inner.Context(), rec, time.Since(began))
 	resp := batchResponse{ID: br.ID, Status: rr.Code, Headers: map[string]string{}}
-	for _, h := range []string{"Content-Type", "Retry-After", "request-id", "client-request-id"} {
+	for _, h := range []string{"Content-Type", "Retry-After", "x-ms-retry-after-ms", "request-id", "client-request-id",
+		"x-ms-resource-unit", "x-ms-throttle-limit-percentage", "x-ms-throttle-scope"} {
 		if v := rr.Header().Get(h); v != "" {
 			resp.Headers[h] = v
 		}

@@ -71,8 +71,10 @@ func (m mapRecord) props() []string {
 }
 
 // tenantData is the device collection of one tenant: scenario devices first,
-// then generated ones.
+// then generated ones, then added ones (changes). Reads hold mu's read lock
+// (see rlock).
 type tenantData struct {
+	changes
 	tenant    string
 	devices   []map[string]any
 	generated int
@@ -90,26 +92,56 @@ func (td *tenantData) index() {
 	td.seed = sha256.Sum256([]byte("graphtest/" + td.tenant))
 }
 
+// rlock takes the read lock of a tenant's data (nil: nothing to lock) and
+// returns its unlock.
+func (td *tenantData) rlock() func() {
+	if td == nil {
+		return func() {}
+	}
+	td.mu.RLock()
+	return td.mu.RUnlock
+}
+
 func (td *tenantData) len() int {
 	if td == nil {
 		return 0
 	}
-	return len(td.devices) + td.generated
+	return len(td.devices) + td.generated + len(td.added)
 }
+
+// gone reports whether the device at i was removed.
+func (td *tenantData) gone(i int) bool { return td.removed[i] }
 
 func (td *tenantData) at(i int) record {
-	if i < len(td.devices) {
-		return mapRecord(td.devices[i])
+	var r record
+	switch {
+	case i < len(td.devices):
+		r = mapRecord(td.devices[i])
+	case i < len(td.devices)+td.generated:
+		r = td.gen(i - len(td.devices))
+	default:
+		r = mapRecord(td.added[i-len(td.devices)-td.generated])
 	}
-	return td.gen(i - len(td.devices))
+	if o, ok := td.overrides[i]; ok {
+		return overlay{base: r, over: o}
+	}
+	return r
 }
 
-// find returns the position of the device with object ID id.
+// find returns the position of the device with object ID id; the caller
+// holds the read lock.
 func (td *tenantData) find(id string) (int, bool) {
 	if td == nil {
 		return 0, false
 	}
+	return td.findLocked(id)
+}
+
+func (td *tenantData) findLocked(id string) (int, bool) {
 	id = strings.ToLower(id)
+	if i, ok := td.byID[id]; ok {
+		return i, !td.removed[i]
+	}
 	if i, ok := td.byID[id]; ok {
 		return i, true
 	}
@@ -117,7 +149,8 @@ func (td *tenantData) find(id string) (int, bool) {
 	if len(id) == 36 {
 		if n, err := strconv.ParseUint(id[24:], 16, 64); err == nil && n < uint64(td.generated) {
 			if td.genID(int(n), 0) == id {
-				return len(td.devices) + int(n), true
+				i := len(td.devices) + int(n)
+				return i, !td.removed[i]
 			}
 		}
 	}

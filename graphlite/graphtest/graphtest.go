@@ -66,6 +66,19 @@ type Options struct {
 	// devices costs nothing until it is listed. They follow Devices.
 	Generated map[string]int
 
+	// Limits, when set, throttles requests the way Graph does (resource
+	// units per application and tenant, and per application); see [Limits].
+	// nil serves every request (each still carries x-ms-resource-unit).
+	Limits *Limits
+	// DeltaLinksSurviveRestart makes the delta links of GET /devices/delta
+	// valid in another Server started with the same tenants (as Graph's
+	// survive a client's restart); by default a link is valid only in the
+	// Server that issued it, and another answers 410 resyncRequired.
+	DeltaLinksSurviveRestart bool
+	// HTTP2 offers HTTP/2 on the TLS listener (ALPN h2, then http/1.1), as
+	// Graph does; Client() then speaks it. Default HTTP/1.1 only.
+	HTTP2 bool
+
 	// Clock tells the time for token lifetimes, the key refetch interval and
 	// Request.Time; nil means time.Now.
 	Clock func() time.Time
@@ -116,6 +129,10 @@ type Server struct {
 
 	faults   fault.Set
 	requests fault.Log[Request]
+
+	limits       *limiter
+	durableDelta bool
+	instance     [4]byte // in delta tokens, unless they survive restarts
 }
 
 // New starts a Server. opts may be nil. When the listener cannot bind
@@ -141,7 +158,8 @@ func New(opts *Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{clock: o.Clock, keys: keys, data: map[string]*tenantData{}, logger: o.Logger}
+	s := &Server{clock: o.Clock, keys: keys, data: map[string]*tenantData{}, logger: o.Logger,
+		limits: newLimiter(o.Limits), durableDelta: o.DeltaLinksSurviveRestart, instance: newInstance()}
 	for tid, devs := range o.Devices {
 		s.tenant(tid).devices = devs
 	}
@@ -181,6 +199,7 @@ func New(opts *Options) (*Server, error) {
 	hint := tlshint.New(o.Logger, ListenerGraph)
 	s.srv.TLS = hint.Config(s.srv.TLS)
 	s.srv.Config.ErrorLog = hint.ErrorLog()
+	s.srv.EnableHTTP2 = o.HTTP2
 	s.srv.StartTLS()
 	return s, nil
 }

@@ -88,6 +88,7 @@ func (s *Server) parseQuery(r *http.Request, td *tenantData, tenant string) (que
 }
 
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, rec *Request, version string, td *tenantData) {
+	defer td.rlock()()
 	q, err := s.parseQuery(r, td, rec.Tenant)
 	if err != nil {
 		writeQueryError(s, w, r, err)
@@ -97,6 +98,9 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, rec *Reques
 	var page []record
 	next := -1
 	for i := q.start; i < n; i++ {
+		if td.gone(i) {
+			continue
+		}
 		d := td.at(i)
 		if !q.filter.match(d) {
 			continue
@@ -114,7 +118,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, rec *Reques
 	if q.count {
 		total := 0
 		for i := 0; i < n; i++ {
-			if q.filter.match(td.at(i)) {
+			if !td.gone(i) && q.filter.match(td.at(i)) {
 				total++
 			}
 		}
@@ -149,9 +153,10 @@ func (s *Server) countDevices(w http.ResponseWriter, r *http.Request, td *tenant
 			return
 		}
 	}
+	defer td.rlock()()
 	total := 0
 	for i := 0; i < td.len(); i++ {
-		if f.match(td.at(i)) {
+		if !td.gone(i) && f.match(td.at(i)) {
 			total++
 		}
 	}
@@ -161,6 +166,7 @@ func (s *Server) countDevices(w http.ResponseWriter, r *http.Request, td *tenant
 }
 
 func (s *Server) getDevice(w http.ResponseWriter, r *http.Request, version string, td *tenantData, id string) {
+	defer td.rlock()()
 	i, ok := td.find(id)
 	if !ok {
 		s.writeError(w, r, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id))

@@ -95,6 +95,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rec *Request, in
 		return
 	}
 	rec.Tenant = p.tenant
+	if rest != "/$batch" && s.throttle(w, r, p.tenant) {
+		return
+	}
 	if !inBatch {
 		if f, ok := s.faults.Take(fault.EndpointGraph, r.URL.Path); ok {
 			fault.Serve(w, r, f, func(w http.ResponseWriter) { s.writeFault(w, r, f) },
@@ -129,6 +132,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, rec *Request, p p
 		switch id := strings.TrimPrefix(rest, "/devices/"); {
 		case rest == "/devices":
 			s.listDevices(w, r, rec, version, td)
+		case id == "delta":
+			s.deltaDevices(w, r, rec, version, td)
 		case id == "$count":
 			s.countDevices(w, r, td)
 		case id != "" && !strings.Contains(id, "/"):
