@@ -47,6 +47,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
+	"github.com/tenantbridge/tenantbridge/internal/httpserver"
 	"github.com/tenantbridge/tenantbridge/internal/jwks"
 	"github.com/tenantbridge/tenantbridge/internal/localca"
 	"github.com/tenantbridge/tenantbridge/internal/tlshint"
@@ -121,10 +122,10 @@ type Request struct {
 	Time     time.Time // when it arrived, on Options.Clock
 	Listener string    // always [ListenerARM]
 	Method   string
-	URL      string // absolute, exactly as received (path and raw query)
+	URL      string // absolute, as received (path and raw query), clipped to fault.MaxURLBytes
 	Path     string
 	RawQuery string
-	Header   http.Header // Authorization is replaced by "[redacted]"
+	Header   http.Header // clipped (fault.ClipValues); Authorization and Cookie are replaced by "[redacted]"
 	Tenant   string      // the tid of a valid token, else ""
 	Status   int         // 0 when a fault reset the connection without an answer
 	// Code is the code of an ARM error answer ("AuthenticationFailed",
@@ -184,6 +185,7 @@ func New(opts *Options) (*Server, error) {
 	}
 	s := &Server{clock: o.Clock, keys: keys, pageSize: o.PageSize, logger: o.Logger,
 		tenants: map[string]Tenant{}, subs: map[string]*Subscription{}, byTenant: map[string][]*Subscription{}}
+	s.requests.Size = (*Request).size
 	for _, t := range o.Tenants {
 		s.tenants[strings.ToLower(t.ID)] = t
 	}
@@ -212,10 +214,6 @@ func New(opts *Options) (*Server, error) {
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	s.srv.Listener.Close()
 	s.srv.Listener = ln
-	// The timeouts of every listener of the emulator: a slow client cannot
-	// hold a connection for ever.
-	s.srv.Config.ReadHeaderTimeout = 10 * time.Second
-	s.srv.Config.IdleTimeout = 60 * time.Second
 	if o.CA != nil {
 		var ip net.IP
 		if ta, ok := ln.Addr().(*net.TCPAddr); ok {
@@ -233,9 +231,12 @@ func New(opts *Options) (*Server, error) {
 	// variable it reads, instead of on the process's stderr; other
 	// handshake noise (clients that hang up) is dropped, as in fakeidp and
 	// graphtest.
+	// The timeouts of every fake's listener (internal/httpserver): a slow
+	// client cannot hold a connection for ever; other server errors go to
+	// the logger too (TLS handshake failures at Warn, hang-ups at Debug).
 	hint := tlshint.New(o.Logger, ListenerARM)
 	s.srv.TLS = hint.Config(s.srv.TLS)
-	s.srv.Config.ErrorLog = hint.ErrorLog()
+	httpserver.Configure(s.srv.Config, o.Logger, ListenerARM, httpserver.Defaults, hint)
 	s.srv.StartTLS()
 	return s, nil
 }

@@ -43,18 +43,19 @@ type recordKey struct{}
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	began := time.Now() // real time: the latency is what the client waited
-	h := r.Header.Clone()
-	if h.Get("Authorization") != "" {
-		h.Set("Authorization", "[redacted]")
-	}
-	rec := Request{Time: s.clock(), Listener: ListenerARM, Method: r.Method, URL: s.URL() + r.URL.RequestURI(),
-		Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: h}
+	// Clipped copies, never the request's own strings and maps: a client
+	// sending megabyte requests must not make the log hold megabytes
+	// (fault.MaxBytes bounds the whole log, these each record).
+	rec := Request{Time: s.clock(), Listener: ListenerARM, Method: fault.ClipText(r.Method),
+		URL: fault.ClipTextN(s.URL()+r.URL.RequestURI(), fault.MaxURLBytes), Path: fault.ClipText(r.URL.Path),
+		RawQuery: fault.ClipTextN(r.URL.RawQuery, fault.MaxURLBytes), Header: fault.ClipValues(r.Header, secretHeader)}
 	r = r.WithContext(context.WithValue(r.Context(), recordKey{}, &rec))
 	sw := &statusWriter{ResponseWriter: w}
 	// Deferred, so that a fault that resets the connection (a panic with
 	// http.ErrAbortHandler) is recorded and logged too, with status 0.
 	defer func() {
 		rec.Status = sw.status
+		rec.Tenant = fault.ClipText(rec.Tenant)
 		s.requests.Add(rec)
 		s.logRequest(r.Context(), rec, time.Since(began))
 	}()
@@ -333,4 +334,16 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// secretHeader tells which headers a Request keeps as "[redacted]".
+func secretHeader(name string) bool {
+	return strings.EqualFold(name, "Authorization") || strings.EqualFold(name, "Cookie")
+}
+
+// size estimates the memory a Request holds, for the request log's byte
+// budget (fault.MaxBytes).
+func (r *Request) size() int {
+	return fault.RecordOverhead + fault.TextSize(r.Listener, r.Method, r.URL, r.Path, r.RawQuery, r.Tenant, r.Code) +
+		fault.ValuesSize(r.Header)
 }

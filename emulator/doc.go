@@ -31,8 +31,11 @@
 // move the clock, warm up IMDS, issue tokens.
 //
 // The emulator binds loopback addresses only unless [Options.Addr] says
-// otherwise: it gives a token to whoever asks. Each server's request log keeps
-// its last 10,000 requests, so a long run does not grow without bound.
+// otherwise and [Options.AllowNonLoopback] says the caller means it: it gives
+// a token to whoever asks. Each server's request log keeps its last 10,000
+// requests and at most 4 MiB of them, with clipped values, so neither a long
+// run nor a client sending megabyte requests grows it without bound; every
+// listener closes a connection that sends no complete header within 10 s.
 //
 // MSAL Go (inside azidentity) keeps one process-wide managed-identity token
 // cache: two azidentity ManagedIdentityCredentials in one test binary share

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -41,10 +42,16 @@ type Options struct {
 	// /var/opt/azcmagent/tokens here, and the rights to write it.
 	ArcKeyDirectory string
 
-	// Addr is the host the listeners bind: "" means 127.0.0.1. Anything that
-	// is not loopback is logged as a warning, since the emulator gives a token
-	// to whoever asks.
+	// Addr is the host the listeners bind: "" means 127.0.0.1. The emulator
+	// gives a valid-looking token to whoever asks, so Start refuses an
+	// address that is not loopback ([IsLoopbackHost]) with [ErrNonLoopback]
+	// unless AllowNonLoopback is set.
 	Addr string
+	// AllowNonLoopback lets Addr be a non-loopback address (0.0.0.0, ::, an
+	// interface's address): everyone who can reach it gets tokens. Start
+	// then logs a warning; `fakemsi --allow-non-loopback` also prints one on
+	// stderr whatever the log level.
+	AllowNonLoopback bool
 	// EntraPort, MSIPort, GraphPort and ARMPort fix the listeners' ports; 0
 	// picks a free one.
 	EntraPort, MSIPort, GraphPort, ARMPort int
@@ -148,6 +155,9 @@ func Start(opts *Options) (*Emulator, error) {
 	}
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1"
+	}
+	if !IsLoopbackHost(o.Addr) && !o.AllowNonLoopback {
+		return nil, fmt.Errorf("%w: %q (set Options.AllowNonLoopback, or pass fakemsi --allow-non-loopback, to serve tokens to other hosts)", ErrNonLoopback, o.Addr)
 	}
 	for _, p := range []int{o.EntraPort, o.MSIPort, o.GraphPort, o.ARMPort} {
 		if p < 0 || p > 65535 {
@@ -316,7 +326,7 @@ func (e *Emulator) start(o *Options) (err error) {
 		}
 	}
 	e.env = e.buildEnv()
-	if logger != nil && !isLoopback(o.Addr) {
+	if logger != nil && !IsLoopbackHost(o.Addr) {
 		logger.Warn("listening on a non-loopback address: anyone who can reach it gets tokens", slog.String("addr", o.Addr))
 	}
 	return nil
@@ -582,7 +592,19 @@ func hostPort(host string, port int) string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
-func isLoopback(addr string) bool {
-	ip := net.ParseIP(addr)
-	return ip != nil && ip.IsLoopback() || addr == "localhost"
+// ErrNonLoopback is the error of [Start] for an [Options].Addr that is not
+// loopback, without [Options].AllowNonLoopback. Use errors.Is.
+var ErrNonLoopback = errors.New("emulator: refusing to listen on a non-loopback address")
+
+// IsLoopbackHost reports whether host (an Options.Addr: an IP address or a
+// host name, without a port) names only the loopback interface: an address
+// in 127.0.0.0/8, ::1, or "localhost". The unspecified addresses 0.0.0.0
+// and :: bind every interface and are not loopback; "" is not either (Start
+// reads it as 127.0.0.1 before asking).
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	return ip != nil && ip.IsLoopback()
 }

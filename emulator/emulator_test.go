@@ -23,6 +23,7 @@ import (
 	"github.com/tenantbridge/tenantbridge/fakeidp"
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // testTimeout bounds every request and wait of these tests.
@@ -566,11 +567,40 @@ func TestLoggerSeesEveryListenerWithoutSecrets(t *testing.T) {
 	}
 }
 
-func TestIsLoopback(t *testing.T) {
-	for addr, want := range map[string]bool{"127.0.0.1": true, "127.0.0.2": true, "::1": true, "localhost": true, "0.0.0.0": false, "": false, "192.0.2.1": false, "example.com": false} {
-		if got := isLoopback(addr); got != want {
-			t.Errorf("isLoopback(%q) = %t, want %t", addr, got, want)
+func TestIsLoopbackHost(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1": true, "127.0.0.2": true, "::1": true, "[::1]": true, "localhost": true, "LOCALHOST": true,
+		"0.0.0.0": false, "::": false, "[::]": false, "": false, "192.0.2.1": false, "example.com": false, "::ffff:0.0.0.0": false} {
+		if got := IsLoopbackHost(addr); got != want {
+			t.Errorf("IsLoopbackHost(%q) = %t, want %t", addr, got, want)
 		}
+	}
+}
+
+// TestStartRefusesNonLoopback: an address that binds every interface (or
+// any that is not loopback) is refused before anything listens, unless
+// AllowNonLoopback says the caller means it. The allowed case is tried with
+// an address of TEST-NET-1 that no interface has, so that the test binds
+// nothing but loopback: it gets past the refusal and fails to listen.
+func TestStartRefusesNonLoopback(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0", "::", "192.0.2.1", "example.com"} {
+		e, err := Start(&Options{Addr: addr})
+		if err == nil {
+			e.Close()
+			t.Fatalf("Start(Addr %q) succeeded; want ErrNonLoopback", addr)
+		}
+		if !errors.Is(err, ErrNonLoopback) {
+			t.Errorf("Start(Addr %q): %v; want ErrNonLoopback", addr, err)
+		}
+	}
+	var buf syncBuffer
+	_, err := Start(&Options{Addr: "192.0.2.1", AllowNonLoopback: true, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	var le *ListenError
+	if errors.Is(err, ErrNonLoopback) || !errors.As(err, &le) {
+		t.Errorf("Start(Addr 192.0.2.1, AllowNonLoopback): %v; want a *ListenError (refusal passed, bind failed)", err)
+	}
+	e := start(t, &Options{Addr: "127.0.0.1", AllowNonLoopback: true})
+	if !strings.HasPrefix(e.AuthorityHost(), "https://127.0.0.1:") {
+		t.Errorf("authority %s", e.AuthorityHost())
 	}
 }
 
@@ -652,4 +682,38 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+// TestTLSHandshakeErrorsReachTheLogger: plain text sent to either HTTPS
+// listener (Entra, Graph) makes a TLS handshake error, and it reaches
+// Options.Logger (what `fakemsi --log-file` writes), through the emulator's
+// redaction, not the process's stderr.
+func TestTLSHandshakeErrorsReachTheLogger(t *testing.T) {
+	var buf syncBuffer
+	e := start(t, &Options{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	for _, base := range []string{e.AuthorityHost(), e.GraphURL()} {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(testwait.Bound)
+	for !(strings.Contains(buf.String(), `"listener":"graph"`) && strings.Contains(buf.String(), `"listener":"entra"`)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("TLS handshake errors of both HTTPS listeners not logged within %s; log:\n%s", testwait.Bound, leak.Redact(buf.String(), e.IdentityHeader()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(buf.String(), "TLS handshake error"); n < 2 {
+		t.Errorf("%d TLS handshake errors logged, want 2", n)
+	}
 }

@@ -33,7 +33,8 @@ type Request struct {
 // Requests returns the requests of every server in the order they arrived:
 // by Time, which each server reads from its own clock (Options.Clock, and
 // fakeidp's SetClockOffset moves fakeidp's), fakeidp's first among requests
-// of the same instant. Each server keeps its last 10,000.
+// of the same instant. Each server keeps its last 10,000, fewer when they
+// hold more than 4 MiB (fault.MaxBytes), with clipped values.
 func (e *Emulator) Requests() []Request {
 	idp, graph, arm := e.idp.Requests(), e.graph.Requests(), e.arm.Requests()
 	out := make([]Request, 0, len(idp)+len(graph)+len(arm))

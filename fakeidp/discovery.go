@@ -175,7 +175,7 @@ func (s *Server) issuerConfig(w http.ResponseWriter, r *http.Request, name strin
 }
 
 func (s *Server) issuerKeysDoc(w http.ResponseWriter, r *http.Request, name string) {
-	k, ok := s.issuerKey(name)
+	k, ok := s.hostedIssuerKey(name)
 	if !ok {
 		s.notFound(w, r)
 		return

@@ -64,7 +64,7 @@ func (s *Server) IssueGitHubToken(issuer string, run GitHubRun, audience string,
 	if s.issuerKinds[issuer] != IssuerKindGitHub {
 		return "", errUnknownIssuer
 	}
-	k, ok := s.issuerKey(issuer)
+	k, ok := s.hostedIssuerKey(issuer)
 	if !ok {
 		return "", errUnknownIssuer
 	}

@@ -1,8 +1,8 @@
 package fakeidp
 
-// issuerKey returns the signing key of a hosted external issuer, making it
+// hostedIssuerKey returns the signing key of a hosted external issuer, making it
 // on first use.
-func (s *Server) issuerKey(name string) (*signingKey, bool) {
+func (s *Server) hostedIssuerKey(name string) (*signingKey, bool) {
 	if _, ok := s.issuerKinds[name]; !ok {
 		return nil, false
 	}

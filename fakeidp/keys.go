@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"time"
@@ -21,6 +22,9 @@ type signingKey struct {
 	priv *rsa.PrivateKey
 	cert []byte // DER
 	x5t  string
+	// header is the encoded JOSE header every token of this key starts
+	// with, computed once: {"alg":"RS256","kid":...,"typ":"JWT"}.
+	header string
 }
 
 // newSigningKey generates an RSA key of bits bits (2048, as Entra uses, unless
@@ -48,12 +52,23 @@ func newSigningKey(cn string, bits int, now time.Time) (*signingKey, error) {
 	// collides between two keys.
 	sum1 := sha1.Sum(der)
 	x5t := base64.RawURLEncoding.EncodeToString(sum1[:])
-	return &signingKey{
+	// rsa.GenerateKey has precomputed the CRT values; Precompute again is a
+	// no-op that keeps it so if the key ever comes from elsewhere.
+	priv.Precompute()
+	k := &signingKey{
 		kid:  x5t,
 		priv: priv,
 		cert: der,
 		x5t:  x5t,
-	}, nil
+	}
+	// The header golang-jwt would write (json.Marshal of its header map:
+	// sorted keys), encoded once instead of for every token.
+	hdr, err := json.Marshal(map[string]string{"alg": "RS256", "kid": k.kid, "typ": "JWT"})
+	if err != nil {
+		return nil, fmt.Errorf("fakeidp: encoding token header: %w", err)
+	}
+	k.header = base64.RawURLEncoding.EncodeToString(hdr)
+	return k, nil
 }
 
 // jwk is one entry of a JSON Web Key Set, with the fields Entra publishes.
@@ -85,13 +100,26 @@ func (k *signingKey) jwk(issuer string) jwk {
 	}
 }
 
-// sign returns a compact RS256 JWT with the kid header.
+// sign returns a compact RS256 JWT with the kid header: the same bytes as
+// golang-jwt's SignedString, with the header encoded once per key and the
+// token assembled in one buffer, so that the signature is the only heavy
+// step of issuing a token.
 func (k *signingKey) sign(claims jwt.MapClaims) (string, error) {
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-	t.Header["kid"] = k.kid
-	s, err := t.SignedString(k.priv)
+	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("fakeidp: signing token: %w", err)
 	}
-	return s, nil
+	enc := base64.RawURLEncoding
+	const sigLen = 512 // room for a 4096-bit signature, encoded
+	buf := make([]byte, 0, len(k.header)+2+enc.EncodedLen(len(payload))+sigLen)
+	buf = append(buf, k.header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig, err := jwt.SigningMethodRS256.Sign(string(buf), k.priv)
+	if err != nil {
+		return "", fmt.Errorf("fakeidp: signing token: %w", err)
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
 
 // Request is one request as the server saw it, secrets redacted. Its fields
@@ -44,26 +46,24 @@ var secretFields = map[string]bool{
 	"code": true, "password": true, "access_token": true, "request": true, "code_verifier": true,
 }
 
+// redactForm copies a form or query for the request log: secrets replaced,
+// everything else clipped by fault.ClipValues (at most fault.MaxKeys keys,
+// fault.MaxTextBytes per value, JWT-shaped text redacted), so that a client
+// sending megabyte requests cannot make the log hold megabytes.
 func redactForm(v url.Values) url.Values {
-	if v == nil {
-		return nil
-	}
-	out := make(url.Values, len(v))
-	for k, vals := range v {
-		c := make([]string, len(vals))
-		for i, val := range vals {
-			if secretFields[k] {
-				val = redacted
-			}
-			c[i] = val
-		}
-		out[k] = c
-	}
-	return out
+	return fault.ClipValues(v, func(k string) bool { return secretFields[k] })
 }
 
-// Requests returns what the server saw (the last 10,000 requests), oldest
-// first.
+// size estimates the memory a Request holds, for the request log's byte
+// budget (fault.MaxBytes).
+func (r *Request) size() int {
+	return fault.RecordOverhead + fault.TextSize(r.Listener, r.Method, r.Path, r.Tenant, r.ClientID, r.Code) +
+		fault.ValuesSize(r.Form) + 8*len(r.ErrorCodes)
+}
+
+// Requests returns what the server saw, oldest first: the last 10,000
+// requests, fewer when they hold more than fault.MaxBytes (4 MiB) between
+// them. Values are clipped (fault.MaxTextBytes each) and secrets redacted.
 func (s *Server) Requests() []Request { return s.requests.All() }
 
 // ResetRequests forgets the recorded requests.
@@ -115,8 +115,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // form values and no headers, so no token or secret can reach it.
 func (s *Server) record(start time.Time, latency time.Duration, listener string, r *http.Request, status int, info *reqInfo) {
 	rq := Request{
-		Time: start, Listener: listener, Method: r.Method, Path: r.URL.Path,
-		Tenant: info.tenant, ClientID: info.clientID, Form: info.form,
+		Time: start, Listener: listener, Method: fault.ClipText(r.Method), Path: fault.ClipText(r.URL.Path),
+		Tenant: fault.ClipText(info.tenant), ClientID: fault.ClipText(info.clientID), Form: info.form,
 		Status: status, Code: info.code, ErrorCodes: info.errorCodes,
 	}
 	s.requests.Add(rq)
@@ -127,9 +127,9 @@ func (s *Server) record(start time.Time, latency time.Duration, listener string,
 		aadsts = info.errorCodes[0]
 	}
 	s.logger.LogAttrs(r.Context(), levelFor(status), "fakeidp request",
-		slog.String("listener", listener), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.String("listener", listener), slog.String("method", rq.Method), slog.String("path", rq.Path),
 		slog.Int("status", status), slog.Int("error_code", aadsts),
-		slog.String("tenant", info.tenant), slog.String("client_id", info.clientID),
+		slog.String("tenant", rq.Tenant), slog.String("client_id", rq.ClientID),
 		slog.Duration("latency", latency))
 }
 

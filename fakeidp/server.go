@@ -8,8 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
+	"github.com/tenantbridge/tenantbridge/internal/httpserver"
 	"github.com/tenantbridge/tenantbridge/internal/localca"
 	"github.com/tenantbridge/tenantbridge/internal/tlshint"
 )
@@ -38,7 +37,10 @@ type Options struct {
 	// URL() and MSIURL() are then URLs of reserved names (.test) that only
 	// that transport resolves.
 	NoListener bool
-	Logger     *slog.Logger // one line per request, tokens redacted; nil discards
+	// Logger gets one line per request, tokens redacted, and the listeners'
+	// own errors (a failed TLS handshake at Warn, a hang-up at Debug),
+	// clipped and redacted; nil discards.
+	Logger *slog.Logger
 	// SigningKeyBits is the RSA modulus size of the server's signing keys.
 	// Zero means 2048, as Entra uses; the only other accepted value is 1024
 	// (rejected for anything but speed: no client checks the size of a key it
@@ -125,6 +127,7 @@ type Server struct {
 
 	faults   fault.Set
 	requests fault.Log[Request]
+	verified verifiedCache // assertions whose signature verified
 
 	platforms *platforms // GitHub Actions and Azure Arc endpoints
 }
@@ -165,6 +168,7 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 		issuerKeys:     map[string]*signingKey{},
 		issuerKinds:    map[string]string{},
 	}
+	s.requests.Size = (*Request).size
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -250,13 +254,14 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 			msiLn.Close()
 			return nil, err
 		}
-		quiet := log.New(io.Discard, "", 0) // TLS handshake noise from clients that hang up
-		// A client that refuses the certificate is logged at warn with the
-		// CA variable it reads; other handshake noise is dropped.
+		// The timeouts of every fake's listener; server errors go to the
+		// request logger: a client that refuses the certificate as one
+		// warning with the CA variable it reads (tlshint), other TLS
+		// handshake failures at Warn, hang-ups at Debug.
 		hint := tlshint.New(s.logger, ListenerEntra)
-		es := &http.Server{Handler: s.entra, ReadHeaderTimeout: 10 * time.Second, ErrorLog: hint.ErrorLog(),
-			TLSConfig: hint.Config(&tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12})}
-		ms := &http.Server{Handler: s.msi, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quiet}
+		es := httpserver.New(s.entra, s.logger, ListenerEntra, httpserver.Defaults, hint)
+		es.TLSConfig = hint.Config(&tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12})
+		ms := httpserver.New(s.msi, s.logger, ListenerMSI, httpserver.Defaults, nil)
 		s.servers = []*http.Server{es, ms}
 		s.done.Add(2)
 		go func() { defer s.done.Done(); _ = es.ServeTLS(entraLn, "", "") }()

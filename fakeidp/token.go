@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -218,28 +219,9 @@ func parseScope(scope string) (string, *entraError) {
 // signature is judged after the federated-credential issuer check (Entra only
 // fetches keys of issuers that a credential trusts).
 func (s *Server) verifyAssertion(a string, now time.Time) (claims map[string]any, hosted bool, e *entraError) {
-	malformed := newEntraError(codeMalformedJWT, "JWT token is invalid or malformed.")
-	hdr, err := jwtpeek.ParseHeader(a)
-	if err != nil || jwtpeek.Claims(a, &claims) != nil {
-		return nil, false, malformed
-	}
-	badSig := func(format string, args ...any) *entraError {
-		return newEntraError(CodeInvalidSignature, "Client assertion failed signature validation. "+format, args...)
-	}
-	if hdr.Alg != "RS256" {
-		return nil, false, badSig("Algorithm '%s' is not accepted; client assertions must be signed with RS256.", clip(hdr.Alg))
-	}
-	iss, _ := claims["iss"].(string)
-	keys, hosted := s.issuerPublicKeys(iss)
-	if hosted {
-		key := keys[hdr.Kid]
-		if key == nil {
-			return nil, true, badSig("The key '%s' was not found among the issuer's signing keys.", clip(hdr.Kid))
-		}
-		p := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation())
-		if _, err := p.Parse(a, func(*jwt.Token) (any, error) { return key, nil }); err != nil {
-			return nil, true, badSig("The signature does not verify with the key '%s'.", clip(hdr.Kid))
-		}
+	claims, hosted, e = s.signedClaims(a)
+	if e != nil {
+		return nil, hosted, e
 	}
 	exp, okExp := numericDate(claims["exp"])
 	nbf, okNbf := numericDate(claims["nbf"])
@@ -258,6 +240,46 @@ func (s *Server) verifyAssertion(a string, now time.Time) (claims map[string]any
 	return claims, hosted, nil
 }
 
+// signedClaims parses the assertion and checks alg, key and signature
+// against its issuer's keys (only for issuers the fake hosts). A client
+// presents the same assertion for every tenant until it nears expiry, so an
+// assertion whose signature verified is remembered with its claims (by
+// digest, per key): the next request with it costs a hash and a key lookup,
+// not a JSON decode and an RSA verification. Time and federated-credential
+// checks still run on every request. The claims are shared: read only.
+func (s *Server) signedClaims(a string) (claims map[string]any, hosted bool, e *entraError) {
+	d := sha256.Sum256([]byte(a))
+	if v, ok := s.verified.get(d); ok {
+		if key, _ := s.issuerKey(v.iss, v.kid); key == v.key {
+			return v.claims, true, nil
+		}
+	}
+	hdr, err := jwtpeek.ParseHeader(a)
+	if err != nil || jwtpeek.Claims(a, &claims) != nil {
+		return nil, false, newEntraError(codeMalformedJWT, "JWT token is invalid or malformed.")
+	}
+	badSig := func(format string, args ...any) *entraError {
+		return newEntraError(CodeInvalidSignature, "Client assertion failed signature validation. "+format, args...)
+	}
+	if hdr.Alg != "RS256" {
+		return nil, false, badSig("Algorithm '%s' is not accepted; client assertions must be signed with RS256.", clip(hdr.Alg))
+	}
+	iss, _ := claims["iss"].(string)
+	key, hosted := s.issuerKey(iss, hdr.Kid)
+	if !hosted {
+		return claims, false, nil // judged after the issuer check, see verifyAssertion
+	}
+	if key == nil {
+		return nil, true, badSig("The key '%s' was not found among the issuer's signing keys.", clip(hdr.Kid))
+	}
+	p := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation())
+	if _, err := p.Parse(a, func(*jwt.Token) (any, error) { return key, nil }); err != nil {
+		return nil, true, badSig("The signature does not verify with the key '%s'.", clip(hdr.Kid))
+	}
+	s.verified.add(d, verifiedAssertion{key: key, iss: iss, kid: hdr.Kid, claims: claims})
+	return claims, true, nil
+}
+
 func numericDate(v any) (time.Time, bool) {
 	f, ok := v.(float64)
 	if !ok || f != f || f < 0 || f > 1e11 {
@@ -266,20 +288,24 @@ func numericDate(v any) (time.Time, bool) {
 	return time.Unix(int64(f), 0), true
 }
 
-// issuerPublicKeys returns the keys of an issuer the fake hosts by kid: the
-// Entra signing keys for "{URL()}/{tenant}/v2.0" (managed-identity tokens)
-// and an external issuer's key for "{URL()}/issuers/{name}".
-func (s *Server) issuerPublicKeys(iss string) (map[string]*rsa.PublicKey, bool) {
+// issuerKey returns the key kid of an issuer the fake hosts (nil when the
+// issuer has no such key): the Entra signing keys for
+// "{URL()}/{tenant}/v2.0" (managed-identity tokens) and an external issuer's
+// key for "{URL()}/issuers/{name}". hosted is false for other issuers.
+func (s *Server) issuerKey(iss, kid string) (key *rsa.PublicKey, hosted bool) {
 	rest, ok := strings.CutPrefix(iss, s.url+"/")
 	if !ok {
 		return nil, false
 	}
 	if name, ok := strings.CutPrefix(rest, "issuers/"); ok {
-		k, ok := s.issuerKey(name)
+		k, ok := s.hostedIssuerKey(name)
 		if !ok {
 			return nil, false
 		}
-		return map[string]*rsa.PublicKey{k.kid: &k.priv.PublicKey}, true
+		if k.kid != kid {
+			return nil, true
+		}
+		return &k.priv.PublicKey, true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -287,11 +313,47 @@ func (s *Server) issuerPublicKeys(iss string) (map[string]*rsa.PublicKey, bool) 
 	if _, known := s.tenants[tenant]; !ok || !known {
 		return nil, false
 	}
-	m := make(map[string]*rsa.PublicKey, len(s.keys))
 	for _, k := range s.keys {
-		m[k.kid] = &k.priv.PublicKey
+		if k.kid == kid {
+			return &k.priv.PublicKey, true
+		}
 	}
-	return m, true
+	return nil, true
+}
+
+// verifiedCache remembers assertions whose signature verified, by digest,
+// with the key that verified it and their claims, so that a client
+// presenting one assertion for many tenants costs one RSA verification and
+// one decode. A rotated key is a different *rsa.PublicKey, so its assertions
+// are verified afresh (and fail). It holds at most maxVerified entries and
+// starts over when full.
+type verifiedCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]verifiedAssertion
+}
+
+type verifiedAssertion struct {
+	key      *rsa.PublicKey
+	iss, kid string
+	claims   map[string]any // read only
+}
+
+const maxVerified = 1024
+
+func (c *verifiedCache) get(d [sha256.Size]byte) (verifiedAssertion, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[d]
+	return v, ok
+}
+
+func (c *verifiedCache) add(d [sha256.Size]byte, v verifiedAssertion) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxVerified {
+		c.m = make(map[[sha256.Size]byte]verifiedAssertion)
+	}
+	c.m[d] = v
 }
 
 // matchFIC finds a federated credential matching the assertion exactly and
@@ -430,7 +492,7 @@ func randomID() string {
 // as a Kubernetes projected service-account token or a GitHub Actions OIDC
 // token would be; ttl <= 0 means one hour.
 func (s *Server) IssueExternalToken(issuer, subject, audience string, ttl time.Duration) (string, error) {
-	k, ok := s.issuerKey(issuer)
+	k, ok := s.hostedIssuerKey(issuer)
 	if !ok {
 		return "", errUnknownIssuer
 	}

@@ -97,8 +97,8 @@ func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
 func TestTokenEndpointValidation(t *testing.T) {
 	s := sharedServer(t)
 	entra := s.currentKey()
-	workloadKey, _ := s.issuerKey(DefaultWorkloadIssuer) // made on first use
-	otherKey, _ := s.issuerKey("other")
+	workloadKey, _ := s.hostedIssuerKey(DefaultWorkloadIssuer) // made on first use
+	otherKey, _ := s.hostedIssuerKey("other")
 	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -550,5 +550,56 @@ func TestSigningKeyBits(t *testing.T) {
 		if _, err := New(nil, &Options{NoListener: true, SigningKeyBits: bits}); err == nil || !strings.Contains(err.Error(), "SigningKeyBits") {
 			t.Errorf("SigningKeyBits %d: err %v, want an error naming the option", bits, err)
 		}
+	}
+}
+
+// TestSignMatchesGolangJWT: the token the server assembles itself (header
+// encoded once per key) is byte for byte what golang-jwt's SignedString
+// makes of the same claims (RSA PKCS #1 v1.5 signatures are deterministic).
+func TestSignMatchesGolangJWT(t *testing.T) {
+	s := newServer(t, nil, &Options{SigningKeyBits: 1024, NoListener: true})
+	k := s.currentKey()
+	claims := jwt.MapClaims{"aud": graphResource, "tid": DefaultConsentedTenantID, "exp": 1e9, "roles": []string{"Device.Read.All"}, "uti": "x<>&"}
+	got, err := k.sign(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	ref.Header["kid"] = k.kid
+	want, err := ref.SignedString(k.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		t.Errorf("sign differs from golang-jwt from byte %d (lengths %d and %d)", i, len(got), len(want))
+	}
+}
+
+// TestVerifiedAssertionCache: an assertion verified once is accepted again
+// without a second verification, but not after its key is rotated away, and
+// a copy with a different signature is verified on its own.
+func TestVerifiedAssertionCache(t *testing.T) {
+	s := newServer(t, nil, &Options{SigningKeyBits: 1024, NoListener: true})
+	a := miAssertion(t, s, systemIdentity(s))
+	now := s.now()
+	for i := range 2 {
+		if _, e := s.exchange(DefaultConsentedTenantID, assertionForm(DefaultAppClientID, a), now); e != nil {
+			t.Fatalf("exchange %d: AADSTS%d", i, e.code)
+		}
+	}
+	if n := len(s.verified.m); n != 1 {
+		t.Errorf("%d verified assertions remembered, want 1", n)
+	}
+	forged := a[:lastDot(a)+1] + strings.Repeat("A", len(a)-lastDot(a)-1)
+	if _, e := s.exchange(DefaultConsentedTenantID, assertionForm(DefaultAppClientID, forged), now); e == nil || e.code != CodeInvalidSignature {
+		t.Errorf("assertion with a forged signature: %v, want AADSTS%d", e, CodeInvalidSignature)
+	}
+	s.RotateKeys()
+	if _, e := s.exchange(DefaultConsentedTenantID, assertionForm(DefaultAppClientID, a), now); e == nil || e.code != CodeInvalidSignature {
+		t.Errorf("assertion of a rotated key: %v, want AADSTS%d", e, CodeInvalidSignature)
 	}
 }

@@ -50,6 +50,7 @@ func runExec(a *app, args []string) error {
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 
+	warnNonLoopback(a.stderr, opts)
 	e, err := startEmulator(opts)
 	if err != nil {
 		return err

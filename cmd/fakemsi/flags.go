@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"io"
 
 	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/internal/localca"
@@ -10,24 +12,29 @@ import (
 // serverFlags are the flags shared by serve and exec: what to emulate, where
 // to listen, how to log. Each command registers them on its own FlagSet.
 type serverFlags struct {
-	config    string
-	mode      string
-	addr      string
-	entraPort int
-	msiPort   int
-	graphPort int
-	caFile    string
-	arcKeyDir string
-	localCA   bool
-	caDir     string
-	faults    stringList
-	log       logFlags
+	config string
+	mode   string
+	addr   string
+	// allowNonLoopback is --allow-non-loopback: only the command line can
+	// say it, never a config file, so that a shared config cannot quietly
+	// serve tokens to the network.
+	allowNonLoopback bool
+	entraPort        int
+	msiPort          int
+	graphPort        int
+	caFile           string
+	arcKeyDir        string
+	localCA          bool
+	caDir            string
+	faults           stringList
+	log              logFlags
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, defaultLogLevel string) {
 	fs.StringVar(&f.config, "config", "", "config `FILE`: a scenario JSON with optional faults and options sections (default: the built-in scenario)")
 	fs.StringVar(&f.mode, "mode", "", "platform of the environment: "+modeNames()+" (default appservice, or the config's options.mode)")
 	fs.StringVar(&f.addr, "addr", "", "loopback `address` the listeners bind (default 127.0.0.1)")
+	fs.BoolVar(&f.allowNonLoopback, "allow-non-loopback", false, "let --addr (or the config's addr) be an address that is not loopback, such as 0.0.0.0: everyone who can reach it gets tokens")
 	fs.IntVar(&f.entraPort, "entra-port", 0, "`port` of the Entra HTTPS listener (default: a free port)")
 	fs.IntVar(&f.msiPort, "msi-port", 0, "`port` of the managed-identity HTTP listener (default: a free port)")
 	fs.IntVar(&f.graphPort, "graph-port", 0, "`port` of the Graph HTTPS listener (default: a free port)")
@@ -75,6 +82,10 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 		opts.Mode = emulator.Mode(f.mode)
 	}
 	opts.Addr = firstNonEmpty(f.addr, o.Addr)
+	if opts.Addr != "" && !emulator.IsLoopbackHost(opts.Addr) && !f.allowNonLoopback {
+		return emulator.Options{}, usagef("%s %q is not a loopback address, and the emulator gives tokens to whoever asks; add --allow-non-loopback if you mean it", addrSource(set), opts.Addr)
+	}
+	opts.AllowNonLoopback = f.allowNonLoopback
 	opts.EntraPort, opts.MSIPort, opts.GraphPort = o.EntraPort, o.MSIPort, o.GraphPort
 	opts.CAFile = f.caFile
 	opts.ArcKeyDirectory = f.arcKeyDir
@@ -110,4 +121,21 @@ func firstNonEmpty(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// addrSource names where the listen address came from, for messages.
+func addrSource(set map[string]bool) string {
+	if set["addr"] {
+		return "--addr"
+	}
+	return "the config's addr"
+}
+
+// warnNonLoopback prints, on w (stderr) and whatever the log level, that the
+// listeners are about to bind a non-loopback address.
+func warnNonLoopback(w io.Writer, opts emulator.Options) {
+	if opts.Addr == "" || emulator.IsLoopbackHost(opts.Addr) {
+		return
+	}
+	fmt.Fprintf(w, "fakemsi: WARNING: --allow-non-loopback: listening on %s; anyone who can reach it gets valid-looking tokens\n", opts.Addr)
 }

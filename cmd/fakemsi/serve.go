@@ -50,6 +50,7 @@ func runServe(a *app, args []string) error {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
+	warnNonLoopback(a.stderr, opts)
 	e, err := startEmulator(opts)
 	if err != nil {
 		return err

@@ -88,7 +88,7 @@ func (s *Server) batchOne(outer *http.Request, version string, br batchRequest) 
 		s.handle(rr, inner, &rec, true)
 	}
 	rec.Status = rr.Code
-	s.requests.Add(rec)
+	s.addRecord(&rec)
 	s.logRequest(inner.Context(), rec, time.Since(began))
 	resp := batchResponse{ID: br.ID, Status: rr.Code, Headers: map[string]string{}}
 	for _, h := range []string{"Content-Type", "Retry-After", "x-ms-retry-after-ms", "request-id", "client-request-id",

@@ -36,6 +36,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
+	"github.com/tenantbridge/tenantbridge/internal/httpserver"
 	"github.com/tenantbridge/tenantbridge/internal/jwks"
 	"github.com/tenantbridge/tenantbridge/internal/localca"
 	"github.com/tenantbridge/tenantbridge/internal/tlshint"
@@ -88,7 +89,9 @@ type Options struct {
 	// method, path, status, Graph error code, tenant and latency (and
 	// in_batch for the requests inside a $batch). Never the Authorization
 	// header, a token or the query. Failed requests are logged at Warn, the
-	// others at Info. nil discards.
+	// others at Info. The listener's own errors go here too (a failed TLS
+	// handshake at Warn, a client hanging up at Debug), clipped and
+	// redacted. nil discards.
 	Logger *slog.Logger
 	// CA, when set, issues the server's TLS certificate (and CAPEM returns
 	// it) instead of httptest's own: a persistent CA that the OS trust store
@@ -103,10 +106,10 @@ type Request struct {
 	Time     time.Time // when it arrived, on Options.Clock
 	Listener string    // always [ListenerGraph], as in the request log's lines
 	Method   string
-	URL      string // absolute, exactly as received (path and raw query)
+	URL      string // absolute, as received (path and raw query), clipped to fault.MaxURLBytes
 	Path     string
 	RawQuery string
-	Header   http.Header // Authorization is replaced by "[redacted]", as fakeidp.Request.Form's secrets
+	Header   http.Header // clipped; Authorization and Cookie are replaced by "[redacted]", as fakeidp.Request.Form's secrets
 	Tenant   string      // the tid of a valid token, else ""
 	Status   int         // 0 when a fault reset the connection without an answer
 	// Code is the code of a Graph error answer ("TooManyRequests",
@@ -136,8 +139,13 @@ type Server struct {
 }
 
 // New starts a Server. opts may be nil. When the listener cannot bind
-// Options.Addr, the error wraps the *net.OpError (use errors.As).
-func New(opts *Options) (*Server, error) {
+// Options.Addr, the error wraps the *net.OpError (use errors.As). The
+// listener has the timeouts of every fake's listener (a connection that
+// sends no complete header within 10 s is closed) and writes its server
+// errors, TLS handshake failures among them, to Options.Logger.
+func New(opts *Options) (*Server, error) { return newServer(opts, httpserver.Defaults) }
+
+func newServer(opts *Options, timeouts httpserver.Timeouts) (*Server, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -160,6 +168,7 @@ func New(opts *Options) (*Server, error) {
 	}
 	s := &Server{clock: o.Clock, keys: keys, data: map[string]*tenantData{}, logger: o.Logger,
 		limits: newLimiter(o.Limits), durableDelta: o.DeltaLinksSurviveRestart, instance: newInstance()}
+	s.requests.Size = (*Request).size
 	for tid, devs := range o.Devices {
 		s.tenant(tid).devices = devs
 	}
@@ -194,11 +203,13 @@ func New(opts *Options) (*Server, error) {
 		s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
 		s.caPEM = localca.PEM(*o.CA)
 	}
-	// A client that refuses the certificate is logged at warn with the CA
-	// variable it reads; other handshake noise is dropped.
+	// The timeouts of every fake's listener; server errors go to the
+	// logger: a client that refuses the certificate as one warning with the
+	// CA variable it reads (tlshint), other TLS handshake failures at Warn,
+	// hang-ups at Debug.
 	hint := tlshint.New(o.Logger, ListenerGraph)
 	s.srv.TLS = hint.Config(s.srv.TLS)
-	s.srv.Config.ErrorLog = hint.ErrorLog()
+	httpserver.Configure(s.srv.Config, o.Logger, ListenerGraph, timeouts, hint)
 	s.srv.EnableHTTP2 = o.HTTP2
 	s.srv.StartTLS()
 	return s, nil
@@ -240,8 +251,10 @@ func (s *Server) CAPEM() []byte {
 // Close stops the server and waits for its requests to finish.
 func (s *Server) Close() { s.srv.Close() }
 
-// Requests returns a copy of the requests handled so far (the last 10,000),
-// oldest first.
+// Requests returns a copy of the requests handled so far, oldest first: the
+// last 10,000, fewer when they hold more than fault.MaxBytes (4 MiB) between
+// them. Values are clipped (fault.MaxTextBytes each, fault.MaxURLBytes for
+// URL, RawQuery and NextLink) and secrets redacted.
 func (s *Server) Requests() []Request { return s.requests.All() }
 
 // ResetRequests forgets the recorded requests.

@@ -53,22 +53,41 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// http.ErrAbortHandler) is recorded and logged too, with status 0.
 	defer func() {
 		rec.Status = sw.status
-		s.requests.Add(rec)
+		s.addRecord(&rec)
 		s.logRequest(r.Context(), rec, time.Since(began))
 	}()
 	s.handle(sw, r, &rec, false)
 }
 
 func (s *Server) newRecord(r *http.Request, inBatch bool) Request {
-	h := r.Header.Clone()
-	if h.Get("Authorization") != "" {
-		h.Set("Authorization", "[redacted]")
-	}
+	// Clipped copies, never the request's own strings and maps: a client
+	// sending megabyte requests must not make the log hold megabytes
+	// (fault.MaxBytes bounds the whole log, these each record).
 	return Request{
 		Time: s.clock(), Listener: ListenerGraph,
-		Method: r.Method, URL: s.URL() + r.URL.RequestURI(), Path: r.URL.Path,
-		RawQuery: r.URL.RawQuery, Header: h, InBatch: inBatch,
+		Method: fault.ClipText(r.Method), URL: fault.ClipTextN(s.URL()+r.URL.RequestURI(), fault.MaxURLBytes),
+		Path: fault.ClipText(r.URL.Path), RawQuery: fault.ClipTextN(r.URL.RawQuery, fault.MaxURLBytes),
+		Header: fault.ClipValues(r.Header, secretHeader), InBatch: inBatch,
 	}
+}
+
+// secretHeader tells which headers a Request keeps as "[redacted]".
+func secretHeader(name string) bool {
+	return strings.EqualFold(name, "Authorization") || strings.EqualFold(name, "Cookie")
+}
+
+// addRecord clips what the handlers filled in and appends rec to the log.
+func (s *Server) addRecord(rec *Request) {
+	rec.Tenant = fault.ClipText(rec.Tenant)
+	rec.NextLink = fault.ClipTextN(rec.NextLink, fault.MaxURLBytes)
+	s.requests.Add(*rec)
+}
+
+// size estimates the memory a Request holds, for the request log's byte
+// budget (fault.MaxBytes).
+func (r *Request) size() int {
+	return fault.RecordOverhead + fault.TextSize(r.Listener, r.Method, r.URL, r.Path, r.RawQuery, r.Tenant, r.Code, r.NextLink) +
+		fault.ValuesSize(r.Header)
 }
 
 // handle serves one request (also one inside a $batch). r carries rec

@@ -193,11 +193,16 @@ func (ch *chain) token(ctx context.Context) error {
 // baseline (the chain's connections closed), and fails the test otherwise.
 func settle(t *testing.T, baseline int, close ...func()) {
 	t.Helper()
-	for _, c := range close {
-		c()
-	}
 	deadline := time.Now().Add(15 * time.Second)
-	for runtime.NumGoroutine() > baseline {
+	for {
+		// Again on every round: a connection a retry or a cancelled call
+		// hands back to the pool after the first close is idle too.
+		for _, c := range close {
+			c()
+		}
+		if runtime.NumGoroutine() <= baseline {
+			return
+		}
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
 			buf = buf[:runtime.Stack(buf, true)]

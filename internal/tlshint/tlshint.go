@@ -122,22 +122,34 @@ type errorWriter struct{ w *Watcher }
 var refused = []string{"unknown certificate authority", "bad certificate", "certificate unknown", "unsupported certificate", "bad record MAC"}
 
 func (e errorWriter) Write(p []byte) (int, error) {
+	e.w.Handle(p)
+	return len(p), nil
+}
+
+// Handle logs the warning for an http.Server error line that reports a
+// handshake the client refused, and says whether the line was one; other
+// lines are left to the caller (internal/httpserver logs them, ErrorLog
+// drops them).
+func (w *Watcher) Handle(p []byte) bool {
 	line := strings.TrimSpace(string(p))
 	rest, ok := strings.CutPrefix(line, "http: TLS handshake error from ")
 	if !ok {
-		return len(p), nil
+		return false
 	}
 	addr, reason, _ := strings.Cut(rest, ": ")
-	e.w.mu.Lock()
-	c, known := e.w.hellos[addr]
-	delete(e.w.hellos, addr)
-	e.w.mu.Unlock()
+	w.mu.Lock()
+	c, known := w.hellos[addr]
+	delete(w.hellos, addr)
+	w.mu.Unlock()
 	// Node.js hangs up without an alert Go can read: EOF after a
 	// ClientHello. A port probe sends no ClientHello and stays quiet.
 	isRefusal := slices.ContainsFunc(refused, func(s string) bool { return strings.Contains(reason, s) }) ||
 		known && reason == "EOF"
-	if e.w.logger == nil || !isRefusal {
-		return len(p), nil
+	if !isRefusal {
+		return false
+	}
+	if w.logger == nil {
+		return true
 	}
 	if !known {
 		c = unknown
@@ -146,8 +158,8 @@ func (e errorWriter) Write(p []byte) (int, error) {
 	if client == "" {
 		client = "unknown"
 	}
-	e.w.logger.Warn("TLS handshake refused by the client: probably it does not trust the emulator's CA",
-		slog.String("listener", e.w.listener), slog.String("remote", addr), slog.String("reason", reason),
+	w.logger.Warn("TLS handshake refused by the client: probably it does not trust the emulator's CA",
+		slog.String("listener", w.listener), slog.String("remote", addr), slog.String("reason", reason),
 		slog.String("client_guess", client), slog.String("hint", c.Hint))
-	return len(p), nil
+	return true
 }
