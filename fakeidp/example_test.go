@@ -64,7 +64,7 @@ func ExampleParseFault() {
 	fmt.Println(err)
 	// Output:
 	// token 429 2s 3 <nil>
-	// fakeidp: fault "tokn:429": unknown endpoint "tokn" (want token, openid, keys, discovery, appservice, imds, msi, graph, arm, or * for every endpoint)
+	// fakeidp: fault "tokn:429": unknown endpoint "tokn" (want token, openid, keys, discovery, appservice, imds, arc, msi, github, graph, arm, or * for every endpoint)
 }
 
 func ExampleParseScenario() {

@@ -193,6 +193,12 @@ func (e *AuthError) hint(now time.Time) string {
 		return fmt.Sprintf("no federated credential of app %s has the assertion's issuer; %s. Add or fix a federated credential; %s", e.ClientID, e.presented(), ficAdvice)
 	case e.HasCode(700212):
 		return fmt.Sprintf("no federated credential of app %s has the assertion's audience; %s. The assertion must be requested for api://AzureADTokenExchange (or the audience you configured); %s", e.ClientID, e.presented(), ficAdvice)
+	case e.HasCode(700213) && strings.HasPrefix(e.AssertionSubject, "repo:"):
+		return fmt.Sprintf("no federated credential of app %s has the subject of this GitHub Actions job; %s. to trust this job the app needs a credential with subject exactly %q: "+
+			"GitHub's subject names the repository and what the job runs for, repo:ORG/REPO:ref:refs/heads/BRANCH for a branch, repo:ORG/REPO:ref:refs/tags/TAG for a tag, "+
+			"repo:ORG/REPO:environment:NAME for a job with an environment, repo:ORG/REPO:pull_request for a pull request. Add a credential with that subject "+
+			"(issuer https://token.actions.githubusercontent.com, audience api://AzureADTokenExchange), or run the workflow from the branch or environment a credential trusts; the match is exact and case-sensitive",
+			e.ClientID, e.presented(), e.AssertionSubject)
 	case e.HasCode(700213):
 		return fmt.Sprintf("no federated credential of app %s has the assertion's subject; %s. Use the managed identity's object (principal) ID, not its client ID; %s", e.ClientID, e.presented(), ficAdvice)
 	case e.HasCode(70021):

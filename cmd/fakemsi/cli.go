@@ -40,7 +40,7 @@ func init() {
 		{"serve", "[flags]", "run the emulator until SIGINT/SIGTERM and print its environment block", runServe},
 		{"exec", "[flags] -- CMD [ARGS...]", "run CMD with the emulator's environment; exit with CMD's status", runExec},
 		{"env", "[--config FILE]", "print the scenario's IDs and what each environment variable means", runEnv},
-		{"demo", "[--config FILE] [--mode MODE]", "run the whole flow end to end: assertion, token per tenant, devices", runDemo},
+		{"demo", "[--config FILE] [--mode MODE] [--cloud CLOUD]", "run the whole flow end to end: assertion, token per tenant, devices", runDemo},
 		{"scenario", "validate FILE | default", "check a config file, or print the default one", runScenario},
 		{"ca", "[flags] path|print|install|uninstall", "the persistent local CA for --local-ca, and the OS trust store", runCA},
 		{"help", "[COMMAND]", "print this help, or a command's flags", runHelp},

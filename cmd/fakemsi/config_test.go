@@ -95,7 +95,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "unknown option", data: withOptions(t, `{"port": 1}`),
 			problems: []string{`options.port: unknown option (known: addr, app, armPort, entraPort, graphPort, mode, msiPort, tokenLifetime, workloadTokenLifetime)`}},
 		{name: "bad mode and port", data: withOptions(t, `{"mode": "vm", "graphPort": -1}`),
-			problems: []string{`options.graphPort: -1 is not a TCP port`, `options.mode: "vm" is not one of appservice, imds, workload`}},
+			problems: []string{`options.graphPort: -1 is not a TCP port`, `options.mode: "vm" is not one of appservice, imds, workload, github, arc`}},
 		{name: "bad duration", data: withOptions(t, `{"tokenLifetime": "soon"}`),
 			problems: []string{`options.tokenLifetime: "soon" is not a duration such as "75m"`}},
 		{name: "negative duration", data: withOptions(t, `{"workloadTokenLifetime": "-1m"}`),
