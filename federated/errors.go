@@ -217,6 +217,9 @@ func (e *AuthError) hint(now time.Time) string {
 		return "Entra rejected the client credential: the request must carry the assertion as client_assertion with client_assertion_type jwt-bearer, and the assertion must be a JWT for audience api://AzureADTokenExchange"
 	case e.HasCode(7000216):
 		return "the request carried no client assertion: the assertion source returned an empty token"
+	case e.HasCode(500011):
+		return fmt.Sprintf("no resource named by scope %q exists in tenant %s: check the resource's spelling (an app ID URI such as api://my-api, or a URL such as https://graph.microsoft.com), "+
+			"and for another organisation's API that the tenant has a service principal for it (an administrator consents to the resource's app first)", e.Scope, e.Tenant)
 	case e.HasCode(70011), e.HasCode(1002012):
 		return fmt.Sprintf("scope %q is not valid for an app-only token: request one resource per token as \"{resource}/.default\", for example \"https://graph.microsoft.com/.default\"", e.Scope)
 	}
