@@ -116,8 +116,9 @@ type ResourceGroup struct {
 }
 
 // Request is one request the server handled, for assertions. The
-// Authorization header is redacted. Its fields have graphtest.Request's names
-// for the same ideas.
+// Authorization header is redacted; the URL parts and header values are
+// clipped (and anything shaped like a JWT hidden) so that the log stays
+// bounded. Its fields have graphtest.Request's names for the same ideas.
 type Request struct {
 	Time     time.Time // when it arrived, on Options.Clock
 	Listener string    // always [ListenerARM]

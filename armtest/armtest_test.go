@@ -20,6 +20,7 @@ import (
 
 	"github.com/tenantbridge/tenantbridge/armtest"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // redact formats a value for a failure message with tokens hidden.
@@ -109,6 +110,14 @@ func newServer(t *testing.T, o *armtest.Options) (*armtest.Server, *clock) {
 	return s, clk
 }
 
+// client is the server's client with every request bounded in time, so that
+// a fake that hangs fails the test instead of hanging it.
+func client(s *armtest.Server) *http.Client {
+	c := s.Client()
+	c.Timeout = testwait.Bound
+	return c
+}
+
 type answer struct {
 	status int
 	header http.Header
@@ -124,7 +133,7 @@ func call(t *testing.T, s *armtest.Server, method, u, tok string) answer {
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := s.Client().Do(req)
+	resp, err := client(s).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, req.URL.Path, err)
 	}
@@ -256,7 +265,7 @@ func TestTokenValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged := func() string {
-		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"aud": armtest.Audiences[0], "iss": "https://sts.windows.net/" + tenantA + "/", "tid": tenantA, "exp": testNow.Add(time.Hour).Unix()})
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"aud": armtest.Audiences()[0], "iss": "https://sts.windows.net/" + tenantA + "/", "tid": tenantA, "exp": testNow.Add(time.Hour).Unix()})
 		tok.Header["kid"] = testKid
 		s, err := tok.SignedString(other)
 		if err != nil {
@@ -278,7 +287,7 @@ func TestTokenValidation(t *testing.T) {
 		{"expired", "Bearer " + token(t, tenantA, func(c jwt.MapClaims) { c["exp"] = testNow.Add(-10 * time.Minute).Unix() }), "ExpiredAuthenticationToken"},
 		{"not yet valid", "Bearer " + token(t, tenantA, func(c jwt.MapClaims) { c["nbf"] = testNow.Add(10 * time.Minute).Unix() }), "InvalidAuthenticationToken"},
 		{"HS256", "Bearer " + func() string {
-			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"aud": armtest.Audiences[0]}).SignedString([]byte("k"))
+			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"aud": armtest.Audiences()[0]}).SignedString([]byte("k"))
 			return s
 		}(), "InvalidAuthenticationToken"},
 	}
@@ -288,7 +297,7 @@ func TestTokenValidation(t *testing.T) {
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}
-			resp, err := s.Client().Do(req)
+			resp, err := client(s).Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -303,12 +312,22 @@ func TestTokenValidation(t *testing.T) {
 			if ch := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, "Bearer authorization_uri=") || !strings.Contains(ch, `error="invalid_token"`) {
 				t.Errorf("WWW-Authenticate %q: want ARM's Bearer challenge", ch)
 			}
-			if tok, ok := strings.CutPrefix(tc.auth, "Bearer "); ok && len(tok) > 20 && strings.Contains(body["error"]["message"], tok) {
-				t.Error("the error message repeats the token")
+			if tok, ok := strings.CutPrefix(tc.auth, "Bearer "); ok && len(tok) > 20 {
+				if where := leak.Find(body["error"]["message"]+resp.Header.Get("WWW-Authenticate"), tok); where != "" {
+					t.Errorf("the answer holds %s", where)
+				}
 			}
 		})
 	}
-	for _, aud := range armtest.Audiences {
+	if a := armtest.Audiences(); len(a) != 4 {
+		t.Errorf("Audiences() = %v, want ARM's four", a)
+	} else {
+		a[0] = "changed"
+		if armtest.Audiences()[0] == "changed" {
+			t.Error("Audiences returns the package's own slice")
+		}
+	}
+	for _, aud := range armtest.Audiences() {
 		if a := call(t, s, "GET", s.URL()+"/subscriptions?api-version=2022-12-01", token(t, tenantA, func(c jwt.MapClaims) { c["aud"] = aud })); a.status != 200 {
 			t.Errorf("audience %s: status %d, want 200", aud, a.status)
 		}
@@ -437,8 +456,8 @@ func TestFaultsAndRequestLog(t *testing.T) {
 	if strings.Count(logged, "armtest request") != 5 || !strings.Contains(logged, "error_code=TooManyRequests") {
 		t.Errorf("log lines:\n%s", redact(logged))
 	}
-	if strings.Contains(logged, tok) || strings.Contains(redact(reqs), tok) {
-		t.Error("the token reached the log or the request records")
+	if where := leak.Find(logged+redactNothing(reqs), tok); where != "" {
+		t.Errorf("the log or the request records hold %s", where)
 	}
 	s.ResetRequests()
 	if n := len(s.Requests()); n != 0 {
@@ -471,3 +490,52 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestLogIsBounded: a client's huge or secret-bearing headers and
+// query reach the log clipped and redacted.
+func TestRequestLogIsBounded(t *testing.T) {
+	s, _ := newServer(t, nil)
+	tok := token(t, tenantA, nil)
+	req, _ := http.NewRequest("GET", s.URL()+"/subscriptions?api-version=2022-12-01&x="+strings.Repeat("q", 100<<10)+"&leak="+tok, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("X-Big", strings.Repeat("b", 200<<10))
+	req.Header.Set("X-Echo", tok)
+	for i := range 100 {
+		req.Header.Add("X-Many", strings.Repeat("m", i))
+	}
+	resp, err := client(s).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	r := s.Requests()[0]
+	size := len(r.URL) + len(r.RawQuery) + len(r.Path)
+	values := 0
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			size += len(k) + len(v)
+			values++
+		}
+	}
+	if size > 20<<10 || values > 32 {
+		t.Errorf("the record holds %d bytes in %d header values; want it bounded (at most 32 values, a few KiB)", size, values)
+	}
+	if where := leak.Find(redactNothing(r), tok); where != "" || r.Header.Get("Authorization") != "[redacted]" {
+		t.Errorf("the record holds %s (Authorization %q)", where, r.Header.Get("Authorization"))
+	}
+	// A token echoed in a small header or the query is hidden too.
+	req, _ = http.NewRequest("GET", s.URL()+"/subscriptions?api-version=2022-12-01&leak="+tok, nil)
+	req.Header.Set("X-Echo", tok)
+	resp, err = client(s).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	r = s.Requests()[1]
+	if where := leak.Find(redactNothing(r), tok); where != "" || r.Header.Get("X-Echo") == "" {
+		t.Errorf("the record holds %s, or lost the header: X-Echo %q", where, r.Header.Get("X-Echo"))
+	}
+}
+
+// redactNothing prints a value as is, to look for secrets in it.
+func redactNothing(v any) string { b, _ := json.Marshal(v); return string(b) }

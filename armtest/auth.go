@@ -3,16 +3,20 @@ package armtest
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Audiences are the token audiences ARM accepts: its two resource URIs, with
-// and without the trailing slash (ARM's InvalidAuthenticationTokenAudience
-// message lists exactly these).
-var Audiences = []string{
+// Audiences returns the token audiences ARM accepts: its two resource URIs,
+// with and without the trailing slash (ARM's
+// InvalidAuthenticationTokenAudience message lists exactly these). Every call
+// returns a fresh copy.
+func Audiences() []string { return slices.Clone(audiences) }
+
+var audiences = []string{
 	"https://management.core.windows.net/",
 	"https://management.core.windows.net",
 	"https://management.azure.com/",
@@ -62,7 +66,7 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 		jwt.WithTimeFunc(s.clock),
 		jwt.WithLeeway(clockSkew),
 		jwt.WithExpirationRequired(),
-		jwt.WithAudience(Audiences...),
+		jwt.WithAudience(audiences...),
 	)
 	switch {
 	case err == nil:
@@ -73,7 +77,7 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 			"The access token expired."}
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return principal{}, &authError{"InvalidAuthenticationTokenAudience",
-			"The access token has been obtained for wrong audience or resource. It should exactly match with one of the allowed audiences '" + strings.Join(Audiences, "','") + "'.",
+			"The access token has been obtained for wrong audience or resource. It should exactly match with one of the allowed audiences '" + strings.Join(audiences, "','") + "'.",
 			"The access token has been obtained for wrong audience or resource."}
 	default:
 		// A bad signature, an unknown kid, a token not valid yet: ARM does

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
@@ -24,16 +25,24 @@ type AppServiceOptions struct {
 	// IDENTITY_HEADER, then MSI_SECRET. It is a secret and never printed.
 	IdentityHeader string
 
-	// ClientID, ObjectID and ResourceID select a user-assigned identity (sent
-	// as client_id, principal_id and mi_res_id). Set at most one; none means
-	// the system-assigned identity.
+	// ID selects a user-assigned identity (sent as client_id, principal_id or
+	// mi_res_id); nil means the system-assigned identity.
+	ID ManagedIDKind
+
+	// Deprecated: use ID ([ClientID], [ObjectID], [ResourceID]). These are
+	// still honoured; set at most one of them and ID.
 	ClientID   string
 	ObjectID   string
 	ResourceID string
 
-	// Resource is the audience asked for. Empty means [ResourceAzurePublic];
-	// use [ResourceAzureUSGovernment] or [ResourceAzureChina] in those clouds.
+	// Resource is the audience asked for. Empty takes the audience of Cloud,
+	// else of AZURE_AUTHORITY_HOST's cloud, else [ResourceAzurePublic] (see
+	// [TokenExchangeAudience]).
 	Resource string
+	// Cloud is the cloud whose Entra receives the assertion: the same value
+	// as the credential's azcore.ClientOptions.Cloud. Only its authority host
+	// is read, to pick the audience.
+	Cloud cloud.Configuration
 
 	// Transport sends the requests; an *http.Client satisfies it. Redirects
 	// are never followed, because the request carries the identity header: an
@@ -69,16 +78,12 @@ func AppService(opts *AppServiceOptions) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	selName, selValue, err := selector(appServiceName, [3][2]string{
-		{"client_id", opts.ClientID}, {"principal_id", opts.ObjectID}, {"mi_res_id", opts.ResourceID},
-	})
+	selName, selValue, err := resolveID(appServiceName, opts.ID, queryNames{"client_id", "principal_id", "mi_res_id"},
+		opts.ClientID, opts.ObjectID, opts.ResourceID)
 	if err != nil {
 		return nil, err
 	}
-	resource := opts.Resource
-	if resource == "" {
-		resource = ResourceAzurePublic
-	}
+	resource := audienceFor(opts.Resource, opts.Cloud)
 	m := newMSIClient(msiConfig{
 		name:           appServiceName,
 		transport:      opts.Transport,

@@ -15,7 +15,8 @@ import (
 func clearIdentityEnv(t *testing.T) {
 	t.Helper()
 	for _, k := range []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
-		"AZURE_FEDERATED_TOKEN_FILE", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "AZURE_CLIENT_ID", EnvManagedIdentityClientID} {
+		"AZURE_FEDERATED_TOKEN_FILE", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "AZURE_CLIENT_ID", EnvManagedIdentityClientID,
+		"IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT", EnvGitHubTokenRequestURL, EnvGitHubTokenRequestToken, EnvAuthorityHost} {
 		t.Setenv(k, "")
 	}
 }

@@ -1,7 +1,7 @@
 // Package assertion yields the client assertions that federated credentials
 // trade for Microsoft Entra access tokens: JWTs for the audience
-// api://AzureADTokenExchange from a managed identity, a projected token file or
-// any other OIDC issuer.
+// api://AzureADTokenExchange (or a national cloud's) from a managed identity,
+// a projected token file, GitHub Actions or any other OIDC issuer.
 //
 // A workload usually needs one call:
 //
@@ -11,10 +11,18 @@
 //
 // The sources: [AppService] (App Service and Functions), [IMDS] (virtual
 // machines, scale sets, containers that reach the instance metadata service),
-// [WorkloadFile] (the projected token of AKS workload identity), [Static] and
-// [Func] (tests and anything else), and [FromEnvironment], which picks one of
-// the first three the way the Azure SDKs detect their platform. No source
-// caches; [Cached] adds a lock-free cache with one shared fetch per miss.
+// [AzureArc] (Arc-enabled servers outside Azure), [WorkloadFile] (the
+// projected token of AKS workload identity), [GitHubActions] (a workflow
+// job's OIDC token), [Static] and [Func] (tests and anything else), and
+// [FromEnvironment], which picks one of the platform sources the way the
+// Azure SDKs detect their platform. No source caches; [Cached] adds a
+// lock-free cache with one shared fetch per miss.
+//
+// Managed-identity sources select a user-assigned identity with one typed
+// value, [ClientID], [ObjectID] or [ResourceID], in their ID option. Every
+// source asks for the token-exchange audience of its cloud (public, US
+// Government, China): its Resource option, else its Cloud option, else the
+// cloud AZURE_AUTHORITY_HOST names ([TokenExchangeAudience]).
 //
 // Assertions are secrets. No error, log message or String() of this package
 // contains a token or a managed-identity header value. Failed responses from a

@@ -52,7 +52,7 @@ func ExampleAppService() {
 	src, err := assertion.AppService(&assertion.AppServiceOptions{
 		Endpoint:       srv.URL + "/msi/token",
 		IdentityHeader: "header-from-the-platform",
-		ClientID:       "00000000-0000-0000-0000-000000000001", // a user-assigned identity
+		ID:             assertion.ClientID("00000000-0000-0000-0000-000000000001"), // a user-assigned identity
 	})
 	if err != nil {
 		fmt.Println(err)

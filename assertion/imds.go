@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
@@ -23,15 +24,23 @@ type IMDSOptions struct {
 	// JavaScript and .NET SDKs do), then uses [DefaultIMDSEndpoint].
 	Endpoint string
 
-	// ClientID, ObjectID and ResourceID select a user-assigned identity (sent
-	// as client_id, object_id and msi_res_id). Set at most one; none means
-	// the system-assigned identity.
+	// ID selects a user-assigned identity (sent as client_id, object_id or
+	// msi_res_id); nil means the system-assigned identity.
+	ID ManagedIDKind
+
+	// Deprecated: use ID ([ClientID], [ObjectID], [ResourceID]). These are
+	// still honoured; set at most one of them and ID.
 	ClientID   string
 	ObjectID   string
 	ResourceID string
 
-	// Resource is the audience asked for. Empty means [ResourceAzurePublic].
+	// Resource is the audience asked for. Empty takes the audience of Cloud,
+	// else of AZURE_AUTHORITY_HOST's cloud, else [ResourceAzurePublic] (see
+	// [TokenExchangeAudience]).
 	Resource string
+	// Cloud is the cloud whose Entra receives the assertion; only its
+	// authority host is read, to pick the audience.
+	Cloud cloud.Configuration
 
 	// Transport sends the requests; an *http.Client satisfies it. Redirects
 	// are never followed: an *http.Client is copied (never modified) with
@@ -75,16 +84,12 @@ func IMDS(opts *IMDSOptions) (Source, error) {
 		return nil, err
 	}
 	_, printable, _ := parseEndpoint(imdsName, u.String())
-	selName, selValue, err := selector(imdsName, [3][2]string{
-		{"client_id", opts.ClientID}, {"object_id", opts.ObjectID}, {"msi_res_id", opts.ResourceID},
-	})
+	selName, selValue, err := resolveID(imdsName, opts.ID, queryNames{"client_id", "object_id", "msi_res_id"},
+		opts.ClientID, opts.ObjectID, opts.ResourceID)
 	if err != nil {
 		return nil, err
 	}
-	resource := opts.Resource
-	if resource == "" {
-		resource = ResourceAzurePublic
-	}
+	resource := audienceFor(opts.Resource, opts.Cloud)
 	m := newMSIClient(msiConfig{
 		name:           imdsName,
 		transport:      opts.Transport,

@@ -71,6 +71,17 @@ type msiClient struct {
 	// wait receives each computed retry delay and returns the one to sleep.
 	// Tests replace it to record delays without waiting.
 	wait func(time.Duration) time.Duration
+
+	// parse reads a success body; nil means the managed-identity token
+	// response (parseTokenResponse).
+	parse func(body []byte, now time.Time) (Assertion, error)
+	// challenge, when set, answers a 401: it returns the headers (and the
+	// secret they hold, to scrub from server text) with which the request is
+	// made once more. Azure Arc's key-file handshake.
+	challenge func(resp *http.Response) (extra http.Header, secret string, err error)
+	// hint, when set, gives a protocol's own hint for a failed status ("" keeps
+	// the managed-identity one).
+	hint func(status int) string
 }
 
 // msiConfig is what the HTTP sources pass to [newMSIClient]: their options
@@ -78,7 +89,9 @@ type msiClient struct {
 type msiConfig struct {
 	name      string             // protocol, for errors and logs
 	transport policy.Transporter // the caller's Transport option; nil means the default client
-	logger    func(log.Event, string)
+	// defaults describe the default client; zero means msiHTTP (no proxy).
+	defaults *noredirect.Defaults
+	logger   func(log.Event, string)
 
 	maxRetries     int           // the caller's MaxRetries: 0 means defaultRetries, negative none
 	defaultRetries int           // the protocol's retry count
@@ -108,7 +121,7 @@ func newMSIClient(c msiConfig) *msiClient {
 		retries = 0
 	}
 	m.http = &retryablehttp.Client{
-		HTTPClient: noredirect.Client(c.transport, msiHTTP),
+		HTTPClient: noredirect.Client(c.transport, defaultsOr(c.defaults)),
 		// A nil Logger silences go-retryablehttp, whose default logger would
 		// print request URLs to stderr; we log through m.logger instead.
 		Logger:       nil,
@@ -166,11 +179,61 @@ func (m *msiClient) log(msg string) {
 // fetch makes the request, with retries, and turns the answer into an
 // Assertion or an error that never contains a token or the identity header.
 func (m *msiClient) fetch(ctx context.Context) (Assertion, error) {
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, m.url, nil)
+	resp, err := m.send(ctx, nil)
+	if err != nil {
+		return Assertion{}, err
+	}
+	secret := m.secret
+	if resp.StatusCode == http.StatusUnauthorized && m.challenge != nil {
+		extra, s, err := m.challenge(resp)
+		resp.Body.Close()
+		if err != nil {
+			m.log(err.Error())
+			return Assertion{}, err
+		}
+		secret = s
+		if resp, err = m.send(ctx, extra); err != nil {
+			return Assertion{}, err
+		}
+	}
+	defer resp.Body.Close()
+	body, err := bodylimit.Read(resp.Body, maxResponseBytes)
+	if err != nil {
+		return Assertion{}, fmt.Errorf("assertion: %s: reading the response of GET %s (status %d): %w", m.name, m.endpoint, resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		re := newResponseError(m.name, resp.StatusCode, body, m.identity, secret)
+		if m.hint != nil {
+			if h := m.hint(resp.StatusCode); h != "" {
+				re.Hint = h
+			}
+		}
+		m.log(re.Error())
+		return Assertion{}, re
+	}
+	parse := m.parse
+	if parse == nil {
+		parse = parseTokenResponse
+	}
+	a, err := parse(body, m.now())
 	if err != nil {
 		return Assertion{}, fmt.Errorf("assertion: %s: %w", m.name, err)
 	}
+	return a, nil
+}
+
+// send makes the request with the protocol's headers and extra, retrying as
+// the protocol says. A nil error means a response whose body the caller
+// closes.
+func (m *msiClient) send(ctx context.Context, extra http.Header) (*http.Response, error) {
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, m.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("assertion: %s: %w", m.name, err)
+	}
 	for k, v := range m.header {
+		req.Header[k] = v
+	}
+	for k, v := range extra {
 		req.Header[k] = v
 	}
 	resp, err := m.http.Do(req)
@@ -183,23 +246,9 @@ func (m *msiClient) fetch(ctx context.Context) (Assertion, error) {
 			hint = " (endpoint unreachable: not running on Azure, or the managed identity is not enabled here?)"
 		}
 		m.log(fmt.Sprintf("%s: GET %s failed: %v", m.name, m.endpoint, err))
-		return Assertion{}, fmt.Errorf("assertion: %s: GET %s%s: %w", m.name, m.endpoint, hint, err)
+		return nil, fmt.Errorf("assertion: %s: GET %s%s: %w", m.name, m.endpoint, hint, err)
 	}
-	defer resp.Body.Close()
-	body, err := bodylimit.Read(resp.Body, maxResponseBytes)
-	if err != nil {
-		return Assertion{}, fmt.Errorf("assertion: %s: reading the response of GET %s (status %d): %w", m.name, m.endpoint, resp.StatusCode, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		re := newResponseError(m.name, resp.StatusCode, body, m.identity, m.secret)
-		m.log(re.Error())
-		return Assertion{}, re
-	}
-	a, err := parseTokenResponse(body, m.now())
-	if err != nil {
-		return Assertion{}, fmt.Errorf("assertion: %s: %w", m.name, err)
-	}
-	return a, nil
+	return resp, nil
 }
 
 // parseEndpoint checks that an endpoint is an absolute http(s) URL and returns
@@ -211,21 +260,6 @@ func parseEndpoint(source, raw string) (*url.URL, string, error) {
 	}
 	printable := u.Scheme + "://" + u.Host + u.EscapedPath()
 	return u, printable, nil
-}
-
-// selector returns the one identity selector set, as a query parameter name
-// and value; all empty means the system-assigned identity.
-func selector(source string, sel [3][2]string) (name, value string, err error) {
-	for _, s := range sel {
-		if s[1] == "" {
-			continue
-		}
-		if name != "" {
-			return "", "", fmt.Errorf("assertion: %s: set at most one of ClientID, ObjectID and ResourceID", source)
-		}
-		name, value = s[0], s[1]
-	}
-	return name, value, nil
 }
 
 // buildURL adds the protocol's query to endpoint, keeping any query it has.
@@ -246,4 +280,11 @@ func identityLabel(name, value string) string {
 		return systemAssigned
 	}
 	return name + "=" + value
+}
+
+func defaultsOr(d *noredirect.Defaults) noredirect.Defaults {
+	if d == nil {
+		return msiHTTP
+	}
+	return *d
 }

@@ -86,13 +86,8 @@ func imdsJSON(w http.ResponseWriter, expiresOn string) {
 // waits makes src record its retry delays instead of sleeping.
 func waits(t *testing.T, src Source) func() []time.Duration {
 	t.Helper()
-	var m *msiClient
-	switch s := src.(type) {
-	case *appServiceSource:
-		m = s.msiClient
-	case *imdsSource:
-		m = s.msiClient
-	default:
+	m := msiOf(src)
+	if m == nil {
 		t.Fatalf("waits: %T is not an HTTP source", src)
 	}
 	var mu sync.Mutex
@@ -456,6 +451,10 @@ func msiOf(src Source) *msiClient {
 		return s.msiClient
 	case *imdsSource:
 		return s.msiClient
+	case *gitHubSource:
+		return s.msiClient
+	case *arcSource:
+		return s.msiClient
 	}
 	return nil
 }
@@ -619,4 +618,69 @@ func makeJWT(t testing.TB, exp time.Time) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestIdentitySelectors: the typed ID reaches each platform under its own
+// query name, the deprecated fields still work, and two selectors are refused.
+func TestIdentitySelectors(t *testing.T) {
+	type build func(endpoint string, id ManagedIDKind, legacyClientID string) (Source, error)
+	sources := []struct {
+		name  string
+		b     build
+		names queryNames
+	}{
+		{appServiceName, func(e string, id ManagedIDKind, c string) (Source, error) {
+			return AppService(&AppServiceOptions{Endpoint: e, IdentityHeader: testHeader, ID: id, ClientID: c})
+		}, queryNames{"client_id", "principal_id", "mi_res_id"}},
+		{imdsName, func(e string, id ManagedIDKind, c string) (Source, error) {
+			return IMDS(&IMDSOptions{Endpoint: e, ID: id, ClientID: c})
+		}, queryNames{"client_id", "object_id", "msi_res_id"}},
+	}
+	for _, s := range sources {
+		cases := []struct {
+			name      string
+			id        ManagedIDKind
+			legacy    string
+			wantParam string
+			wantValue string
+		}{
+			{"system-assigned", nil, "", "", ""},
+			{"ClientID", ClientID("c-1"), "", s.names[0], "c-1"},
+			{"ObjectID", ObjectID("o-1"), "", s.names[1], "o-1"},
+			{"ResourceID", ResourceID("/subscriptions/s/r"), "", s.names[2], "/subscriptions/s/r"},
+			{"deprecated ClientID field", nil, "c-2", s.names[0], "c-2"},
+		}
+		for _, tc := range cases {
+			t.Run(s.name+"/"+tc.name, func(t *testing.T) {
+				fake := newFakeEndpoint(t, func(w http.ResponseWriter, r *http.Request, n int) { imdsJSON(w, "1795773600") })
+				src, err := s.b(fake.URL, tc.id, tc.legacy)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := src.Assertion(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				q := fake.requests()[0].Query
+				for _, n := range s.names {
+					want := ""
+					if n == tc.wantParam {
+						want = tc.wantValue
+					}
+					if got := q.Get(n); got != want {
+						t.Errorf("%s = %q, want %q", n, got, want)
+					}
+				}
+			})
+		}
+		t.Run(s.name+"/two selectors", func(t *testing.T) {
+			if _, err := s.b("http://127.0.0.1:1", ObjectID("o"), "c"); err == nil || !strings.Contains(err.Error(), "at most one") {
+				t.Errorf("error = %v, want one refusing two selectors", err)
+			}
+		})
+		t.Run(s.name+"/empty typed ID", func(t *testing.T) {
+			if _, err := s.b("http://127.0.0.1:1", ClientID(""), ""); err == nil {
+				t.Error("an empty ClientID was taken for the system-assigned identity")
+			}
+		})
+	}
 }

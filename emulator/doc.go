@@ -18,8 +18,9 @@
 // typed accessors ([Emulator.AuthorityHost], [Emulator.AppServiceEndpoint],
 // [Emulator.GraphURL], [Emulator.ARMURL], ...) with [Emulator.Client], which trusts the
 // emulator's CAs. [Options.Mode] picks the platform the block describes: App
-// Service / Functions, IMDS, or AKS workload identity (a token file the
-// emulator keeps fresh).
+// Service / Functions, IMDS, AKS workload identity (a token file the
+// emulator keeps fresh), a GitHub Actions job, or an Azure Arc-enabled
+// server (its key files in [Emulator.ArcKeyDirectory]).
 //
 // Like every fake of this module, the emulator scripts faults
 // ([Emulator.AddFault], [Emulator.ClearFaults]; each goes to the server its

@@ -36,6 +36,11 @@ type Options struct {
 	// App is the client ID of the app AZURE_CLIENT_ID names; "" means the
 	// scenario's first multi-tenant app, else its first app.
 	App string
+	// ArcKeyDirectory is where [ModeArc] writes the challenge key files; it
+	// must exist. "" means a directory "azcmagent-tokens" in Dir. Clients
+	// that only trust the agent's own directory (azidentity) need
+	// /var/opt/azcmagent/tokens here, and the rights to write it.
+	ArcKeyDirectory string
 
 	// Addr is the host the listeners bind: "" means 127.0.0.1. The emulator
 	// gives a valid-looking token to whoever asks, so Start refuses an
@@ -119,6 +124,9 @@ type Emulator struct {
 	files     []string // written into a caller's Dir; removed by Close
 	tokenFile string
 
+	gitHubIssuer string // ModeGitHub: the scenario's GitHub-kind issuer
+	arcKeyDir    string // ModeArc: where the challenge key files go
+
 	stopRotation context.CancelFunc
 	rotationDone chan struct{}
 
@@ -143,7 +151,7 @@ func Start(opts *Options) (*Emulator, error) {
 		o.Mode = ModeAppService
 	}
 	if !o.Mode.Valid() {
-		return nil, fmt.Errorf("emulator: unknown mode %q (want appservice, imds or workload)", o.Mode)
+		return nil, fmt.Errorf("emulator: unknown mode %q (want appservice, imds, workload, github or arc)", o.Mode)
 	}
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1"
@@ -183,13 +191,23 @@ func (e *Emulator) start(o *Options) (err error) {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	header := hex.EncodeToString(b[:])
+	_, _ = rand.Read(b[:])
+	gitHubToken := hex.EncodeToString(b[:])
 	logger := o.Logger
 	if logger != nil {
-		logger = slog.New(newRedactingHandler(logger.Handler(), header))
+		logger = slog.New(newRedactingHandler(logger.Handler(), header, gitHubToken))
 	}
+	arcDir := o.ArcKeyDirectory
+	if o.Mode == ModeArc && arcDir == "" {
+		arcDir = e.ownFile("azcmagent-tokens")
+		if err := os.Mkdir(arcDir, 0o700); err != nil {
+			return fmt.Errorf("emulator: the Arc key directory: %w", err)
+		}
+	}
+	e.arcKeyDir = arcDir
 
 	entraAddr, msiAddr := hostPort(o.Addr, o.EntraPort), hostPort(o.Addr, o.MSIPort)
-	e.idp, err = fakeidp.New(o.Scenario, &fakeidp.Options{
+	idpOpts := &fakeidp.Options{
 		Addr:           entraAddr,
 		MSIAddr:        msiAddr,
 		IdentityHeader: header,
@@ -198,7 +216,9 @@ func (e *Emulator) start(o *Options) (err error) {
 		SigningKeyBits: o.SigningKeyBits,
 		Logger:         logger,
 		CA:             o.CA,
-	})
+	}
+	idpOpts.GitHubRequestToken, idpOpts.ArcKeyDirectory = gitHubToken, arcDir
+	e.idp, err = fakeidp.New(o.Scenario, idpOpts)
 	if err != nil {
 		// fakeidp validates the scenario first: a scenario mistake is
 		// reported as such, not as a listener's.
@@ -240,7 +260,7 @@ func (e *Emulator) start(o *Options) (err error) {
 	}
 	var tenants []armtest.Tenant
 	var subs []armtest.Subscription
-	for _, t := range o.Scenario.Tenants {
+	for _, t := range e.idp.Scenario().Tenants { // generated tenants included, as for Graph
 		tenants = append(tenants, armtest.Tenant{ID: t.ID, DisplayName: t.DisplayName})
 		for _, sub := range t.Subscriptions {
 			subs = append(subs, armSubscription(t.ID, sub))
@@ -300,6 +320,11 @@ func (e *Emulator) start(o *Options) (err error) {
 			return err
 		}
 	}
+	if o.Mode == ModeGitHub {
+		if e.gitHubIssuer, err = gitHubIssuer(e.idp.Scenario()); err != nil {
+			return err
+		}
+	}
 	e.env = e.buildEnv()
 	if logger != nil && !IsLoopbackHost(o.Addr) {
 		logger.Warn("listening on a non-loopback address: anyone who can reach it gets tokens", slog.String("addr", o.Addr))
@@ -325,6 +350,17 @@ func (e *Emulator) buildEnv() Env {
 		env = Env{{"AZURE_POD_IDENTITY_AUTHORITY_HOST", e.idp.IMDSEndpoint()}}
 	case ModeWorkload:
 		env = Env{{"AZURE_FEDERATED_TOKEN_FILE", e.tokenFile}}
+	case ModeGitHub:
+		env = Env{
+			{"ACTIONS_ID_TOKEN_REQUEST_URL", e.idp.GitHubTokenRequestURL(e.gitHubIssuer)},
+			{"ACTIONS_ID_TOKEN_REQUEST_TOKEN", e.idp.GitHubRequestToken()},
+		}
+	case ModeArc:
+		env = Env{
+			{"IDENTITY_ENDPOINT", e.idp.ArcEndpoint()},
+			{"IMDS_ENDPOINT", e.idp.ArcIMDSEndpoint()},
+			{"FAKEMSI_ARC_KEY_DIR", e.arcKeyDir},
+		}
 	}
 	return append(env,
 		Var{"AZURE_AUTHORITY_HOST", e.idp.URL()},

@@ -134,7 +134,7 @@ func (e Env) GoString() string {
 // redact hides the block's secrets in s: the values of IDENTITY_HEADER and
 // MSI_SECRET, wherever they appear, and what [leak.Redact] always hides.
 func (e Env) redact(s string) string {
-	return leak.Redact(s, e.Get("IDENTITY_HEADER"), e.Get("MSI_SECRET"))
+	return leak.Redact(s, e.Get("IDENTITY_HEADER"), e.Get("MSI_SECRET"), e.Get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
 }
 
 // WriteFile writes the block to path as KEY=VALUE lines, the format of docker
@@ -163,7 +163,8 @@ type VarDoc struct {
 }
 
 // VarDocs lists every variable the emulator can set, in the order of an
-// environment block; `fakemsi env` prints it.
+// environment block; `fakemsi env` prints it. A variable that several modes
+// set (IDENTITY_ENDPOINT: appservice and arc) is listed once per mode.
 func VarDocs() []VarDoc { return slices.Clone(varDocs) }
 
 var varDocs = []VarDoc{
@@ -175,6 +176,11 @@ var varDocs = []VarDoc{
 	{"APPSETTING_WEBSITE_SITE_NAME", ModeAppService, "the same name, as App Service also sets it: the Azure CLI's `az login --identity` uses the App Service protocol only when it is set"},
 	{"AZURE_POD_IDENTITY_AUTHORITY_HOST", ModeIMDS, "base URL of the fake IMDS (clients append /metadata/identity/oauth2/token); honoured by @azure/identity, not by azidentity"},
 	{"AZURE_FEDERATED_TOKEN_FILE", ModeWorkload, "projected service-account token (an assertion from the scenario's external issuer), rewritten before it expires"},
+	{"ACTIONS_ID_TOKEN_REQUEST_URL", ModeGitHub, "GitHub Actions OIDC token request URL (with its query; clients append &audience=...), served by the scenario's GitHub-kind issuer"},
+	{"ACTIONS_ID_TOKEN_REQUEST_TOKEN", ModeGitHub, "bearer token for that request; random per run, a secret"},
+	{"IDENTITY_ENDPOINT", ModeArc, "Azure Arc agent's identity endpoint: 401 with WWW-Authenticate: Basic realm=<key file>, then the token for Authorization: Basic <key>"},
+	{"IMDS_ENDPOINT", ModeArc, "Azure Arc agent's base URL; with IDENTITY_ENDPOINT it tells clients they run on Arc"},
+	{"FAKEMSI_ARC_KEY_DIR", ModeArc, "where the emulator writes the challenge key files: pass it as assertion.AzureArcOptions.KeyDirectory (clients that only trust /var/opt/azcmagent/tokens need --arc-key-dir there)"},
 	{"AZURE_AUTHORITY_HOST", "", "the fake Entra authority (https://127.0.0.1:PORT), trusted through SSL_CERT_FILE"},
 	{"AZURE_TENANT_ID", "", "the home tenant of the app and of the managed identities"},
 	{"AZURE_CLIENT_ID", "", "client ID of the multi-tenant app registration whose federated credentials trust the identities"},

@@ -2,11 +2,15 @@ package emulator_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/tenantbridge/tenantbridge/assertion"
 	"github.com/tenantbridge/tenantbridge/emulator"
 	"github.com/tenantbridge/tenantbridge/federated"
 	"github.com/tenantbridge/tenantbridge/internal/jwtpeek"
@@ -31,11 +35,29 @@ func TestEnvApplyInProcess(t *testing.T) {
 			}
 			emu.Env().Apply(t.Setenv)
 
-			cred, err := federated.NewFromEnvironment(&federated.Options{
-				ClientOptions: azcore.ClientOptions{Transport: emu.Client()},
-			})
-			if err != nil {
-				t.Fatal(err)
+			opts := &federated.Options{ClientOptions: azcore.ClientOptions{Transport: emu.Client()}}
+			var cred *federated.Credential
+			if mode == emulator.ModeArc {
+				// FromEnvironment detects Arc, but its source trusts key
+				// files only in the agent's directory; the emulator's is
+				// FAKEMSI_ARC_KEY_DIR, given as the source's option.
+				src, err := assertion.FromEnvironment()
+				if err != nil || !strings.Contains(fmt.Sprint(src), "AzureArc") {
+					t.Fatalf("FromEnvironment = %v, %v; want AzureArc", src, err)
+				}
+				arc, err := assertion.AzureArc(&assertion.AzureArcOptions{KeyDirectory: os.Getenv("FAKEMSI_ARC_KEY_DIR")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cred, err = federated.NewCredential(os.Getenv("AZURE_TENANT_ID"), os.Getenv("AZURE_CLIENT_ID"), arc, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				cred, err = federated.NewFromEnvironment(opts)
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

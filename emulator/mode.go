@@ -17,10 +17,19 @@ const (
 	// ModeWorkload is AKS workload identity: a projected service-account token
 	// in AZURE_FEDERATED_TOKEN_FILE, rewritten before it expires.
 	ModeWorkload Mode = "workload"
+	// ModeGitHub is a GitHub Actions job with `permissions: id-token: write`:
+	// ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN, served
+	// by the scenario's GitHub-kind issuer (fakeidp.IssuerKindGitHub).
+	ModeGitHub Mode = "github"
+	// ModeArc is an Azure Arc-enabled server: IDENTITY_ENDPOINT and
+	// IMDS_ENDPOINT of the Connected Machine agent, whose first answer is a
+	// 401 challenge naming a key file the emulator writes into a directory
+	// of its own (FAKEMSI_ARC_KEY_DIR, [Options].ArcKeyDirectory).
+	ModeArc Mode = "arc"
 )
 
 // Modes returns every mode, the default first.
-func Modes() []Mode { return []Mode{ModeAppService, ModeIMDS, ModeWorkload} }
+func Modes() []Mode { return []Mode{ModeAppService, ModeIMDS, ModeWorkload, ModeGitHub, ModeArc} }
 
 // Valid reports whether m is one of [Modes].
 func (m Mode) Valid() bool {

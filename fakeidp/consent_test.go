@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tenantbridge/tenantbridge/internal/testwait"
 )
 
 // consentClient is a plain browser stand-in: it keeps cookies and does not
@@ -21,7 +23,7 @@ func consentClient(t *testing.T, s *Server) *http.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &http.Client{Transport: s.Transport(), Jar: jar,
+	return &http.Client{Transport: s.Transport(), Jar: jar, Timeout: testwait.Bound,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
@@ -115,7 +117,7 @@ func TestAdminConsentPageGrantsConsent(t *testing.T) {
 		v.Set("action", "accept")
 		return v
 	}
-	noCookie := &http.Client{Transport: s.Transport(), CheckRedirect: c.CheckRedirect}
+	noCookie := &http.Client{Transport: s.Transport(), CheckRedirect: c.CheckRedirect, Timeout: testwait.Bound}
 	forged("no cookie (another site's post)", accept(form), nil, noCookie)
 	other := accept(form)
 	other.Set("redirect_uri", "http://localhost:9/elsewhere")

@@ -90,6 +90,8 @@ func (s *Server) openIDConfig(w http.ResponseWriter, r *http.Request, tenant str
 	if _, ok := s.tenants[tenant]; !ok {
 		issuer = s.url + "/{tenantid}/v2.0"
 	}
+	cloud := s.Cloud()
+	graphHost := strings.TrimPrefix(cloud.GraphHost, "https://")
 	writeCacheableJSON(w, map[string]any{
 		"issuer":                                issuer,
 		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
@@ -97,7 +99,7 @@ func (s *Server) openIDConfig(w http.ResponseWriter, r *http.Request, tenant str
 		"device_authorization_endpoint":         base + "/oauth2/v2.0/devicecode",
 		"end_session_endpoint":                  base + "/oauth2/v2.0/logout",
 		"jwks_uri":                              base + "/discovery/v2.0/keys",
-		"userinfo_endpoint":                     "https://graph.microsoft.com/oidc/userinfo",
+		"userinfo_endpoint":                     cloud.GraphHost + "/oidc/userinfo",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
 		"response_modes_supported":              []string{"query", "fragment", "form_post"},
 		"subject_types_supported":               []string{"pairwise"},
@@ -109,9 +111,9 @@ func (s *Server) openIDConfig(w http.ResponseWriter, r *http.Request, tenant str
 		"http_logout_supported":                 true,
 		"frontchannel_logout_supported":         true,
 		"tenant_region_scope":                   "WW",
-		"cloud_instance_name":                   "microsoftonline.com",
+		"cloud_instance_name":                   cloud.InstanceName,
 		"cloud_graph_host_name":                 "graph.windows.net",
-		"msgraph_host":                          "graph.microsoft.com",
+		"msgraph_host":                          graphHost,
 		"rbac_url":                              "https://pas.windows.net",
 	})
 }
@@ -158,10 +160,7 @@ func (s *Server) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) issuerConfig(w http.ResponseWriter, r *http.Request, name string) {
-	s.mu.Lock()
-	_, ok := s.issuerKeys[name]
-	s.mu.Unlock()
-	if !ok {
+	if _, ok := s.issuerKinds[name]; !ok {
 		s.notFound(w, r)
 		return
 	}
@@ -176,9 +175,7 @@ func (s *Server) issuerConfig(w http.ResponseWriter, r *http.Request, name strin
 }
 
 func (s *Server) issuerKeysDoc(w http.ResponseWriter, r *http.Request, name string) {
-	s.mu.Lock()
-	k, ok := s.issuerKeys[name]
-	s.mu.Unlock()
+	k, ok := s.hostedIssuerKey(name)
 	if !ok {
 		s.notFound(w, r)
 		return

@@ -23,10 +23,19 @@
 //	GET, POST /{tenant}/adminconsent, /{tenant}/v2.0/adminconsent   (the admin-consent page)
 //
 // and the managed-identity one (plain HTTP, like the real endpoints) serves
-// App Service's GET /msi/token (api-version 2019-08-01 and 2017-09-01) and
-// IMDS's GET /metadata/identity/oauth2/token (api-version 2018-02-01). With
-// [Options].NoListener both are served in process through
-// [Server.Transport].
+// App Service's GET /msi/token (api-version 2019-08-01 and 2017-09-01),
+// IMDS's GET /metadata/identity/oauth2/token (api-version 2018-02-01), Azure
+// Arc's GET /arc/metadata/identity/oauth2/token (api-version 2019-11-01, a 401
+// challenge naming a key file it writes, then the token for that key) and,
+// for an issuer of kind [IssuerKindGitHub], GitHub Actions' token request
+// GET /github/{name}/idtoken (a bearer request token; GitHub's claims and
+// subject forms, see [GitHubRun]). With [Options].NoListener both are served
+// in process through [Server.Transport].
+//
+// A scenario may be set in the US Government or China cloud
+// ([DefaultScenarioIn], [Scenario].Cloud): its federated credentials then
+// expect that cloud's token-exchange audience, as Entra there does, and
+// discovery documents name that cloud.
 //
 // The token endpoint validates in Entra's observable order, so each
 // misconfiguration yields one code: tenant (90002; /common and friends

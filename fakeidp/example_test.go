@@ -64,7 +64,7 @@ func ExampleParseFault() {
 	fmt.Println(err)
 	// Output:
 	// token 429 2s 3 <nil>
-	// fakeidp: fault "tokn:429": unknown endpoint "tokn" (want token, openid, keys, discovery, appservice, imds, msi, graph, arm, or * for every endpoint)
+	// fakeidp: fault "tokn:429": unknown endpoint "tokn" (want token, openid, keys, discovery, appservice, imds, arc, msi, github, graph, arm, or * for every endpoint)
 }
 
 func ExampleParseScenario() {
@@ -120,4 +120,62 @@ func ExampleServer_AddFault() {
 	// 429 "temporarily_unavailable" [90033] assertion=""
 	// 429 "temporarily_unavailable" [90033] assertion=""
 	// 200 "" [] assertion="[redacted]"
+}
+
+// What the admin-consent page does on Accept: the tenant that had not
+// consented grants the app's required roles, and the next token request
+// there succeeds with them.
+func ExampleServer_GrantConsent() {
+	srv, err := fakeidp.New(nil, &fakeidp.Options{NoListener: true, SigningKeyBits: 1024})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	assertion, _, err := srv.IssueManagedIdentityToken(srv.Scenario().ManagedIdentities[0], fakeidp.TokenExchangeAudience)
+	if err != nil {
+		panic(err)
+	}
+	tokenStatus := func() int {
+		resp, err := srv.Client().PostForm(srv.URL()+"/"+fakeidp.DefaultUnconsentedTenantID+"/oauth2/v2.0/token", url.Values{
+			"grant_type":            {"client_credentials"},
+			"client_id":             {fakeidp.DefaultAppClientID},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+			"client_assertion":      {assertion},
+			"scope":                 {"https://graph.microsoft.com/.default"},
+		})
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	fmt.Println("before:", tokenStatus())
+	app := srv.Scenario().Apps[0]
+	if err := srv.GrantConsent(fakeidp.DefaultUnconsentedTenantID, app.ClientID, app.RequiredRoles); err != nil {
+		panic(err)
+	}
+	fmt.Println("after:", tokenStatus())
+	for _, c := range srv.Consents() {
+		fmt.Println(c.Tenant, c.Roles)
+	}
+	// Output:
+	// before: 400
+	// after: 200
+	// 11111111-1111-1111-1111-111111111111 [Device.Read.All]
+	// 22222222-2222-2222-2222-222222222222 [Device.Read.All]
+	// 33333333-3333-3333-3333-333333333333 [Device.Read.All]
+}
+
+// The APIs every tenant has; a token for anything else (or a scenario's app
+// or resource) is invalid_resource / AADSTS500011.
+func ExampleMicrosoftResources() {
+	for _, r := range fakeidp.MicrosoftResources() {
+		fmt.Println(r.Name, r.IdentifierURIs[0], r.AccessTokenVersion)
+	}
+	// Output:
+	// Microsoft Graph https://graph.microsoft.com 1
+	// Windows Azure Service Management API https://management.core.windows.net/ 1
+	// Azure Key Vault https://vault.azure.net 1
+	// Azure Storage https://storage.azure.com 1
+	// AzureADTokenExchange api://AzureADTokenExchange 2
 }

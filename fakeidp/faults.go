@@ -22,8 +22,9 @@ import (
 // (11 MiB).
 //
 // The endpoints of this server are "token", "openid", "keys", "discovery"
-// (instance discovery), "appservice", "imds" and "msi" (both
-// managed-identity endpoints); "" is every request.
+// (instance discovery), "appservice", "imds", "arc", "msi" (the
+// managed-identity endpoints) and "github" (the GitHub Actions token request);
+// "" is every request.
 type Fault = fault.Fault
 
 // ParseFault reads the command-line form of a [Fault], the syntax of
@@ -40,8 +41,11 @@ func ParseFault(spec string) (Fault, error) {
 	if err != nil {
 		return Fault{}, fmt.Errorf("fakeidp: %w", err)
 	}
-	if f.Endpoint == fault.EndpointGraph {
+	switch f.Endpoint {
+	case fault.EndpointGraph:
 		return Fault{}, fmt.Errorf("fakeidp: fault %q: graph faults are for the fake Graph (graphtest.ParseFault); fakeidp's endpoints are token, openid, keys, discovery, appservice, imds, msi and *", spec)
+	case fault.EndpointARM:
+		return Fault{}, fmt.Errorf("fakeidp: fault %q: arm faults are for the fake Resource Manager (armtest.ParseFault); fakeidp's endpoints are token, openid, keys, discovery, appservice, imds, msi and *", spec)
 	}
 	return f, nil
 }
@@ -94,7 +98,9 @@ func (s *Server) writeFaultStatus(w http.ResponseWriter, r *http.Request, endpoi
 	switch endpoint {
 	case fault.EndpointAppService:
 		writeJSON(w, status, map[string]any{"statusCode": status, "message": msg, "correlationId": newGUID()})
-	case fault.EndpointIMDS:
+	case fault.EndpointGitHub:
+		writeJSON(w, status, map[string]any{"message": msg})
+	case fault.EndpointIMDS, fault.EndpointArc:
 		info.code = "temporarily_unavailable"
 		writeJSON(w, status, map[string]string{"error": info.code, "error_description": msg})
 	default:

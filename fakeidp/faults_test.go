@@ -43,6 +43,7 @@ func TestParseFault(t *testing.T) {
 		{spec: "token:latency=soon", err: `"latency=soon"`},
 		{spec: "token:colour=red", err: `unknown item "colour"`},
 		{spec: "graph:503", err: `fakeidp: fault "graph:503": graph faults are for the fake Graph (graphtest.ParseFault)`},
+		{spec: "arm:503", err: `fakeidp: fault "arm:503": arm faults are for the fake Resource Manager (armtest.ParseFault)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.spec, func(t *testing.T) {

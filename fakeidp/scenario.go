@@ -35,6 +35,10 @@ type Scenario struct {
 	// any other resource is refused with invalid_resource / AADSTS500011,
 	// as Entra refuses it.
 	Resources []Resource `json:"resources,omitempty"`
+	// Cloud is the Microsoft cloud the scenario is set in: "" or "public",
+	// "usgov" or "china" (see [Clouds]). It decides the token-exchange
+	// audience of [DefaultScenarioIn] and what discovery documents say.
+	Cloud string `json:"cloud,omitempty"`
 }
 
 // Tenant is a Microsoft Entra tenant (directory).
@@ -143,6 +147,15 @@ type ManagedIdentity struct {
 // Server.IssuerURL(Name).
 type ExternalIssuer struct {
 	Name string `json:"name"`
+	// Kind is "" for a generic OIDC issuer (a Kubernetes service-account
+	// issuer) or [IssuerKindGitHub].
+	Kind string `json:"kind,omitempty"`
+	// Repository (ORG/REPO), Ref (refs/heads/…, refs/tags/…) and
+	// Environment are, for a GitHub issuer, the job its token request
+	// endpoint issues tokens for (see [GitHubRun]).
+	Repository  string `json:"repository,omitempty"`
+	Ref         string `json:"ref,omitempty"`
+	Environment string `json:"environment,omitempty"`
 }
 
 // Kinds of managed identity.
@@ -200,7 +213,9 @@ const (
 //     Device.Read.All and federated credentials trusting both identities
 //     (issuer "{authority}/{home}/v2.0", subject = the identity's object ID,
 //     audience api://AzureADTokenExchange) and the service account
-//     DefaultWorkloadSubject of the hosted external issuer "workload";
+//     DefaultWorkloadSubject of the hosted external issuer "workload", and
+//     GitHub Actions jobs of DefaultGitHubRepository on its main branch
+//     (DefaultGitHubSubject, the hosted GitHub-kind issuer "github");
 //   - "Fabrikam (consented)" (DefaultConsentedTenantID) granted Device.Read.All;
 //   - "Northwind (not consented)" (DefaultUnconsentedTenantID) did not;
 //   - three to five devices in each tenant;
@@ -260,6 +275,7 @@ func DefaultScenario() *Scenario {
 				{Name: "function-app-system", Issuer: AuthorityPlaceholder + "/" + DefaultHomeTenantID + "/v2.0", Subject: DefaultSystemIdentityObjectID, Audiences: []string{TokenExchangeAudience}},
 				{Name: "function-app-user", Issuer: AuthorityPlaceholder + "/" + DefaultHomeTenantID + "/v2.0", Subject: DefaultUserIdentityObjectID, Audiences: []string{TokenExchangeAudience}},
 				{Name: "aks-workload", Issuer: AuthorityPlaceholder + "/issuers/" + DefaultWorkloadIssuer, Subject: DefaultWorkloadSubject, Audiences: []string{TokenExchangeAudience}},
+				{Name: "github-main", Issuer: AuthorityPlaceholder + "/issuers/" + DefaultGitHubIssuer, Subject: DefaultGitHubSubject, Audiences: []string{TokenExchangeAudience}},
 			},
 			RequiredRoles:  []string{"Device.Read.All"},
 			IdentifierURIs: []string{"api://" + DefaultAppClientID},
@@ -275,7 +291,10 @@ func DefaultScenario() *Scenario {
 			{Name: "id-tenantbridge", Kind: KindUser, ObjectID: DefaultUserIdentityObjectID, ClientID: DefaultUserIdentityClientID,
 				ResourceID: DefaultUserIdentityResourceID, HomeTenant: DefaultHomeTenantID},
 		},
-		Issuers: []ExternalIssuer{{Name: DefaultWorkloadIssuer}},
+		Issuers: []ExternalIssuer{
+			{Name: DefaultWorkloadIssuer},
+			{Name: DefaultGitHubIssuer, Kind: IssuerKindGitHub, Repository: DefaultGitHubRepository, Ref: DefaultGitHubRef},
+		},
 	}
 }
 
@@ -574,8 +593,10 @@ func (s *Scenario) Validate() error {
 			add("issuers[%d].name: %q must be one URL path segment", i, is.Name)
 		}
 		issuers[is.Name] = true
+		validateIssuerKind(is, fmt.Sprintf("issuers[%d]", i), add)
 	}
 	s.Generate.validate(s, add)
+	s.validateCloud(add)
 	if len(p) > 0 {
 		return &ValidationError{Problems: p}
 	}

@@ -55,6 +55,15 @@ type Options struct {
 	// the OS trust store already holds (`fakemsi ca install`). Its
 	// PrivateKey must be a crypto.Signer.
 	CA *tls.Certificate
+
+	// GitHubRequestToken is the bearer token the GitHub Actions token
+	// request endpoint requires (ACTIONS_ID_TOKEN_REQUEST_TOKEN); random
+	// when empty.
+	GitHubRequestToken string
+	// ArcKeyDirectory is where the Azure Arc endpoint writes its challenge
+	// key files; it must exist. Empty means a temporary directory made on
+	// the first challenge and removed by Close.
+	ArcKeyDirectory string
 }
 
 // defaultTokenLifetime is the lifetime of access tokens when
@@ -104,14 +113,23 @@ type Server struct {
 	done      sync.WaitGroup
 	closeOnce sync.Once
 
-	mu         sync.Mutex
-	keys       []*signingKey // Entra signing keys, current first
-	issuerKeys map[string]*signingKey
-	imdsUntil  time.Time // IMDS answers 410 before this instant
+	mu        sync.Mutex
+	keys      []*signingKey // Entra signing keys, current first
+	imdsUntil time.Time     // IMDS answers 410 before this instant
+
+	// issuerKeys are the external issuers' keys, made on first use (an RSA
+	// key costs a quarter of a second on a busy machine, and most tests never
+	// touch an external issuer); guarded by issuerKeyMu. issuerKinds names
+	// the hosted issuers and is read-only after New.
+	issuerKeyMu sync.Mutex
+	issuerKeys  map[string]*signingKey
+	issuerKinds map[string]string
 
 	faults   fault.Set
 	requests fault.Log[Request]
 	verified verifiedCache // assertions whose signature verified
+
+	platforms *platforms // GitHub Actions and Azure Arc endpoints
 }
 
 // New starts a fake with the scenario (nil means DefaultScenario()). It
@@ -148,6 +166,7 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 		identityHeader: o.IdentityHeader,
 		logger:         o.Logger,
 		issuerKeys:     map[string]*signingKey{},
+		issuerKinds:    map[string]string{},
 	}
 	s.requests.Size = (*Request).size
 	if s.clock == nil {
@@ -187,15 +206,12 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 	}
 	s.keys = []*signingKey{k}
 	for _, is := range sc.Issuers {
-		k, err := newSigningKey("fakeidp issuer "+is.Name, s.keyBits, s.now())
-		if err != nil {
-			return nil, err
-		}
-		s.issuerKeys[is.Name] = k
+		s.issuerKinds[is.Name] = is.Kind
 	}
 
 	s.entra = s.entraHandler()
-	s.msi = s.msiHandler()
+	s.platforms = newPlatforms(&o)
+	s.msi = s.platformHandler(s.msiHandler())
 
 	var entraLn, msiLn net.Listener
 	if o.NoListener {
@@ -279,7 +295,7 @@ func (s *Server) setScenario(sc *Scenario) {
 		consents[[2]string{c.Consents[i].Tenant, c.Consents[i].ClientID}] = &c.Consents[i]
 	}
 	s.consents.Store(&consents)
-	s.resources = append(MicrosoftResources(), c.Resources...)
+	s.resources = append(append(MicrosoftResources(), c.Resources...), cloudResources(c.Cloud)...)
 	s.identities = c.ManagedIdentities
 }
 
@@ -386,6 +402,7 @@ func (s *Server) Close() {
 		if t, ok := s.transport.(*http.Transport); ok {
 			t.CloseIdleConnections()
 		}
+		s.platforms.close()
 	})
 }
 

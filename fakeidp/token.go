@@ -297,11 +297,9 @@ func (s *Server) issuerKey(iss, kid string) (key *rsa.PublicKey, hosted bool) {
 	if !ok {
 		return nil, false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if name, ok := strings.CutPrefix(rest, "issuers/"); ok {
-		k := s.issuerKeys[name]
-		if k == nil {
+		k, ok := s.hostedIssuerKey(name)
+		if !ok {
 			return nil, false
 		}
 		if k.kid != kid {
@@ -309,6 +307,8 @@ func (s *Server) issuerKey(iss, kid string) (key *rsa.PublicKey, hosted bool) {
 		}
 		return &k.priv.PublicKey, true
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	tenant, ok := strings.CutSuffix(rest, "/v2.0")
 	if _, known := s.tenants[tenant]; !ok || !known {
 		return nil, false
@@ -477,8 +477,9 @@ func (s *Server) accessToken(tenant string, app *App, res resolvedResource, role
 	return s.currentKey().sign(claims)
 }
 
-// v1Issuer is the issuer of v1 access tokens for tenant, the same in every
-// cloud deployment of the fake: resource servers (graphtest, armtest) check it.
+// v1Issuer is the issuer of v1 access tokens for tenant, the public cloud's
+// (whatever host the fake listens on): resource servers (graphtest, armtest)
+// check it.
 func v1Issuer(tenant string) string { return "https://sts.windows.net/" + tenant + "/" }
 
 // randomID is a 16-byte random base64url string (uti, jti).
@@ -492,10 +493,8 @@ func randomID() string {
 // as a Kubernetes projected service-account token or a GitHub Actions OIDC
 // token would be; ttl <= 0 means one hour.
 func (s *Server) IssueExternalToken(issuer, subject, audience string, ttl time.Duration) (string, error) {
-	s.mu.Lock()
-	k := s.issuerKeys[issuer]
-	s.mu.Unlock()
-	if k == nil {
+	k, ok := s.hostedIssuerKey(issuer)
+	if !ok {
 		return "", errUnknownIssuer
 	}
 	if ttl <= 0 {

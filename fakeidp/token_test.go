@@ -97,8 +97,8 @@ func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
 func TestTokenEndpointValidation(t *testing.T) {
 	s := sharedServer(t)
 	entra := s.currentKey()
-	workloadKey := s.issuerKeys[DefaultWorkloadIssuer]
-	otherKey := s.issuerKeys["other"]
+	workloadKey, _ := s.hostedIssuerKey(DefaultWorkloadIssuer) // made on first use
+	otherKey, _ := s.hostedIssuerKey("other")
 	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/tenantbridge/tenantbridge/assertion"
@@ -227,8 +228,10 @@ func NewCredential(tenantID, clientID string, src assertion.Source, opts *Option
 // NewFromEnvironment returns a [Credential] configured the way Azure hosts set
 // their environment: AZURE_TENANT_ID is the default tenant, AZURE_CLIENT_ID
 // (else CLIENT_ID) the multi-tenant app, and [assertion.FromEnvironment] picks
-// the assertion source (App Service or Functions managed identity, a workload
-// identity token file, or IMDS).
+// the assertion source (App Service or Functions, Azure Arc, a workload
+// identity token file, GitHub Actions, or IMDS). The source asks for the
+// token-exchange audience of the credential's cloud: opts.Cloud when set,
+// else AZURE_AUTHORITY_HOST's (see [assertion.FromEnvironmentWithOptions]).
 func NewFromEnvironment(opts *Options) (*Credential, error) {
 	tenant := os.Getenv(envTenantID)
 	if tenant == "" {
@@ -241,7 +244,14 @@ func NewFromEnvironment(opts *Options) (*Credential, error) {
 	if client == "" {
 		return nil, errors.New("federated: AZURE_CLIENT_ID (or CLIENT_ID) is not set; set it to the multi-tenant app's client ID")
 	}
-	src, err := assertion.FromEnvironment()
+	// The source asks for the token-exchange audience of the cloud this
+	// credential sends its token requests to (api://AzureADTokenExchangeUSGov
+	// in US Government): opts.Cloud when set, else AZURE_AUTHORITY_HOST.
+	var c cloud.Configuration
+	if opts != nil {
+		c = opts.Cloud
+	}
+	src, err := assertion.FromEnvironmentWithOptions(&assertion.EnvironmentOptions{Cloud: c})
 	if err != nil {
 		return nil, fmt.Errorf("federated: choosing an assertion source: %w", err)
 	}

@@ -193,6 +193,12 @@ func (e *AuthError) hint(now time.Time) string {
 		return fmt.Sprintf("no federated credential of app %s has the assertion's issuer; %s. Add or fix a federated credential; %s", e.ClientID, e.presented(), ficAdvice)
 	case e.HasCode(700212):
 		return fmt.Sprintf("no federated credential of app %s has the assertion's audience; %s. The assertion must be requested for api://AzureADTokenExchange (or the audience you configured); %s", e.ClientID, e.presented(), ficAdvice)
+	case e.HasCode(700213) && strings.HasPrefix(e.AssertionSubject, "repo:"):
+		return fmt.Sprintf("no federated credential of app %s has the subject of this GitHub Actions job; %s. to trust this job the app needs a credential with subject exactly %q: "+
+			"GitHub's subject names the repository and what the job runs for, repo:ORG/REPO:ref:refs/heads/BRANCH for a branch, repo:ORG/REPO:ref:refs/tags/TAG for a tag, "+
+			"repo:ORG/REPO:environment:NAME for a job with an environment, repo:ORG/REPO:pull_request for a pull request. Add a credential with that subject "+
+			"(issuer https://token.actions.githubusercontent.com, audience api://AzureADTokenExchange), or run the workflow from the branch or environment a credential trusts; the match is exact and case-sensitive",
+			e.ClientID, e.presented(), e.AssertionSubject)
 	case e.HasCode(700213):
 		return fmt.Sprintf("no federated credential of app %s has the assertion's subject; %s. Use the managed identity's object (principal) ID, not its client ID; %s", e.ClientID, e.presented(), ficAdvice)
 	case e.HasCode(70021):
@@ -211,6 +217,9 @@ func (e *AuthError) hint(now time.Time) string {
 		return "Entra rejected the client credential: the request must carry the assertion as client_assertion with client_assertion_type jwt-bearer, and the assertion must be a JWT for audience api://AzureADTokenExchange"
 	case e.HasCode(7000216):
 		return "the request carried no client assertion: the assertion source returned an empty token"
+	case e.HasCode(500011):
+		return fmt.Sprintf("no resource named by scope %q exists in tenant %s: check the resource's spelling (an app ID URI such as api://my-api, or a URL such as https://graph.microsoft.com), "+
+			"and for another organisation's API that the tenant has a service principal for it (an administrator consents to the resource's app first)", e.Scope, e.Tenant)
 	case e.HasCode(70011), e.HasCode(1002012):
 		return fmt.Sprintf("scope %q is not valid for an app-only token: request one resource per token as \"{resource}/.default\", for example \"https://graph.microsoft.com/.default\"", e.Scope)
 	}

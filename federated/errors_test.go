@@ -53,6 +53,8 @@ func TestAuthErrorHints(t *testing.T) {
 			wantCode: 7000216, wantHint: []string{"empty"}},
 		{name: "70011 scope", reply: entraError(400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid."), scope: "https://graph.microsoft.com/User.Read",
 			wantCode: 70011, wantHint: []string{"/.default", "https://graph.microsoft.com/User.Read"}},
+		{name: "500011 unknown resource", reply: entraError(400, "invalid_resource", 500011, "The resource principal named api://no-such-api was not found in the tenant named y."), scope: "api://no-such-api/.default",
+			wantCode: 500011, wantHint: []string{"api://no-such-api/.default", "spelling", "service principal"}},
 		{name: "unknown code", reply: entraError(400, "invalid_request", 12345, "Something."), wantCode: 12345},
 	}
 	for _, tt := range tests {

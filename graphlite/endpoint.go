@@ -24,9 +24,10 @@ const EnvGraphURL = "TENANTBRIDGE_GRAPH_URL"
 // from. No entry contains a token.
 const EventGraph log.Event = "Graph"
 
-// baseURL picks the base URL: the option, else EnvGraphURL, else
-// DefaultBaseURL; it reports the choice to logger.
-func baseURL(option string, logger func(log.Event, string)) (*url.URL, error) {
+// baseURL picks the base URL: the option, else EnvGraphURL, else fallback
+// (the Graph of the client's cloud, [BaseURLForCloud]); it reports the choice
+// to logger.
+func baseURL(option, fallback string, logger func(log.Event, string)) (*url.URL, error) {
 	var u *url.URL
 	var err error
 	from := "Options.BaseURL"
@@ -37,8 +38,8 @@ func baseURL(option string, logger func(log.Event, string)) (*url.URL, error) {
 		from = EnvGraphURL
 		u, err = endpointenv.Lookup(EnvGraphURL)
 		if err == nil && u == nil {
-			from = "the default"
-			u, err = endpointenv.Parse("DefaultBaseURL", DefaultBaseURL)
+			from = "the default of ClientOptions.Cloud"
+			u, err = endpointenv.Parse("DefaultBaseURL", fallback)
 		}
 	}
 	if err != nil {

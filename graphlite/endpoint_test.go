@@ -95,7 +95,7 @@ func TestBaseURLDefault(t *testing.T) {
 	if _, err := graphlite.New(newCredential(tenantA), &graphlite.Options{Logger: logs.log}); err != nil {
 		t.Fatal(err)
 	}
-	if want := "Graph endpoint " + graphlite.DefaultBaseURL + " (from the default)"; !strings.Contains(logs.text(), want) {
+	if want := "Graph endpoint " + graphlite.DefaultBaseURL + " (from the default of ClientOptions.Cloud)"; !strings.Contains(logs.text(), want) {
 		t.Errorf("log %q lacks %q", logs.text(), want)
 	}
 }

@@ -76,7 +76,8 @@ type Options struct {
 	// the national cloud's "{host}/.default"; other hosts (a test server) use
 	// the public cloud's scope unless Scope is set. Empty means the value of
 	// the environment variable [EnvGraphURL] when it is set (what `fakemsi
-	// exec` does), else [DefaultBaseURL].
+	// exec` does), else the v1.0 endpoint of ClientOptions.Cloud's cloud
+	// ([BaseURLForCloud]: [DefaultBaseURL] in the public cloud).
 	BaseURL string
 	// Scope overrides the token scope derived from BaseURL.
 	Scope string
@@ -122,7 +123,8 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 	if opts != nil {
 		o = *opts
 	}
-	base, err := baseURL(o.BaseURL, o.Logger) // the option, else $TENANTBRIDGE_GRAPH_URL, else Graph
+	// the option, else $TENANTBRIDGE_GRAPH_URL, else the Graph of ClientOptions.Cloud
+	base, err := baseURL(o.BaseURL, BaseURLForCloud(o.ClientOptions.Cloud), o.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -81,12 +82,22 @@ func childCheck() error {
 		modeAppService: {"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "WEBSITE_SITE_NAME", "APPSETTING_WEBSITE_SITE_NAME"},
 		modeIMDS:       {"AZURE_POD_IDENTITY_AUTHORITY_HOST"},
 		modeWorkload:   {"AZURE_FEDERATED_TOKEN_FILE"},
+		modeGitHub:     {"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"},
+		modeArc:        {"IDENTITY_ENDPOINT", "IMDS_ENDPOINT", "FAKEMSI_ARC_KEY_DIR"},
 	}
 	for m, names := range want {
 		for _, n := range names {
+			if slices.Contains(want[mode], n) {
+				continue // IDENTITY_ENDPOINT is App Service's and Arc's
+			}
 			if set := os.Getenv(n) != ""; set != (m == mode) {
 				return fmt.Errorf("%s mode: %s set = %t", mode, n, set)
 			}
+		}
+	}
+	for _, n := range want[mode] {
+		if os.Getenv(n) == "" {
+			return fmt.Errorf("%s mode: %s is not set", mode, n)
 		}
 	}
 	for _, n := range []string{"AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "FAKEMSI_TENANTS", "FAKEMSI_GRAPH_URL", "TENANTBRIDGE_GRAPH_URL"} {
@@ -119,6 +130,17 @@ func childCheck() error {
 	src, err := assertion.FromEnvironment()
 	if err != nil {
 		return err
+	}
+	wantSource := map[string]string{modeAppService: "AppService", modeIMDS: "IMDS", modeWorkload: "WorkloadFile", modeGitHub: "GitHubActions", modeArc: "AzureArc"}[mode]
+	if !strings.Contains(fmt.Sprint(src), "assertion."+wantSource+"(") {
+		return fmt.Errorf("FromEnvironment picked %v in %s mode", src, mode)
+	}
+	if mode == modeArc {
+		// The emulator's challenge keys live in FAKEMSI_ARC_KEY_DIR, not in
+		// the agent's directory that the source trusts by default.
+		if src, err = assertion.AzureArc(&assertion.AzureArcOptions{KeyDirectory: os.Getenv("FAKEMSI_ARC_KEY_DIR")}); err != nil {
+			return err
+		}
 	}
 	cred, err := federated.NewCredential(os.Getenv("AZURE_TENANT_ID"), os.Getenv("AZURE_CLIENT_ID"), src, nil)
 	if err != nil {

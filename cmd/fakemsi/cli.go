@@ -41,7 +41,7 @@ func init() {
 		{"wait", "--env-file PATH [--timeout D]", "wait until a serve started in the background is ready", runWait},
 		{"exec", "[flags] -- CMD [ARGS...]", "run CMD with the emulator's environment; exit with CMD's status", runExec},
 		{"env", "[--config FILE]", "print the scenario's IDs and what each environment variable means", runEnv},
-		{"demo", "[--config FILE] [--mode MODE]", "run the whole flow end to end: assertion, token per tenant, devices", runDemo},
+		{"demo", "[--config FILE] [--mode MODE] [--cloud CLOUD]", "run the whole flow end to end: assertion, token per tenant, devices", runDemo},
 		{"scenario", "validate FILE | default", "check a config file, or print the default one", runScenario},
 		{"ca", "[flags] path|print|install|uninstall", "the persistent local CA for --local-ca, and the OS trust store", runCA},
 		{"help", "[COMMAND]", "print this help, or a command's flags", runHelp},
@@ -117,7 +117,7 @@ func oneLine(s string) string {
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprint(w, `fakemsi: an offline emulator of Microsoft Entra, Azure managed identity and Microsoft Graph.
+	fmt.Fprint(w, `fakemsi: an offline emulator of Microsoft Entra, Azure managed identity, Microsoft Graph and Azure Resource Manager.
 
 Usage:
 `)

@@ -18,9 +18,11 @@ const (
 	modeAppService = string(emulator.ModeAppService)
 	modeIMDS       = string(emulator.ModeIMDS)
 	modeWorkload   = string(emulator.ModeWorkload)
+	modeGitHub     = string(emulator.ModeGitHub)
+	modeArc        = string(emulator.ModeArc)
 )
 
-var modes = []string{modeAppService, modeIMDS, modeWorkload}
+var modes = []string{modeAppService, modeIMDS, modeWorkload, modeGitHub, modeArc}
 
 // testBinary is this test binary, re-executed as exec's child.
 func testBinary(t *testing.T) string {

@@ -43,10 +43,11 @@ type configOptions struct {
 	Mode string `json:"mode,omitempty"`
 	// Addr is the loopback address the listeners bind (default 127.0.0.1).
 	Addr string `json:"addr,omitempty"`
-	// Ports of the three listeners; 0 picks a free port.
+	// Ports of the four listeners; 0 picks a free port.
 	EntraPort int `json:"entraPort,omitempty"`
 	MSIPort   int `json:"msiPort,omitempty"`
 	GraphPort int `json:"graphPort,omitempty"`
+	ARMPort   int `json:"armPort,omitempty"`
 	// App is the client ID of the app that AZURE_CLIENT_ID names; default the
 	// first multi-tenant app of the scenario.
 	App string `json:"app,omitempty"`
@@ -177,7 +178,7 @@ func (c *config) parseOptions(raw json.RawMessage) []string {
 	o := &c.Options
 	targets := map[string]any{
 		"mode": &o.Mode, "addr": &o.Addr, "app": &o.App,
-		"entraPort": &o.EntraPort, "msiPort": &o.MSIPort, "graphPort": &o.GraphPort,
+		"entraPort": &o.EntraPort, "msiPort": &o.MSIPort, "graphPort": &o.GraphPort, "armPort": &o.ARMPort,
 		"tokenLifetime": &o.TokenLifetime, "workloadTokenLifetime": &o.WorkloadTokenLifetime,
 	}
 	known := slices.Sorted(maps.Keys(targets))
@@ -223,6 +224,8 @@ func checkOption(name string, o *configOptions) string {
 		return port(o.MSIPort)
 	case "graphPort":
 		return port(o.GraphPort)
+	case "armPort":
+		return port(o.ARMPort)
 	}
 	return ""
 }

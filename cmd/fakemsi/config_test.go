@@ -93,9 +93,9 @@ func TestParseConfig(t *testing.T) {
 		{name: "null", data: []byte(`null`), problems: []string{"the config is null; want a JSON object"}},
 		{name: "trailing", data: []byte(`{} {}`), problems: []string{"trailing data after the JSON object"}},
 		{name: "unknown option", data: withOptions(t, `{"port": 1}`),
-			problems: []string{`options.port: unknown option (known: addr, app, entraPort, graphPort, mode, msiPort, tokenLifetime, workloadTokenLifetime)`}},
+			problems: []string{`options.port: unknown option (known: addr, app, armPort, entraPort, graphPort, mode, msiPort, tokenLifetime, workloadTokenLifetime)`}},
 		{name: "bad mode and port", data: withOptions(t, `{"mode": "vm", "graphPort": -1}`),
-			problems: []string{`options.graphPort: -1 is not a TCP port`, `options.mode: "vm" is not one of appservice, imds, workload`}},
+			problems: []string{`options.graphPort: -1 is not a TCP port`, `options.mode: "vm" is not one of appservice, imds, workload, github, arc`}},
 		{name: "bad duration", data: withOptions(t, `{"tokenLifetime": "soon"}`),
 			problems: []string{`options.tokenLifetime: "soon" is not a duration such as "75m"`}},
 		{name: "negative duration", data: withOptions(t, `{"workloadTokenLifetime": "-1m"}`),
@@ -142,7 +142,7 @@ func TestParseConfig(t *testing.T) {
 }
 
 func TestResolveFlagsOverrideConfig(t *testing.T) {
-	data := withOptions(t, `{"mode":"imds","addr":"127.0.0.2","msiPort":1234,"graphPort":2345}`)
+	data := withOptions(t, `{"mode":"imds","addr":"127.0.0.2","msiPort":1234,"graphPort":2345,"armPort":3456}`)
 	var top map[string]any
 	if err := json.Unmarshal(data, &top); err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestResolveFlagsOverrideConfig(t *testing.T) {
 	fs := newFlagSet("serve")
 	var sf serverFlags
 	sf.register(fs, "info")
-	if err := fs.Parse([]string{"--config", cfg, "--mode", "workload", "--msi-port", "0", "--fault", "msi:reset", "--fault", "graph:503"}); err != nil {
+	if err := fs.Parse([]string{"--config", cfg, "--mode", "workload", "--msi-port", "0", "--arm-port", "4567", "--fault", "msi:reset", "--fault", "graph:503"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := sf.resolve(fs)
@@ -165,7 +165,7 @@ func TestResolveFlagsOverrideConfig(t *testing.T) {
 	}
 	got.Scenario = nil
 	want := emulator.Options{
-		Mode: emulator.ModeWorkload, Addr: "127.0.0.2", MSIPort: 0, GraphPort: 2345,
+		Mode: emulator.ModeWorkload, Addr: "127.0.0.2", MSIPort: 0, GraphPort: 2345, ARMPort: 4567,
 		// Config faults first, then the flags'.
 		Faults: []emulator.Fault{
 			{Endpoint: "graph", Status: 429, Count: 1}, {Endpoint: "token", Status: 500},

@@ -30,6 +30,13 @@ remote tenant of the app; graphlite lists that tenant's devices. The tenant
 that has not consented to the app answers AADSTS700016, and the demo
 explains it. Tokens are never printed, only their non-secret claims.
 
+With --mode github the assertion is a GitHub Actions job's OIDC token, and
+the demo then runs the same job on another branch, which the app's federated
+credential does not trust: Entra refuses it with AADSTS700213, and the demo
+names the subject the credential expects. With --cloud usgov (or china) the
+built-in scenario is set in that cloud: the assertion must carry the cloud's
+token-exchange audience (api://AzureADTokenExchangeUSGov), as there.
+
 Exit status 0 means the flow behaved as the scenario says: consented tenants
 returned their devices (or a 403 from Graph when the consent grants no
 permission that reads devices), the others were refused with AADSTS700016.`
@@ -44,8 +51,9 @@ const demoTimeout = 2 * time.Minute
 func runDemo(a *app, args []string) error {
 	fs := newFlagSet("demo")
 	configFile := fs.String("config", "", "run on the scenario of config `FILE` instead of the built-in one")
-	mode := fs.String("mode", "", "managed-identity flavour: appservice, imds or workload (default appservice, or the config's options.mode)")
-	if err := parseFlags(a, fs, "[--config FILE] [--mode MODE]", demoAbout, args); err != nil {
+	mode := fs.String("mode", "", "platform whose identity yields the assertion: "+modeNames()+" (default appservice, or the config's options.mode)")
+	cloudName := fs.String("cloud", "", "set the built-in scenario in a Microsoft cloud: "+cloudNames()+" (default public; a config sets its own \"cloud\")")
+	if err := parseFlags(a, fs, "[--config FILE] [--mode MODE] [--cloud CLOUD]", demoAbout, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -63,6 +71,14 @@ func runDemo(a *app, args []string) error {
 	opts := optionsFromConfig(cfg)
 	if *mode != "" {
 		opts.Mode = emulator.Mode(*mode)
+	}
+	if *cloudName != "" {
+		if *configFile != "" {
+			return usagef("--cloud sets the built-in scenario's cloud; a config sets \"cloud\" in its scenario instead")
+		}
+		if opts.Scenario, err = fakeidp.DefaultScenarioIn(*cloudName); err != nil {
+			return usagef("--cloud: %q is not one of %s", *cloudName, cloudNames())
+		}
 	}
 	e, err := startEmulator(opts)
 	if err != nil {
@@ -104,15 +120,22 @@ func (d *demo) run(ctx context.Context) (bool, error) {
 	fmt.Fprintf(w, "  Microsoft Graph\t%s\n", e.GraphURL())
 	fmt.Fprintf(w, "  home tenant\t%s  %s\n", tn.Home.ID, tn.Home.DisplayName)
 	fmt.Fprintf(w, "  app registration\t%s  %q (multi-tenant: %t)\n", tn.App.ClientID, tn.App.DisplayName, tn.App.MultiTenant)
+	cl := e.IDP().Cloud()
+	if cl.Name != fakeidp.CloudPublic {
+		fmt.Fprintf(w, "  cloud\t%s: Entra %s, Graph %s, token exchange %s (served here on loopback)\n", cl.Name, cl.AuthorityHost, cl.GraphHost, cl.TokenExchangeAudience)
+	}
 	w.Flush()
 
 	// Step 1.
-	d.printf("\nStep 1. Get an assertion (a JWT for %s) from the workload's identity\n", fakeidp.TokenExchangeAudience)
+	d.printf("\nStep 1. Get an assertion (a JWT for %s) from the workload's identity\n", cl.TokenExchangeAudience)
 	src, how, err := d.detectSource()
 	if err != nil {
 		return false, fmt.Errorf("step 1: %w", err)
 	}
 	d.printf("  assertion.FromEnvironment picked: %s\n", how)
+	if cl.Name != fakeidp.CloudPublic {
+		d.printf("  (AZURE_AUTHORITY_HOST is %s, as in the %s cloud, so the source asks for %s)\n", cl.AuthorityHost, cl.Name, cl.TokenExchangeAudience)
+	}
 	// Cached, so that the credential below reuses this assertion for every
 	// tenant instead of asking the identity endpoint again.
 	src = assertion.Cached(src)
@@ -151,6 +174,14 @@ func (d *demo) run(ctx context.Context) (bool, error) {
 	var summary []string
 	for _, t := range targets {
 		ok, line := d.tenant(ctx, cred, t)
+		allOK = allOK && ok
+		summary = append(summary, line)
+	}
+	if e.Mode() == emulator.ModeGitHub {
+		ok, line, err := d.otherBranch(ctx, targets[0])
+		if err != nil {
+			return false, err
+		}
 		allOK = allOK && ok
 		summary = append(summary, line)
 	}
@@ -277,7 +308,8 @@ func (d *demo) explain700016(ae *federated.AuthError) {
 // after; the sources it builds keep their endpoint and header, not the
 // environment. Nothing else in this process runs concurrently with it.
 func (d *demo) detectSource() (assertion.Source, string, error) {
-	names := []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_POD_IDENTITY_AUTHORITY_HOST"}
+	names := []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+		"IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AZURE_AUTHORITY_HOST"}
 	type saved struct {
 		value string
 		set   bool
@@ -304,6 +336,10 @@ func (d *demo) detectSource() (assertion.Source, string, error) {
 			os.Unsetenv(n)
 		}
 	}
+	// AZURE_AUTHORITY_HOST as the scenario's cloud sets it: the sources
+	// take their audience from it. (The credential below is pointed at the
+	// emulator's authority by its Cloud option instead.)
+	os.Setenv("AZURE_AUTHORITY_HOST", d.e.IDP().Cloud().AuthorityHost)
 	src, err := assertion.FromEnvironment()
 	if err != nil {
 		return nil, "", err
@@ -311,6 +347,15 @@ func (d *demo) detectSource() (assertion.Source, string, error) {
 	how := fmt.Sprintf("%T", src)
 	if s, ok := src.(fmt.Stringer); ok {
 		how = strings.TrimPrefix(s.String(), "assertion.FromEnvironment: ")
+	}
+	if d.e.Mode() == emulator.ModeArc {
+		// The Arc source reads challenge keys only from the agent's
+		// directory; the emulator writes them into its own.
+		src, err = assertion.AzureArc(&assertion.AzureArcOptions{KeyDirectory: d.e.ArcKeyDirectory()})
+		if err != nil {
+			return nil, "", err
+		}
+		how += "; its key directory set to the emulator's, " + d.e.ArcKeyDirectory()
 	}
 	return src, how, nil
 }
@@ -321,6 +366,10 @@ func (d *demo) identityEndpoint() string {
 		return d.e.IMDSEndpoint() + "/metadata/identity/oauth2/token (IMDS, api-version 2018-02-01)"
 	case emulator.ModeWorkload:
 		return d.e.TokenFile() + " (AKS workload identity token file)"
+	case emulator.ModeGitHub:
+		return d.e.GitHubTokenRequestURL() + " (GitHub Actions OIDC token request)"
+	case emulator.ModeArc:
+		return d.e.ArcEndpoint() + " (Azure Arc agent, api-version 2019-11-01, key-file challenge)"
 	}
 	return d.e.AppServiceEndpoint() + " (App Service / Functions, api-version 2019-08-01)"
 }

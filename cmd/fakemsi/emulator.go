@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tenantbridge/tenantbridge/emulator"
+	"github.com/tenantbridge/tenantbridge/fakeidp"
 )
 
 // optionsFromConfig is what every command takes from a config file: the
@@ -52,6 +53,14 @@ func modeNames() string {
 	var names []string
 	for _, m := range emulator.Modes() {
 		names = append(names, string(m))
+	}
+	return strings.Join(names, ", ")
+}
+
+func cloudNames() string {
+	var names []string
+	for _, c := range fakeidp.Clouds() {
+		names = append(names, c.Name)
 	}
 	return strings.Join(names, ", ")
 }

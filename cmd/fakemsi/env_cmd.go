@@ -62,9 +62,13 @@ func runEnv(a *app, args []string) error {
 		fmt.Fprintf(w, "  %s\t%s\tobject ID %s\tclient ID %s\n", m.Name, kind, m.ObjectID, m.ClientID)
 	}
 	if len(cfg.Scenario.Issuers) > 0 {
-		fmt.Fprintln(w, "\nExternal OIDC issuers (workload mode):")
+		fmt.Fprintln(w, "\nExternal OIDC issuers (workload and github modes):")
 		for _, is := range cfg.Scenario.Issuers {
-			fmt.Fprintf(w, "  %s\t{AZURE_AUTHORITY_HOST}/issuers/%s\n", is.Name, is.Name)
+			what := "generic OIDC (workload mode)"
+			if is.Kind == fakeidp.IssuerKindGitHub {
+				what = "GitHub Actions (github mode), a job of " + is.Repository + " on " + is.Ref
+			}
+			fmt.Fprintf(w, "  %s\t{AZURE_AUTHORITY_HOST}/issuers/%s\t%s\n", is.Name, is.Name, what)
 		}
 	}
 	fmt.Fprintln(w, "\nEnvironment block:")

@@ -22,7 +22,9 @@ type serverFlags struct {
 	entraPort        int
 	msiPort          int
 	graphPort        int
+	armPort          int
 	caFile           string
+	arcKeyDir        string
 	localCA          bool
 	caDir            string
 	faults           stringList
@@ -31,13 +33,15 @@ type serverFlags struct {
 
 func (f *serverFlags) register(fs *flag.FlagSet, defaultLogLevel string) {
 	fs.StringVar(&f.config, "config", "", "config `FILE`: a scenario JSON with optional faults and options sections (default: the built-in scenario)")
-	fs.StringVar(&f.mode, "mode", "", "managed-identity flavour of the environment: appservice, imds or workload (default appservice, or the config's options.mode)")
+	fs.StringVar(&f.mode, "mode", "", "platform of the environment: "+modeNames()+" (default appservice, or the config's options.mode)")
 	fs.StringVar(&f.addr, "addr", "", "loopback `address` the listeners bind (default 127.0.0.1)")
 	fs.BoolVar(&f.allowNonLoopback, "allow-non-loopback", false, "let --addr (or the config's addr) be an address that is not loopback, such as 0.0.0.0: everyone who can reach it gets tokens")
 	fs.IntVar(&f.entraPort, "entra-port", 0, "`port` of the Entra HTTPS listener (default: a free port)")
 	fs.IntVar(&f.msiPort, "msi-port", 0, "`port` of the managed-identity HTTP listener (default: a free port)")
 	fs.IntVar(&f.graphPort, "graph-port", 0, "`port` of the Graph HTTPS listener (default: a free port)")
+	fs.IntVar(&f.armPort, "arm-port", 0, "`port` of the Azure Resource Manager HTTPS listener (default: a free port)")
 	fs.StringVar(&f.caFile, "ca-file", "", "write the CA bundle to `PATH` (default: a file in a temporary directory, removed on exit)")
+	fs.StringVar(&f.arcKeyDir, "arc-key-dir", "", "arc mode: existing `DIR` for the challenge key files (default: a directory of the emulator's; clients that trust only the agent's need /var/opt/azcmagent/tokens)")
 	fs.BoolVar(&f.localCA, "local-ca", false, "issue the HTTPS listeners' certificates from the persistent local CA ('fakemsi ca'), made on first use; for clients that trust only the OS store")
 	fs.StringVar(&f.caDir, "local-ca-dir", "", "`DIR` of the persistent local CA (default: fakemsi under the user config directory; implies --local-ca)")
 	fs.Var(&f.faults, "fault", "inject a fault, e.g. 'token:429:retry-after=2:count=3' or 'graph:503:count=1' (repeatable; see docs/fakemsi.md)")
@@ -56,7 +60,7 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 	if f.mode != "" && !emulator.Mode(f.mode).Valid() {
 		return emulator.Options{}, usagef("--mode: %q is not one of %s", f.mode, modeNames())
 	}
-	for name, p := range map[string]int{"entra-port": f.entraPort, "msi-port": f.msiPort, "graph-port": f.graphPort} {
+	for name, p := range map[string]int{"entra-port": f.entraPort, "msi-port": f.msiPort, "graph-port": f.graphPort, "arm-port": f.armPort} {
 		if p < 0 || p > 65535 {
 			return emulator.Options{}, usagef("--%s: %d is not a TCP port", name, p)
 		}
@@ -84,8 +88,9 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 		return emulator.Options{}, usagef("%s %q is not a loopback address, and the emulator gives tokens to whoever asks; add --allow-non-loopback if you mean it", addrSource(set), opts.Addr)
 	}
 	opts.AllowNonLoopback = f.allowNonLoopback
-	opts.EntraPort, opts.MSIPort, opts.GraphPort = o.EntraPort, o.MSIPort, o.GraphPort
+	opts.EntraPort, opts.MSIPort, opts.GraphPort, opts.ARMPort = o.EntraPort, o.MSIPort, o.GraphPort, o.ARMPort
 	opts.CAFile = f.caFile
+	opts.ArcKeyDirectory = f.arcKeyDir
 	if f.localCA || f.caDir != "" {
 		dir, err := caDir(f.caDir)
 		if err != nil {
@@ -107,6 +112,9 @@ func (f *serverFlags) resolve(fs *flag.FlagSet) (emulator.Options, error) {
 	}
 	if set["graph-port"] {
 		opts.GraphPort = f.graphPort
+	}
+	if set["arm-port"] {
+		opts.ARMPort = f.armPort
 	}
 	return opts, nil
 }

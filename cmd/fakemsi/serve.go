@@ -11,8 +11,8 @@ import (
 
 const serveAbout = `
 Start the emulator: the managed-identity listener (plain HTTP, as on App
-Service and IMDS), the Entra listener and the Graph listener (HTTPS, with
-their CAs written to one PEM bundle). Print the environment block as export
+Service and IMDS), the Entra, Graph and Azure Resource Manager listeners
+(HTTPS, with their CAs written to one PEM bundle). Print the environment block as export
 lines on stdout and run until SIGINT or SIGTERM; then stop accepting
 requests, let the ones in flight finish, free the ports and remove the
 temporary files. A second signal exits at once.

@@ -246,7 +246,7 @@ func TestServePortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	for flag, listener := range map[string]string{"--entra-port": "Entra listener", "--msi-port": "managed-identity listener", "--graph-port": "Graph listener"} {
+	for flag, listener := range map[string]string{"--entra-port": "Entra listener", "--msi-port": "managed-identity listener", "--graph-port": "Graph listener", "--arm-port": "Resource Manager listener"} {
 		t.Run(flag, func(t *testing.T) {
 			r := runFakemsi(t, nil, "serve", flag, itoa(port))
 			if r.code != exitFailure {

@@ -25,9 +25,10 @@ import (
 // its uses.
 type Fault struct {
 	// Endpoint names the requests it applies to: fakeidp's "token",
-	// "openid", "keys", "discovery", "appservice", "imds" or "msi" (both
-	// managed-identity endpoints), graphtest's "graph" or armtest's "arm".
-	// "" matches every request of the server the fault is added to.
+	// "openid", "keys", "discovery", "appservice", "imds", "arc", "msi" (the
+	// managed-identity endpoints) or "github", graphtest's "graph" or
+	// armtest's "arm". "" matches every request of the server the fault is
+	// added to.
 	Endpoint string
 	// Path, when set, limits the fault to requests whose URL path contains
 	// it, e.g. "/devices/$count" or one tenant's ID.
@@ -85,7 +86,9 @@ const (
 	EndpointDiscovery  = "discovery"  // fakeidp: /common/discovery/instance
 	EndpointAppService = "appservice" // fakeidp: /msi/token
 	EndpointIMDS       = "imds"       // fakeidp: /metadata/identity/oauth2/token
-	EndpointMSI        = "msi"        // fakeidp: both managed-identity endpoints
+	EndpointArc        = "arc"        // fakeidp: /arc/metadata/identity/oauth2/token (Azure Arc)
+	EndpointMSI        = "msi"        // fakeidp: the managed-identity endpoints (App Service, IMDS, Arc)
+	EndpointGitHub     = "github"     // fakeidp: /github/{issuer}/idtoken (GitHub Actions token request)
 	EndpointGraph      = "graph"      // graphtest: every Graph request
 	EndpointARM        = "arm"        // armtest: every Azure Resource Manager request
 )
@@ -94,7 +97,7 @@ const (
 // list them.
 var endpoints = []string{
 	EndpointToken, EndpointOpenID, EndpointKeys, EndpointDiscovery,
-	EndpointAppService, EndpointIMDS, EndpointMSI, EndpointGraph, EndpointARM,
+	EndpointAppService, EndpointIMDS, EndpointArc, EndpointMSI, EndpointGitHub, EndpointGraph, EndpointARM,
 }
 
 // matches tells whether a request to endpoint (a server's own name for what
@@ -102,7 +105,7 @@ var endpoints = []string{
 func (f *Fault) matches(endpoint, path string) bool {
 	switch {
 	case f.Endpoint == "" || f.Endpoint == endpoint:
-	case f.Endpoint == EndpointMSI && (endpoint == EndpointAppService || endpoint == EndpointIMDS):
+	case f.Endpoint == EndpointMSI && (endpoint == EndpointAppService || endpoint == EndpointIMDS || endpoint == EndpointArc):
 	default:
 		return false
 	}

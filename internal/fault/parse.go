@@ -18,7 +18,8 @@ const itemsHint = "items: a status such as 503, claims, reset, latency=D, retry-
 // colon-separated items.
 //
 //   - The endpoint: "token", "openid", "keys", "discovery", "appservice",
-//     "imds", "msi" (both managed-identity endpoints), "graph", "arm", or "*" (also
+//     "imds", "arc", "msi" (the managed-identity endpoints), "github",
+//     "graph", "arm", or "*" (also
 //     "all") for every endpoint of the server it is added to.
 //   - NNN, a status from 400 to 599: answer with it and the endpoint's error
 //     body.

@@ -61,7 +61,7 @@ func TestParseErrors(t *testing.T) {
 		spec string
 		want []string // pieces of the error besides `fault "SPEC": `
 	}{
-		{"bogus:429", []string{`unknown endpoint "bogus"`, "want token, openid, keys, discovery, appservice, imds, msi, graph, arm, or * for every endpoint"}},
+		{"bogus:429", []string{`unknown endpoint "bogus"`, "want token, openid, keys, discovery, appservice, imds, arc, msi, github, graph, arm, or * for every endpoint"}},
 		{"Graph:429", []string{`unknown endpoint "Graph"`}},
 		{":429", []string{`unknown endpoint ""`}},
 		{"token", []string{"nothing to do", "add a status such as 503"}},
