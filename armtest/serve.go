@@ -14,28 +14,12 @@ import (
 	"time"
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
+	"github.com/tenantbridge/tenantbridge/internal/httpserver"
 	"github.com/tenantbridge/tenantbridge/internal/leak"
 )
 
-// statusWriter remembers the status code for Requests and the log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
+// statusWriter remembers the status a handler wrote.
+type statusWriter = httpserver.StatusWriter
 
 // recordKey is the context key of the *Request a request is recorded in, so
 // that writeError notes ARM's error code wherever it is called from.
@@ -54,7 +38,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// Deferred, so that a fault that resets the connection (a panic with
 	// http.ErrAbortHandler) is recorded and logged too, with status 0.
 	defer func() {
-		rec.Status = sw.status
+		rec.Status = sw.Status
 		rec.Tenant = fault.ClipText(rec.Tenant)
 		s.requests.Add(rec)
 		s.logRequest(r.Context(), rec, time.Since(began))

@@ -83,7 +83,7 @@ func (s *Server) serve(listener, endpoint, tenant string, w http.ResponseWriter,
 	info := &reqInfo{tenant: tenant}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 	sw := &statusWriter{ResponseWriter: w}
-	defer func() { s.record(start, time.Since(began), listener, r, sw.status, info) }()
+	defer func() { s.record(start, time.Since(began), listener, r, sw.Status, info) }()
 
 	f, ok := s.faults.Take(endpoint, r.URL.Path)
 	if !ok {

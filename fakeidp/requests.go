@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
+	"github.com/tenantbridge/tenantbridge/internal/httpserver"
 )
 
 // Request is one request as the server saw it, secrets redacted. Its fields
@@ -92,24 +93,7 @@ func infoFrom(ctx context.Context) *reqInfo {
 }
 
 // statusWriter remembers the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
+type statusWriter = httpserver.StatusWriter
 
 // record appends to the request log and writes the log line. The line has no
 // form values and no headers, so no token or secret can reach it.
@@ -139,6 +123,3 @@ func levelFor(status int) slog.Level {
 	}
 	return slog.LevelInfo
 }
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

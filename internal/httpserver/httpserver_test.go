@@ -3,6 +3,8 @@ package httpserver
 import (
 	"bytes"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +58,31 @@ func TestHintTakesRefusals(t *testing.T) {
 	}
 	if !strings.Contains(lines[1], "http server error") || !strings.Contains(lines[1], "HTTPS server") {
 		t.Errorf("other error logged as %q", lines[1])
+	}
+}
+
+func TestStatusWriter(t *testing.T) {
+	for name, tc := range map[string]struct {
+		handler func(w http.ResponseWriter)
+		want    int
+	}{
+		"body without a status is 200": {func(w http.ResponseWriter) { w.Write([]byte("x")) }, http.StatusOK},
+		"the first status wins":        {func(w http.ResponseWriter) { w.WriteHeader(404); w.WriteHeader(500) }, http.StatusNotFound},
+		"nothing written":              {func(w http.ResponseWriter) {}, 0},
+		"flush reaches the connection": {func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusAccepted)
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				t.Errorf("Flush through StatusWriter: %v", err)
+			}
+		}, http.StatusAccepted},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			sw := &StatusWriter{ResponseWriter: rec}
+			tc.handler(sw)
+			if sw.Status != tc.want {
+				t.Errorf("Status = %d, want %d", sw.Status, tc.want)
+			}
+		})
 	}
 }
