@@ -88,7 +88,7 @@ func (r *sourceRun) verifySignature(token string) {
 		r.errorf("the JWT's signature does not verify with key %q of %s: an assertion must carry its issuer's valid RS256 signature, or Entra rejects it (AADSTS700027)", leak.Clip(header.Kid, 80), where)
 		return
 	}
-	r.o.logf.logf("the JWT's RS256 signature verifies with key %q of %s", header.Kid, where)
+	r.o.logf.logf("the JWT's RS256 signature verifies with key %q of %s", leak.Clip(header.Kid, 80), where)
 }
 
 // verifyRS256 checks the RS256 signature of a compact JWS.
