@@ -6,10 +6,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/tenantbridge/tenantbridge/internal/fault"
 )
@@ -155,23 +153,7 @@ func (s *Server) arc(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info.clientID = id.ClientID
-	now := s.now()
-	tok, exp, err := s.IssueManagedIdentityToken(*id, resource)
-	if err != nil {
-		imdsError(w, r, http.StatusInternalServerError, "server_error", "The token could not be issued")
-		return
-	}
-	secs := strconv.FormatInt(int64(exp.Sub(now)/time.Second), 10)
-	writeJSON(w, http.StatusOK, map[string]string{
-		"access_token":   tok,
-		"refresh_token":  "",
-		"expires_in":     secs,
-		"expires_on":     strconv.FormatInt(exp.Unix(), 10),
-		"ext_expires_in": secs,
-		"not_before":     strconv.FormatInt(now.Unix(), 10),
-		"resource":       resource,
-		"token_type":     "Bearer",
-	})
+	s.answerIMDS(w, r, info, id, resource)
 }
 
 // newKey writes a fresh key file and returns its path.

@@ -195,6 +195,13 @@ func (s *Server) imds(w http.ResponseWriter, r *http.Request) {
 		imdsError(w, r, http.StatusBadRequest, "invalid_request", msg)
 		return
 	}
+	s.answerIMDS(w, r, info, id, resource)
+}
+
+// answerIMDS issues id's token for resource in IMDS's answer form (the Azure
+// Arc agent answers in the same form), or relays Entra's refusal of an
+// unknown resource as IMDS does.
+func (s *Server) answerIMDS(w http.ResponseWriter, r *http.Request, info *reqInfo, id *ManagedIdentity, resource string) {
 	if e := s.checkResource(id, resource); e != nil {
 		// IMDS relays Entra's error body as it is.
 		info.entraError(e)

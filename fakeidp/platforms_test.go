@@ -1,6 +1,7 @@
 package fakeidp
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -294,5 +295,25 @@ func TestCloudAudienceIsAResource(t *testing.T) {
 		if a.code() != tc.code {
 			t.Errorf("%s: AADSTS %d, want %d", tc.aud, a.code(), tc.code)
 		}
+	}
+}
+
+// The Arc agent answers as IMDS does, refusals included: a resource Entra
+// does not know is AADSTS500011, not a token.
+func TestArcRefusesAnUnknownResource(t *testing.T) {
+	s := newServer(t, nil, &Options{NoListener: true, SigningKeyBits: 1024})
+	u := s.ArcEndpoint() + "?api-version=2019-11-01&resource=" + url.QueryEscape("api://no-such-api")
+	_, _, hdr := get(t, s.Client(), u, map[string]string{"Metadata": "true"})
+	realm, ok := strings.CutPrefix(hdr.Get("WWW-Authenticate"), "Basic realm=")
+	if !ok {
+		t.Fatal("no Basic challenge")
+	}
+	key, err := os.ReadFile(realm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := get(t, s.Client(), u, map[string]string{"Metadata": "true", "Authorization": "Basic " + string(key)})
+	if status != 400 || body["error"] != "invalid_resource" || body["access_token"] != nil {
+		t.Errorf("unknown resource: status %d, error %v, token present %v; want 400 invalid_resource and no token", status, body["error"], body["access_token"] != nil)
 	}
 }
