@@ -7,13 +7,13 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -187,39 +187,50 @@ func readEnvFile(t *testing.T, envFile string) map[string]string {
 // temporary files removed.
 func TestServeSecondSignalExitsAtOnce(t *testing.T) {
 	envFile := filepath.Join(t.TempDir(), "fake.env")
-	r := startFakemsi(t, nil, "serve", "--env-file", envFile, "--fault", "appservice:latency=1h")
+	// One request is held for an hour in the handler. Which one is the
+	// server's choice: the fault is taken when a handler starts (count=1),
+	// so of two token requests on two connections the first to be answered
+	// proves the other is inside its handler. (A request merely written is
+	// not enough: until the server reads it, its connection is new, and a
+	// graceful shutdown closes it at once instead of waiting.)
+	r := startFakemsi(t, nil, "serve", "--env-file", envFile, "--fault", "appservice:latency=1h:count=1")
 	r.waitLine("export FAKEMSI_ARM_URL=")
 	env := readEnvFile(t, envFile)
 
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
-	wrote := make(chan struct{})
-	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) }}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "GET",
-		env["IDENTITY_ENDPOINT"]+"?api-version=2019-08-01&resource="+url.QueryEscape(fakeidp.TokenExchangeAudience), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("X-IDENTITY-HEADER", env["IDENTITY_HEADER"])
-	held := &http.Client{Transport: &http.Transport{}}
-	answered := make(chan error, 1)
-	go func() {
-		resp, err := held.Do(req)
+	tokenRequest := func(answered chan<- error) {
+		req, err := http.NewRequestWithContext(ctx, "GET",
+			env["IDENTITY_ENDPOINT"]+"?api-version=2019-08-01&resource="+url.QueryEscape(fakeidp.TokenExchangeAudience), nil)
+		if err != nil {
+			answered <- err
+			return
+		}
+		req.Header.Set("X-IDENTITY-HEADER", env["IDENTITY_HEADER"])
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
 		if err == nil {
 			resp.Body.Close()
 		}
 		answered <- err
-	}()
-	testwait.Receive(t, wrote, "the held request being sent")
-	// A listener accepts connections in order: once a request on a newer
-	// connection is answered, the server holds the first one, and a shutdown
-	// waits for it.
-	quick := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := quick.Get(strings.Replace(env["IDENTITY_ENDPOINT"], "/msi/token", "/nowhere", 1))
-	if err != nil {
-		t.Fatal(err)
 	}
-	resp.Body.Close()
+	first, second := make(chan error, 1), make(chan error, 1)
+	go tokenRequest(first)
+	go tokenRequest(second)
+	var answered chan error // the held request's
+	select {
+	case err := <-first:
+		if err != nil {
+			t.Fatalf("the request that was not held failed: %s", redact(err.Error()))
+		}
+		answered = second
+	case err := <-second:
+		if err != nil {
+			t.Fatalf("the request that was not held failed: %s", redact(err.Error()))
+		}
+		answered = first
+	case <-time.After(cmdTimeout):
+		t.Fatal("neither token request was answered: both held?")
+	}
 
 	r.signal(syscall.SIGTERM)
 	r.waitStderr("shutting down")
